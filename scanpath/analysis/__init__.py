@@ -1,0 +1,1 @@
+"""scanpath.analysis"""

@@ -1,0 +1,37 @@
+"""The one model interface evaluate.py relies on.
+
+Every model family (trained or zero-shot) and every baseline is a :class:`ScanpathModel`:
+``predict_scanpaths(batch) -> ScanpathBatch`` turns a collated batch (see
+:func:`datamodules.base.collate_samples`) into predicted scanpaths in ORIGINAL-stimulus pixel
+coordinates (degrees for 360°). ``predict_step`` calls it, so ``trainer.predict`` works for all.
+Models that produce several samples per stimulus return them as consecutive rows and set
+``meta[i]["subject"]`` to the 1-based sample index and ``meta[i]["stimulus"]`` to the stimulus id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytorch_lightning as pl
+
+from scanpath.types import ScanpathBatch
+
+
+class ScanpathModel(pl.LightningModule):
+    """Base LightningModule for every scanpath model."""
+
+    #: Name shown in metric tables.
+    display_name: str = "model"
+    #: Whether the model is trained with ``train.py`` (has ``training_step``).
+    trainable: bool = False
+    #: Number of scanpaths predicted per stimulus.
+    samples_per_stimulus: int = 1
+
+    def predict_scanpaths(self, batch: dict[str, Any]) -> ScanpathBatch:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> ScanpathBatch:
+        return self.predict_scanpaths(batch)
+
+    def configure_optimizers(self) -> Any:  # zero-shot models have nothing to optimise
+        return None
