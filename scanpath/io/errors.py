@@ -21,6 +21,7 @@ class ScanpathDataError(ValueError):
         record: Any = None,
         field: str | None = None,
     ) -> None:
+        self.message = message
         self.file = str(file) if file is not None else None
         self.record = record
         self.field = field

@@ -30,6 +30,14 @@ class ScanpathModel(pl.LightningModule):
     def predict_scanpaths(self, batch: dict[str, Any]) -> ScanpathBatch:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def skip_reason(self, sample: dict[str, Any]) -> str | None:
+        """Why this model cannot run on data shaped like ``sample`` (one datamodule sample), or None.
+
+        evaluate.py asks before predicting: a baseline that needs an input the datamodule does not
+        give (e.g. ``"image"`` in layout-only mode) is skipped and the reason is reported.
+        """
+        return None
+
     def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> ScanpathBatch:
         return self.predict_scanpaths(batch)
 

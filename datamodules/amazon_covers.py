@@ -1,0 +1,154 @@
+"""STI Amazon book-cover search datamodule (real human data; CC BY-NC-SA 4.0, non-commercial).
+
+Reads ``Amazon.json`` (the shared 80-collage subset or the full 100-collage upstream file) with
+:func:`scanpath.io.amazon.load_amazon`. Modes (specs/oat.md §3.1):
+
+* ``images`` — ``image_dir`` holds the collage images named like the JSON keys (``1.jpg`` …); samples
+  carry ``crops`` ``[84, 3, 150, 93]`` (RGB, min-max [0, 1]) and ``target_crop``.
+* ``layout_only`` — no images: samples carry no crops; OAT then replaces its CNN by a learned
+  per-cell embedding (a documented deviation, not comparable to published numbers).
+* ``auto`` (default) — ``images`` when ``image_dir`` is set and every collage image is there,
+  otherwise ``layout_only``; the choice and its reason are logged.
+
+Default split: ``trial`` (upstream fidelity; trials of one collage may land in different splits).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from datamodules.object_layout import LayoutStore, ObjectLayoutDataModule
+from scanpath.io.amazon import amazon_crops, load_amazon
+from scanpath.io.errors import ScanpathDataError
+from scanpath.io.object_trial import ObjectTrial
+
+log = logging.getLogger(__name__)
+
+MODES = ("auto", "images", "layout_only")
+
+
+class AmazonImageStore(LayoutStore):
+    """Loads a collage image and cuts its object crops on demand."""
+
+    def __init__(
+        self,
+        image_dir: str,
+        layouts: dict[str, ObjectTrial],
+        include_image: bool,
+        cache_size: int,
+        upstream_pixels: bool = False,
+    ) -> None:
+        super().__init__(include_image, cache_size)
+        self.image_dir = image_dir
+        self.layouts = layouts
+        self.upstream_pixels = bool(upstream_pixels)
+
+    def compute(self, layout_id: str) -> dict[str, torch.Tensor]:
+        t = self.layouts[layout_id]
+        path = Path(self.image_dir) / layout_id
+        crops = amazon_crops(path, t.boxes, t.image_size, record=layout_id, upstream_pixels=self.upstream_pixels)
+        out = {"crops": torch.from_numpy(crops)}
+        if self.include_image:
+            from scanpath.io.object_trial import read_rgb
+
+            rgb = read_rgb(str(path), record=layout_id)
+            out["image"] = torch.from_numpy(rgb).permute(2, 0, 1).float().div_(255.0)
+        return out
+
+
+class AmazonCoversDataModule(ObjectLayoutDataModule):
+    """Amazon book-cover collages (6 × 14 covers), one record per subject."""
+
+    name = "amazon_covers"
+
+    def __init__(
+        self,
+        annotations: str | None = None,
+        root: str | None = None,
+        image_dir: str | None = None,
+        mask_dir: str | None = None,
+        mode: str = "auto",
+        upstream_duplicate_bug: bool = False,
+        upstream_pixels: bool = False,
+        filter_sd: float | None = 3.0,
+        invalid_policy: str = "keep",
+        split: str = "trial",
+        include_image: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("cache_size", 16)
+        super().__init__(split=split, include_image=include_image, invalid_policy=invalid_policy, **kwargs)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if annotations in (None, ""):
+            if root in (None, ""):
+                raise ValueError("amazon_covers needs data.annotations=<Amazon.json> or data.root=<folder holding it>")
+            annotations = str(Path(str(root)) / "Amazon.json")
+        self.root = None if root in (None, "") else str(root)
+        self.annotations = str(annotations)
+        self.image_dir = None if image_dir in (None, "") else str(image_dir)
+        self.mask_dir = None if mask_dir in (None, "") else str(mask_dir)
+        self.mode = mode
+        self.upstream_duplicate_bug = bool(upstream_duplicate_bug)
+        self.upstream_pixels = bool(upstream_pixels)
+        self.filter_sd = None if filter_sd is None else float(filter_sd)
+        self.resolved_mode: str | None = None
+        self.filter_stats: dict[str, float] = {}
+        self.n_raw = 0
+
+    def load_trials(self) -> list[ObjectTrial]:
+        if not Path(self.annotations).is_file():
+            raise ScanpathDataError(
+                "Amazon annotation file not found; download the STI-Dataset (AmazonCovers/Amazon.json) and set "
+                "data.annotations=<path>",
+                file=self.annotations,
+            )
+        data = load_amazon(
+            self.annotations,
+            mask_dir=self.mask_dir,
+            upstream_duplicate_bug=self.upstream_duplicate_bug,
+            filter_sd=self.filter_sd,
+            invalid_policy=self.invalid_policy,
+        )
+        self.filter_stats = data.filter_stats
+        self.n_raw = data.n_raw
+        if self.upstream_duplicate_bug:
+            log.warning("amazon_covers: reproducing the UPSTREAM DUPLICATE-SUBJECT BUG (comparison only)")
+        return data.trials
+
+    def _missing_images(self, trials: list[ObjectTrial]) -> list[str]:
+        assert self.image_dir is not None
+        keys = dict.fromkeys(t.layout_id for t in trials)
+        return [k for k in keys if not (Path(self.image_dir) / k).is_file()]
+
+    def make_store(self, trials: list[ObjectTrial]) -> LayoutStore | None:
+        mode = self.mode
+        if mode in ("auto", "images"):
+            if self.image_dir is None:
+                reason = "data.image_dir is not set"
+            elif not Path(self.image_dir).is_dir():
+                reason = f"image folder {self.image_dir!r} does not exist"
+            else:
+                missing = self._missing_images(trials)
+                reason = f"{len(missing)} collage images missing from {self.image_dir!r} (e.g. {missing[:3]})" if missing else ""
+            if reason and mode == "images":
+                raise ScanpathDataError(f"mode=images but {reason}", file=self.image_dir, field="image_dir")
+            if reason:
+                log.warning(
+                    "amazon_covers: LAYOUT-ONLY mode (%s): objects are identified by grid cell only, no crops; "
+                    "OAT uses a learned per-cell embedding — a deviation, not comparable to published numbers",
+                    reason,
+                )
+                mode = "layout_only"
+            else:
+                mode = "images"
+        self.resolved_mode = mode
+        if mode == "layout_only":
+            return None
+        log.info("amazon_covers: image mode, crops from %s", self.image_dir)
+        layouts = {t.layout_id: t for t in trials}
+        return AmazonImageStore(self.image_dir, layouts, self.include_image, self.cache_size, self.upstream_pixels)  # type: ignore[arg-type]

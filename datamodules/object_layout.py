@@ -1,0 +1,288 @@
+"""Shared base for object-grid datamodules (search arrays, Amazon book covers, shelves).
+
+A subclass implements :meth:`ObjectLayoutDataModule.load_trials` (canonical
+:class:`~scanpath.io.object_trial.ObjectTrial` records, file order) and, in image mode,
+:meth:`ObjectLayoutDataModule.make_store` (a :class:`LayoutStore` that computes a layout's crops /
+image on demand). Each sample dict carries the object-layout keys of the team contract:
+
+``scanpath`` (raw pixels, ``task`` = target id, ``fixation_extra["object"]``), ``stimulus`` (layout id),
+``task`` (target id), ``grid`` (R, C), ``boxes`` float32 ``[N, 4]`` (x0, y0, x1, y1) row-major,
+``target_index``, ``trial_id``, ``synthetic``, ``image_size`` (W, H), ``layout_id``, ``subject``,
+``dataset``; in image mode also ``crops`` ``[N, 3, 150, 93]`` and ``target_crop`` ``[3, 150, 93]`` in
+[0, 1], and ``image`` ``[3, H, W]`` in [0, 1] when ``include_image`` is set.
+
+The heavy tensors are computed lazily (and LRU-cached per layout) when a sample's key is read, so
+1,000 search arrays or 100 full-resolution collages do not sit in memory; ``dict(sample)``
+materialises everything.
+
+Splits (specs/oat.md §3.4), chosen by ``split``:
+
+* ``trial`` — seeded permutation of the trials, cut at ⌊0.8n⌋ and ⌊0.9n⌋ (upstream default);
+* ``layout`` — grouped by layout (no layout in two splits);
+* ``pair`` — the (layout, target) pairs in ``test_pairs`` are the test set; the other trials are
+  permuted, ⌊0.8n⌋…⌊0.9n⌋ is validation and the rest (including the 90–100 % slice) training;
+* ``split_file`` — a text file of record indices (upstream ``splitlist_*.txt``, one per line) into the
+  filtered records gives the order before the cuts.
+
+The evaluation key is the trial's (layout, target): ``eval_key="task"`` (``scanpath_key`` =
+``"-<target>-<layout>"``), so all subjects of one layout/target in a split form its human reference.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Iterator, MutableMapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from datamodules.base import ScanpathDataModule, split_by_stimulus
+from scanpath.io.errors import ScanpathDataError
+from scanpath.io.object_trial import ObjectTrial
+
+log = logging.getLogger(__name__)
+
+SPLIT_MODES = ("trial", "layout", "pair", "split_file")
+HEAVY_KEYS = ("crops", "target_crop", "image")
+
+
+class LayoutStore:
+    """Computes a layout's heavy tensors (``crops``, optionally ``image``) on demand; LRU cache.
+
+    Subclasses implement :meth:`compute`. The cache is not pickled (DataLoader workers rebuild it).
+    """
+
+    def __init__(self, include_image: bool = False, cache_size: int = 32) -> None:
+        self.include_image = bool(include_image)
+        self.cache_size = int(cache_size)
+        self._cache: OrderedDict[str, dict[str, torch.Tensor]] = OrderedDict()
+
+    def compute(self, layout_id: str) -> dict[str, torch.Tensor]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def get(self, layout_id: str) -> dict[str, torch.Tensor]:
+        hit = self._cache.get(layout_id)
+        if hit is not None:
+            self._cache.move_to_end(layout_id)
+            return hit
+        out = self.compute(layout_id)
+        if self.cache_size > 0:
+            self._cache[layout_id] = out
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return out
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_cache"] = OrderedDict()
+        return state
+
+
+class ObjectSample(MutableMapping):
+    """A sample dict whose ``crops`` / ``target_crop`` / ``image`` come from a :class:`LayoutStore`
+    when first read (not kept in the sample). Behaves like a plain ``dict`` otherwise."""
+
+    __slots__ = ("_data", "_store")
+
+    def __init__(self, data: dict[str, Any], store: LayoutStore | None = None) -> None:
+        self._data = data
+        self._store = store
+
+    def _heavy(self) -> tuple[str, ...]:
+        if self._store is None:
+            return ()
+        keys = ("crops", "target_crop", "image") if self._store.include_image else ("crops", "target_crop")
+        return tuple(k for k in keys if k not in self._data)
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._data:
+            return self._data[key]
+        if key in self._heavy():
+            fields = self._store.get(self._data["layout_id"])  # type: ignore[union-attr]
+            if key == "target_crop":
+                return fields["crops"][self._data["target_index"]]
+            return fields[key]
+        raise KeyError(key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._data[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._data
+        yield from self._heavy()
+
+    def __len__(self) -> int:
+        return len(self._data) + len(self._heavy())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data or key in self._heavy()
+
+    def __repr__(self) -> str:
+        return f"ObjectSample({sorted(self)})"
+
+
+def read_split_file(path: str | Path, n: int) -> np.ndarray:
+    """Indices (one integer per line/token) into the ``n`` filtered records; validated."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScanpathDataError("split file not found", file=str(path))
+    idx = []
+    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+        for tok in line.replace(",", " ").split():
+            try:
+                v = int(tok)
+            except ValueError:
+                raise ScanpathDataError(f"not an integer: {tok!r}", file=str(path), record=f"line {lineno}", field="index") from None
+            if not 0 <= v < n:
+                raise ScanpathDataError(
+                    f"index {v} outside the {n} filtered records", file=str(path), record=f"line {lineno}", field="index"
+                )
+            idx.append(v)
+    arr = np.asarray(idx, dtype=np.int64)
+    if len(np.unique(arr)) != len(arr):
+        raise ScanpathDataError("repeated record index", file=str(path), field="index")
+    return arr
+
+
+def _cuts(n: int, fractions: Sequence[float]) -> tuple[int, int]:
+    a = int(np.floor(fractions[0] * n))
+    b = int(np.floor((fractions[0] + fractions[1]) * n))
+    return a, b
+
+
+class ObjectLayoutDataModule(ScanpathDataModule):
+    """Base datamodule for object-grid search data (see module docstring)."""
+
+    name = "object_layout"
+
+    def __init__(
+        self,
+        split: str = "trial",
+        split_file: str | None = None,
+        test_pairs: Sequence[Sequence[str]] | None = None,
+        batch_size: int = 20,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        split_fractions: Sequence[float] = (0.8, 0.1, 0.1),
+        split_seed: int = 1234,
+        eval_key: str = "task",
+        invalid_policy: str = "error",
+        include_image: bool = False,
+        cache_size: int = 32,
+    ) -> None:
+        super().__init__(
+            batch_size=batch_size,
+            num_workers=num_workers,
+            pin_memory=pin_memory,
+            split_fractions=split_fractions,
+            split_seed=split_seed,
+            eval_key=eval_key,
+            invalid_policy=invalid_policy,
+        )
+        if split not in SPLIT_MODES:
+            raise ValueError(f"split must be one of {SPLIT_MODES}, got {split!r}")
+        if split == "split_file" and not split_file:
+            raise ValueError("split='split_file' needs split_file=<path>")
+        if split == "pair" and not test_pairs:
+            raise ValueError("split='pair' needs test_pairs=[[layout_id, target_id], …]")
+        self.split = split
+        self.split_file = split_file
+        self.test_pairs = [tuple(str(v) for v in p) for p in (test_pairs or [])]
+        self.include_image = bool(include_image)
+        self.cache_size = int(cache_size)
+        self.trials: list[ObjectTrial] = []
+        self.store: LayoutStore | None = None
+
+    # ------------------------------------------------------------------ subclass API
+    def load_trials(self) -> list[ObjectTrial]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def make_store(self, trials: list[ObjectTrial]) -> LayoutStore | None:
+        """Image mode: a store computing crops (and image); ``None`` = layout-only mode."""
+        return None
+
+    @property
+    def layout_only(self) -> bool:
+        """True when samples carry no crops (OAT then uses its learned-embedding deviation)."""
+        self.setup()
+        return self.store is None
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        self.setup()
+        return self.trials[0].grid if self.trials else (0, 0)
+
+    @property
+    def max_len(self) -> int:
+        """Longest scanpath of the training split (OAT's decoding cap)."""
+        return max((len(s["scanpath"]) for s in self.samples("train")), default=0)
+
+    # ------------------------------------------------------------------ samples
+    def load_samples(self) -> list[dict[str, Any]]:
+        self.trials = self.load_trials()
+        self.store = self.make_store(self.trials)
+        if self.synthetic:
+            log.warning("%s: SYNTHETIC — not human data", self.name)
+        boxes_cache: dict[int, torch.Tensor] = {}
+        samples: list[dict[str, Any]] = []
+        for t in self.trials:
+            key = id(t.boxes)  # trials of one layout share their boxes array
+            if key not in boxes_cache:
+                boxes_cache[key] = torch.as_tensor(t.boxes, dtype=torch.float32)
+            data = {
+                "scanpath": t.to_scanpath(),
+                "stimulus": t.layout_id,
+                "task": t.target_id,
+                "layout_id": t.layout_id,
+                "subject": t.subject_id,
+                "dataset": t.dataset,
+                "trial_id": t.trial_id,
+                "grid": tuple(t.grid),
+                "boxes": boxes_cache[key],
+                "target_index": int(t.target),
+                "image_size": tuple(t.image_size),
+                "synthetic": bool(t.synthetic),
+            }
+            samples.append(ObjectSample(data, self.store))
+        return samples
+
+    # ------------------------------------------------------------------ splits
+    def split_samples(self, samples: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        n = len(samples)
+        fr = self.split_fractions
+        if self.split == "layout":
+            parts = split_by_stimulus([s["layout_id"] for s in samples], fr, self.split_seed)
+            return {k: [s for s in samples if s["layout_id"] in ids] for k, ids in parts.items()}
+        if self.split == "pair":
+            pairs = set(self.test_pairs)
+            found = {(s["layout_id"], s["task"]) for s in samples} & pairs
+            missing = pairs - found
+            if missing:
+                raise ScanpathDataError(f"test pair(s) {sorted(missing)} match no trial", field="test_pairs")
+            test = [s for s in samples if (s["layout_id"], s["task"]) in pairs]
+            rest = [s for s in samples if (s["layout_id"], s["task"]) not in pairs]
+            order = np.random.default_rng(self.split_seed).permutation(len(rest))
+            a, b = _cuts(len(rest), fr)
+            return {
+                "train": [rest[i] for i in np.concatenate([order[:a], order[b:]])],
+                "val": [rest[i] for i in order[a:b]],
+                "test": test,
+            }
+        if self.split == "split_file":
+            order = read_split_file(self.split_file, n)  # type: ignore[arg-type]
+            if len(order) < n:
+                log.warning("split file %s lists %d of %d records; the others are unused", self.split_file, len(order), n)
+        else:
+            order = np.random.default_rng(self.split_seed).permutation(n)
+        a, b = _cuts(len(order), fr)
+        return {
+            "train": [samples[i] for i in order[:a]],
+            "val": [samples[i] for i in order[a:b]],
+            "test": [samples[i] for i in order[b:]],
+        }

@@ -1,0 +1,295 @@
+"""Batched gnomonic (perspective) views of equirectangular panoramas, H* conventions.
+
+Spec: ../shared/specs/humanoid360.md §2.1. Angles in degrees.
+
+* Yaw 0 is the panorama's centre column, positive yaw turns right (yaw taken mod 360); positive pitch
+  looks up (clamped to [-90, 90]). ``fov_deg`` is the HORIZONTAL field of view (100° default).
+* ``grid="hstar"`` (default, upstream ``HstarEnv._e2p``): f = w / (2 tan(hfov/2)); pixel (i, j)
+  (column i, row j) has the ray ((i - w/2)/f, (j - h/2)/f, 1), x right, y down; rotated by
+  Ry(yaw) Rx(pitch) on column vectors; sampled at mx = (atan2(x', z')/pi + 1)/2 W,
+  my = (asin(y')/pi + 0.5) H in pixel-index coordinates (pixel centre at its integer index).
+* ``grid="py360"`` (py360convert.e2p's grid): ray x = linspace(-tan(hfov/2), tan(hfov/2), w), y likewise
+  with the vertical FoV, mx = (lon/2pi + 0.5) W - 0.5, my = (lat/pi + 0.5) H - 0.5.
+* Padding: one circular column each side; pole rows either ``pole="flip"`` (the edge row rolled by
+  W/2, the neighbour across the pole; py360convert) or ``pole="wrap"`` (upstream cv2 BORDER_WRAP: the
+  opposite edge row).
+* Rays and trigonometry in float64 (TF32 matmuls would shift pixels); only the final normalised
+  ``grid_sample`` coordinates are cast to the image dtype. ``grid_sample`` runs with
+  ``align_corners=False``, bilinear. The CPU reference :func:`equirect_to_perspective_cv2` uses
+  ``cv2.remap`` (INTER_LINEAR) on the same maps.
+
+Yaw only shifts longitude, so the per-pixel (lon, lat) maps depend on pitch alone; they are cached
+per (pitch, fov, size, grid) and yaw is added afterwards (views that share a pitch, as in the H*
+environment's discrete head rotations, pay the trigonometry once).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "default_vfov",
+    "pad_equirect",
+    "view_maps",
+    "equirect_to_perspective",
+    "equirect_to_perspective_cv2",
+    "view_pixel_to_direction",
+    "direction_to_view_pixel",
+    "direction_to_equirect_pixel",
+    "equirect_pixel_to_direction",
+]
+
+Grid = Literal["hstar", "py360"]
+Pole = Literal["flip", "wrap"]
+
+
+def default_vfov(fov_deg: float, out_hw: tuple[int, int]) -> float:
+    """Vertical FoV of a pinhole view with horizontal FoV ``fov_deg`` and size ``out_hw = (h, w)``
+    (67.673° for 100° at 16:9)."""
+    h, w = out_hw
+    return math.degrees(2 * math.atan(math.tan(math.radians(fov_deg) / 2) * h / w))
+
+
+def _camera_rays(out_hw: tuple[int, int], fov_deg: float, vfov_deg: float | None, grid: str) -> torch.Tensor:
+    """Unrotated camera rays ``[h, w, 3]`` float64 (x right, y down, z forward; not normalised)."""
+    h, w = out_hw
+    if grid == "hstar":
+        f = w / (2 * math.tan(math.radians(fov_deg) / 2))
+        x = (torch.arange(w, dtype=torch.float64) - w / 2) / f
+        y = (torch.arange(h, dtype=torch.float64) - h / 2) / f
+    elif grid == "py360":
+        vf = default_vfov(fov_deg, out_hw) if vfov_deg is None else vfov_deg
+        tx, ty = math.tan(math.radians(fov_deg) / 2), math.tan(math.radians(vf) / 2)
+        x = torch.linspace(-tx, tx, w, dtype=torch.float64)
+        y = torch.linspace(-ty, ty, h, dtype=torch.float64)
+    else:
+        raise ValueError(f"equirect_to_perspective: grid must be 'hstar' or 'py360', got {grid!r}")
+    rays = torch.empty(h, w, 3, dtype=torch.float64)
+    rays[..., 0] = x[None, :]
+    rays[..., 1] = y[:, None]
+    rays[..., 2] = 1.0
+    return rays
+
+
+_MAP_CACHE: "OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor]]" = OrderedDict()
+_MAP_CACHE_SIZE = 16
+
+
+def _lonlat_for_pitch(
+    pitch: float, out_hw, fov_deg, vfov_deg, grid, device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(lon, lat) in radians, float64 ``[h, w]``, of the view at yaw 0 and ``pitch`` (lat > 0 = down)."""
+    key = (float(pitch), tuple(out_hw), float(fov_deg), vfov_deg, grid, str(device))
+    hit = _MAP_CACHE.get(key)
+    if hit is not None:
+        _MAP_CACHE.move_to_end(key)
+        return hit
+    rays = _camera_rays(tuple(out_hw), fov_deg, vfov_deg, grid).to(device)
+    p = math.radians(pitch)
+    c, s = math.cos(p), math.sin(p)
+    x, y, z = rays.unbind(-1)
+    y1 = c * y - s * z
+    z1 = s * y + c * z
+    lon = torch.atan2(x, z1)
+    lat = torch.atan2(y1, torch.hypot(x, z1))
+    _MAP_CACHE[key] = (lon, lat)
+    if len(_MAP_CACHE) > _MAP_CACHE_SIZE:
+        _MAP_CACHE.popitem(last=False)
+    return lon, lat
+
+
+def _angles(yaw, pitch) -> tuple[torch.Tensor, torch.Tensor]:
+    yaw = torch.as_tensor(yaw, dtype=torch.float64).reshape(-1).cpu()
+    pitch = torch.as_tensor(pitch, dtype=torch.float64).reshape(-1).cpu()
+    if yaw.numel() != pitch.numel():
+        raise ValueError(f"equirect_to_perspective: yaw ({yaw.numel()}) and pitch ({pitch.numel()}) differ in length")
+    return torch.remainder(yaw, 360.0), pitch.clamp(-90.0, 90.0)
+
+
+def view_maps(
+    yaw, pitch, out_hw: tuple[int, int], pano_hw: tuple[int, int], fov_deg: float = 100.0,
+    vfov_deg: float | None = None, grid: Grid = "hstar", device=None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sampling maps ``(mx, my)``, float64 ``[V, h, w]``, in panorama pixel-index coordinates (pixel
+    centre at its index, ``mx`` taken mod W) for V views (``yaw``, ``pitch`` in degrees)."""
+    H, W = pano_hw
+    yaw, pitch = _angles(yaw, pitch)
+    mxs, mys = [], []
+    for yw, pt in zip(yaw.tolist(), pitch.tolist()):
+        lon, lat = _lonlat_for_pitch(pt, out_hw, fov_deg, vfov_deg, grid, device or "cpu")
+        if grid == "hstar":
+            mx = (lon / math.pi + 1.0) * (W / 2) + yw / 360.0 * W
+            my = (lat / math.pi + 0.5) * H
+        else:
+            mx = (lon / (2 * math.pi) + 0.5) * W - 0.5 + yw / 360.0 * W
+            my = (lat / math.pi + 0.5) * H - 0.5
+        mxs.append(torch.remainder(mx, W))
+        mys.append(my)
+    return torch.stack(mxs), torch.stack(mys)
+
+
+def pad_equirect(pano: torch.Tensor, pole: Pole = "flip") -> torch.Tensor:
+    """Pad ``[B,C,H,W]`` to ``[B,C,H+2,W+2]``: pole rows (``flip``: edge row rolled by W//2;
+    ``wrap``: opposite edge row), then one circular column each side."""
+    if pole == "flip":
+        top = torch.roll(pano[..., :1, :], pano.shape[-1] // 2, dims=-1)
+        bot = torch.roll(pano[..., -1:, :], pano.shape[-1] // 2, dims=-1)
+    elif pole == "wrap":
+        top, bot = pano[..., -1:, :], pano[..., :1, :]
+    else:
+        raise ValueError(f"equirect_to_perspective: pole must be 'flip' or 'wrap', got {pole!r}")
+    p = torch.cat([top, pano, bot], dim=-2)
+    return torch.cat([p[..., -1:], p, p[..., :1]], dim=-1)
+
+
+def equirect_to_perspective(
+    pano: torch.Tensor,
+    yaw,
+    pitch,
+    fov_deg: float = 100.0,
+    out_hw: tuple[int, int] = (720, 1280),
+    grid: Grid = "hstar",
+    pole: Pole = "flip",
+    vfov_deg: float | None = None,
+    padded: bool = False,
+) -> torch.Tensor:
+    """Perspective views ``[V,C,h,w]`` of equirectangular ``pano [B,C,H,W]`` at ``yaw [V]``, ``pitch [V]``.
+
+    ``B == V`` (one view per panorama) or ``B == 1`` (V views of one panorama, no copies). ``fov_deg``
+    is horizontal; ``vfov_deg`` (py360 grid only) defaults to the pinhole value for ``out_hw``.
+    ``padded=True`` means ``pano`` already went through :func:`pad_equirect` (pad once, render many).
+    uint8 input is rendered in float32 and rounded back to uint8.
+    """
+    if pano.dim() != 4:
+        raise ValueError(f"equirect_to_perspective: pano must be [B,C,H,W], got {tuple(pano.shape)}")
+    src = pano if padded else pad_equirect(pano, pole)
+    B, C = src.shape[:2]
+    H, W = src.shape[-2] - 2, src.shape[-1] - 2
+    yaw_t, pitch_t = _angles(yaw, pitch)
+    V = yaw_t.numel()
+    if B not in (1, V):
+        raise ValueError(f"equirect_to_perspective: {V} views for a batch of {B} panoramas (need B == V or B == 1)")
+    h, w = out_hw
+    mx, my = view_maps(yaw_t, pitch_t, out_hw, (H, W), fov_deg, vfov_deg, grid, src.device)
+    is_u8 = src.dtype == torch.uint8
+    img = src.float() if is_u8 else src
+    if not img.is_floating_point():
+        raise ValueError(f"equirect_to_perspective: pano must be float or uint8, got {pano.dtype}")
+    gx = (2.0 * (mx + 1.0) + 1.0) / (W + 2) - 1.0
+    gy = (2.0 * (my + 1.0) + 1.0) / (H + 2) - 1.0
+    g = torch.stack([gx, gy], dim=-1).to(img.dtype)  # [V,h,w,2]
+    if B == 1 and V > 1:
+        out = F.grid_sample(img, g.reshape(1, V * h, w, 2), mode="bilinear", padding_mode="border",
+                            align_corners=False)
+        out = out.reshape(C, V, h, w).transpose(0, 1)
+    else:
+        out = F.grid_sample(img, g, mode="bilinear", padding_mode="border", align_corners=False)
+    if is_u8:
+        out = out.round().clamp(0, 255).to(torch.uint8)
+    return out
+
+
+def equirect_to_perspective_cv2(
+    pano_hwc: np.ndarray, yaw: float, pitch: float, fov_deg: float = 100.0, out_hw=(720, 1280),
+    grid: Grid = "hstar", pole: Pole = "flip", vfov_deg: float | None = None,
+) -> np.ndarray:
+    """CPU reference: one view of an ``[H, W, C]`` numpy panorama with ``cv2.remap`` (INTER_LINEAR)."""
+    import cv2
+
+    H, W = pano_hwc.shape[:2]
+    mx, my = view_maps([yaw], [pitch], out_hw, (H, W), fov_deg, vfov_deg, grid)
+    t = torch.from_numpy(np.ascontiguousarray(pano_hwc)).permute(2, 0, 1)[None]
+    padded = pad_equirect(t, pole)[0].permute(1, 2, 0).contiguous().numpy()
+    return cv2.remap(padded, (mx[0] + 1).numpy().astype(np.float32), (my[0] + 1).numpy().astype(np.float32),
+                     interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _rot(yaw: torch.Tensor, pitch: torch.Tensor) -> torch.Tensor:
+    """Ry(yaw) Rx(pitch) ``[..., 3, 3]`` (column vectors), angles in degrees, float64."""
+    a, b = torch.deg2rad(yaw), torch.deg2rad(pitch)
+    ca, sa, cb, sb = a.cos(), a.sin(), b.cos(), b.sin()
+    z, o = torch.zeros_like(a), torch.ones_like(a)
+    Ry = torch.stack([ca, z, sa, z, o, z, -sa, z, ca], -1).reshape(*a.shape, 3, 3)
+    Rx = torch.stack([o, z, z, z, cb, -sb, z, sb, cb], -1).reshape(*a.shape, 3, 3)
+    return Ry @ Rx
+
+
+def _pixel_scale(fov_deg, out_hw, vfov_deg, grid):
+    """(fx, fy, cx, cy): ray = ((u - cx)/fx, (v - cy)/fy, 1) for view pixel (u, v) = (col, row)."""
+    h, w = out_hw
+    if grid == "hstar":
+        f = w / (2 * math.tan(math.radians(fov_deg) / 2))
+        return f, f, w / 2, h / 2
+    vf = default_vfov(fov_deg, out_hw) if vfov_deg is None else vfov_deg
+    tx, ty = math.tan(math.radians(fov_deg) / 2), math.tan(math.radians(vf) / 2)
+    return (w - 1) / (2 * tx), (h - 1) / (2 * ty), (w - 1) / 2, (h - 1) / 2
+
+
+def view_pixel_to_direction(
+    uv: torch.Tensor, yaw, pitch, fov_deg: float = 100.0, out_hw=(720, 1280), grid: Grid = "hstar",
+    vfov_deg: float | None = None,
+) -> torch.Tensor:
+    """World direction ``[..., 2]`` = (yaw in [-180, 180), pitch, up positive), degrees, of view pixel
+    ``uv [..., 2]`` = (column, row) in the grid's pixel-index coordinates, for a view at (yaw, pitch)
+    (broadcast against ``uv[..., 0]``). Inverse of :func:`direction_to_view_pixel`."""
+    uv = torch.as_tensor(uv, dtype=torch.float64)
+    fx, fy, cx, cy = _pixel_scale(fov_deg, out_hw, vfov_deg, grid)
+    ray = torch.stack([(uv[..., 0] - cx) / fx, (uv[..., 1] - cy) / fy, torch.ones_like(uv[..., 0])], -1)
+    yaw_t = torch.as_tensor(yaw, dtype=torch.float64).expand(uv.shape[:-1])
+    pitch_t = torch.as_tensor(pitch, dtype=torch.float64).expand(uv.shape[:-1])
+    r = (_rot(yaw_t, pitch_t) @ ray[..., None])[..., 0]
+    lon = torch.rad2deg(torch.atan2(r[..., 0], r[..., 2]))
+    lat = torch.rad2deg(torch.atan2(-r[..., 1], torch.hypot(r[..., 0], r[..., 2])))
+    return torch.stack([torch.remainder(lon + 180.0, 360.0) - 180.0, lat], -1)
+
+
+def direction_to_view_pixel(
+    d: torch.Tensor, yaw, pitch, fov_deg: float = 100.0, out_hw=(720, 1280), grid: Grid = "hstar",
+    vfov_deg: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """View pixel ``(column, row) [..., 2]`` where world direction ``d [..., 2]`` (yaw, pitch deg) appears
+    in the view at (yaw, pitch), and a bool ``[...]`` that it lies in front of the camera and inside
+    the image."""
+    d = torch.as_tensor(d, dtype=torch.float64)
+    lon, lat = torch.deg2rad(d[..., 0]), torch.deg2rad(d[..., 1])
+    world = torch.stack([lat.cos() * lon.sin(), -lat.sin(), lat.cos() * lon.cos()], -1)
+    yaw_t = torch.as_tensor(yaw, dtype=torch.float64).expand(d.shape[:-1])
+    pitch_t = torch.as_tensor(pitch, dtype=torch.float64).expand(d.shape[:-1])
+    cam = (_rot(yaw_t, pitch_t).transpose(-1, -2) @ world[..., None])[..., 0]
+    fx, fy, cx, cy = _pixel_scale(fov_deg, out_hw, vfov_deg, grid)
+    front = cam[..., 2] > 1e-12
+    zz = torch.where(front, cam[..., 2], torch.ones_like(cam[..., 2]))
+    u = cam[..., 0] / zz * fx + cx
+    v = cam[..., 1] / zz * fy + cy
+    h, w = out_hw
+    lo = -0.5
+    inside = front & (u >= lo) & (u <= w - 1 - lo) & (v >= lo) & (v <= h - 1 - lo)
+    return torch.stack([u, v], -1), inside
+
+
+def direction_to_equirect_pixel(d: torch.Tensor, pano_hw: tuple[int, int], grid: Grid = "hstar") -> torch.Tensor:
+    """Panorama pixel-index coordinates (x, y) of direction (yaw, pitch) degrees, per grid convention."""
+    d = torch.as_tensor(d, dtype=torch.float64)
+    H, W = pano_hw
+    x = (torch.remainder(d[..., 0] + 180.0, 360.0) / 360.0) * W
+    y = (0.5 - d[..., 1] / 180.0) * H
+    if grid == "py360":
+        x, y = x - 0.5, y - 0.5
+    return torch.stack([x, y], -1)
+
+
+def equirect_pixel_to_direction(xy: torch.Tensor, pano_hw: tuple[int, int], grid: Grid = "hstar") -> torch.Tensor:
+    """Inverse of :func:`direction_to_equirect_pixel`: (yaw in [-180, 180), pitch) degrees."""
+    xy = torch.as_tensor(xy, dtype=torch.float64)
+    H, W = pano_hw
+    x, y = xy[..., 0], xy[..., 1]
+    if grid == "py360":
+        x, y = x + 0.5, y + 0.5
+    lon = torch.remainder(x / W * 360.0, 360.0) - 180.0
+    return torch.stack([lon, (0.5 - y / H) * 180.0], -1)

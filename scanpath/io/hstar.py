@@ -1,0 +1,105 @@
+"""H* Bench loader: scene folders with one panorama and an ``annotation.json`` (specs/humanoid360.md §3).
+
+Each scene folder holds one panorama (the first sorted ``*.png``, else ``*.jpg``) and an
+``annotation.json`` list of items ``{"task": str, "yaw": [lo, hi], "pitch": [lo, hi] (HOS only),
+"initial yaw": [4 ints], "level": [4 ints]}``. One episode per (item, start yaw). A missing
+``initial yaw`` falls back to 0/90/180/270 and its level becomes the scalar ``level`` or
+``"unknown"`` (upstream Q5 crashed there). ``upstream_order=True`` reproduces upstream's episode
+order: sorted folders, ``random.seed(42)`` then ``random.shuffle``; episode of seed s = s mod N.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+from scanpath.envs.episodes import Episode
+from scanpath.io.errors import ScanpathDataError
+
+DEFAULT_START_YAWS = (0, 90, 180, 270)
+
+
+def find_panorama(folder: Path) -> Path:
+    """First sorted ``*.png`` of a scene folder, else first ``*.jpg``/``*.jpeg``."""
+    for pattern in ("*.png", "*.jpg", "*.jpeg"):
+        files = sorted(folder.glob(pattern))
+        if files:
+            return files[0]
+    raise ScanpathDataError("scene folder has no *.png or *.jpg panorama", file=folder)
+
+
+def _pair(item: dict[str, Any], key: str, file: Path, rec: int) -> tuple[float, float]:
+    v = item.get(key)
+    if not isinstance(v, (list, tuple)) or len(v) != 2 or not all(isinstance(a, (int, float)) for a in v):
+        raise ScanpathDataError(f"expected [lo, hi] numbers, got {v!r}", file=file, record=rec, field=key)
+    return float(v[0]), float(v[1])
+
+
+def parse_items(items: Any, folder: Path, file: Path, task_type: str | None = None) -> list[Episode]:
+    """Episodes of one scene's annotation list (validated, never mutated)."""
+    if not isinstance(items, list):
+        raise ScanpathDataError("annotation.json must hold a list of items", file=file)
+    panorama = find_panorama(folder)
+    eps = []
+    for r, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ScanpathDataError("item must be an object", file=file, record=r)
+        instr = item.get("task")
+        if not isinstance(instr, str) or not instr:
+            raise ScanpathDataError("missing or empty instruction", file=file, record=r, field="task")
+        ywin = _pair(item, "yaw", file, r)
+        pwin = _pair(item, "pitch", file, r) if "pitch" in item else None
+        kind = task_type or ("HOS" if pwin is not None else "HPS")
+        if kind == "HOS" and pwin is None:
+            raise ScanpathDataError("object-search item has no pitch window", file=file, record=r, field="pitch")
+        starts = item.get("initial yaw")
+        levels = item.get("level", "unknown")
+        if starts is None:
+            starts = list(DEFAULT_START_YAWS)
+            lev: list[Any] = [levels if isinstance(levels, (int, str)) else "unknown"] * len(starts)
+        else:
+            if not isinstance(starts, list) or not all(isinstance(s, int) for s in starts):
+                raise ScanpathDataError(f"expected a list of ints, got {starts!r}", file=file, record=r, field="initial yaw")
+            if isinstance(levels, list):
+                if len(levels) != len(starts):
+                    raise ScanpathDataError(
+                        f"{len(levels)} levels for {len(starts)} start yaws", file=file, record=r, field="level"
+                    )
+                lev = list(levels)
+            else:
+                lev = [levels] * len(starts)
+        for s, lv in zip(starts, lev):
+            eps.append(Episode(folder.name, panorama, instr, kind, ywin, pwin, start_yaw=s, level=lv,
+                               extra={"item": r, "annotation": str(file)}))
+    return eps
+
+
+def load_hstar(root: str | Path, task: str | None = None, upstream_order: bool = False) -> list[Episode]:
+    """All episodes under ``root`` (any depth): scene folders are those holding ``annotation.json``.
+
+    ``task`` ("HOS"/"HPS") forces the task type; by default an item with a pitch window is HOS.
+    """
+    root = Path(root)
+    if not root.exists():
+        raise ScanpathDataError("H* root folder does not exist", file=root)
+    files = sorted(root.rglob("annotation.json"), key=lambda p: str(p.parent))
+    if not files:
+        raise ScanpathDataError("no annotation.json found below this folder", file=root)
+    eps: list[Episode] = []
+    for f in files:
+        try:
+            items = json.loads(f.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ScanpathDataError(f"invalid JSON: {e}", file=f) from e
+        eps.extend(parse_items(items, f.parent, f, task))
+    if upstream_order:
+        rnd = random.Random(42)
+        rnd.shuffle(eps)
+    return eps
+
+
+def upstream_episode(episodes: list[Episode], seed: int) -> Episode:
+    """Upstream's episode choice: index ``seed mod N`` of the (shuffled) list."""
+    return episodes[seed % len(episodes)]

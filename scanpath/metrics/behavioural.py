@@ -1,0 +1,94 @@
+"""OAT behavioural statistics and Δ (spec oat.md §4, metrics.md §2.8).
+
+A scanpath is a sequence of object indices; runs are maximal blocks of equal consecutive indices.
+
+* found   = [last index = target]
+* length  = L (number of fixations)
+* search  = #runs on objects not seen before / L
+* refix   = Σ_runs (run length − 1) / L
+* revisit = #runs on objects already seen / L      (search + refix + revisit = 1)
+
+Statistics are averaged over a trial's samples, then over trials. Δ = (1/5) Σ_k |m_k − h_k| / h_k.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+STATS = ("found", "length", "search", "refix", "revisit")
+
+
+def oat_stats(objects: Sequence[int], target: int) -> dict[str, float]:
+    """Behavioural statistics of one object-index scanpath. An empty scanpath gives found 0,
+    length 0 and NaN proportions."""
+    seq = [int(o) for o in np.asarray(objects).reshape(-1)]
+    n = len(seq)
+    if n == 0:
+        nan = float("nan")
+        return {"found": 0.0, "length": 0.0, "search": nan, "refix": nan, "revisit": nan}
+    seen: set[int] = set()
+    search = revisit = refix = 0
+    prev = None
+    for o in seq:
+        if o == prev:
+            refix += 1
+            continue
+        if o in seen:
+            revisit += 1
+        else:
+            search += 1
+            seen.add(o)
+        prev = o
+    return {
+        "found": float(seq[-1] == int(target)),
+        "length": float(n),
+        "search": search / n,
+        "refix": refix / n,
+        "revisit": revisit / n,
+    }
+
+
+def mean_stats(trials: Sequence[Sequence[Mapping[str, float]]]) -> dict[str, float]:
+    """Average statistics over each trial's samples, then over trials (NaN-aware)."""
+    per_trial = []
+    for samples in trials:
+        if len(samples) == 0:
+            continue
+        per_trial.append({k: _nanmean([s[k] for s in samples]) for k in STATS})
+    return {k: _nanmean([t[k] for t in per_trial]) for k in STATS}
+
+
+def _nanmean(values: Sequence[float]) -> float:
+    arr = np.asarray(values, dtype=np.float64)
+    arr = arr[~np.isnan(arr)]
+    return float(arr.mean()) if arr.size else float("nan")
+
+
+def oat_delta(
+    model_stats: Mapping[str, float], human_stats: Mapping[str, float], compat: bool = False
+) -> tuple[float, dict[str, float]]:
+    """Δ = (1/5) Σ_k |m_k − h_k| / h_k over found, length, search, refix, revisit.
+
+    Default: a 0/0 term (model and human both 0) is dropped with a warning and the sum is still
+    divided by 5 (upstream nansum); a term with h_k = 0 but m_k ≠ 0 is infinite (warned).
+    ``compat=True`` (``delta_oat_compat``) reproduces upstream ``nansum/5`` without warnings.
+    Returns (Δ, per-statistic relative errors).
+    """
+    terms: dict[str, float] = {}
+    for k in STATS:
+        m, h = float(model_stats[k]), float(human_stats[k])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms[k] = float(np.float64(abs(m - h)) / np.float64(abs(h)))
+    dropped = [k for k, v in terms.items() if math.isnan(v)]
+    infinite = [k for k, v in terms.items() if math.isinf(v)]
+    if not compat:
+        if dropped:
+            warnings.warn(f"OAT Δ: dropped 0/0 (or NaN) terms {dropped}; sum still divided by 5", stacklevel=2)
+        if infinite:
+            warnings.warn(f"OAT Δ: human statistic is 0 for {infinite}; Δ is infinite", stacklevel=2)
+    delta = float(np.nansum([terms[k] for k in STATS]) / 5.0)
+    return delta, terms

@@ -1,0 +1,227 @@
+"""Scoring pipeline used by evaluate.py: pairing, truncation, frames, reductions, human consistency.
+
+``score_scanpaths(predictions, humans, metrics, key)``: each prediction meets every human scanpath
+of its key (``scanpath.types.scanpath_key``); per-pair values are reduced over humans
+(``pair_reduce``: mean (default) | max | min | flat) and then over predictions (``key_reduce``:
+mean, or per_task = mean over tasks of per-task means). NaN pairs (e.g. MultiMatch on < 3
+fixations, both strings empty) are excluded and counted in ``n_nan``.
+
+``human_consistency(humans, metrics, key)``: leave-one-subject-out — every human scanpath is scored
+as a prediction against the OTHER subjects of its key, never against itself (``include_self``
+exists for reproducing published numbers only).
+
+Each result: ``{"value", "values" (sub-dimensions, optional), "params", "n", "n_nan", ...}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from scanpath.metrics.labelers import check_finite
+from scanpath.metrics.registry import MetricSpec, resolve
+from scanpath.types import Scanpath, scanpath_key
+
+
+def _plain(obj: Any) -> Any:
+    """OmegaConf / tuples / numpy scalars -> plain JSON-able Python."""
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+
+        if isinstance(obj, (DictConfig, ListConfig)):
+            obj = OmegaConf.to_container(obj, resolve=True)
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def _prepare(scanpaths: Sequence[Scanpath], params: Mapping[str, Any], truncate: int | None) -> list[Scanpath]:
+    out = []
+    frame = params.get("frame")
+    for s in scanpaths:
+        if frame is not None:
+            if s.image_size is None:
+                from scanpath.io.errors import ScanpathDataError
+
+                raise ScanpathDataError("cannot rescale to the metric frame without image_size",
+                                        record=f"{s.stimulus}/subject={s.subject}", field="image_size")
+            s = s.rescaled((int(frame[0]), int(frame[1])))
+        out.append(s.truncated(truncate))
+    return out
+
+
+def pair_indices(
+    left: Sequence[Scanpath],
+    right: Sequence[Scanpath],
+    key: str = "stimulus",
+    loso: bool = False,
+    include_self: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index arrays (li, ri) of all (left, right) pairs sharing a key.
+
+    With ``loso`` (left and right are the same human list) a pair (i, j) is kept only when i ≠ j
+    and the subjects differ; ``include_self`` adds back the (i, i) pairs (reproduction only).
+    """
+    groups: dict[str, list[int]] = {}
+    for j, s in enumerate(right):
+        groups.setdefault(scanpath_key(s, key), []).append(j)
+    li, ri = [], []
+    for i, s in enumerate(left):
+        for j in groups.get(scanpath_key(s, key), []):
+            if loso:
+                if i == j:
+                    if not include_self:
+                        continue
+                elif s.subject is not None and right[j].subject is not None and s.subject == right[j].subject:
+                    continue
+            li.append(i)
+            ri.append(j)
+    return np.asarray(li, dtype=np.int64), np.asarray(ri, dtype=np.int64)
+
+
+def _reduce_pairs(vals: np.ndarray, li: np.ndarray, n_left: int, how: str) -> np.ndarray:
+    """Reduce per-pair values [P, k] to per-left values [n_left, k] (NaN pairs excluded)."""
+    k = vals.shape[1]
+    out = np.full((n_left, k), np.nan)
+    if len(li) == 0:
+        return out
+    order = np.argsort(li, kind="stable")
+    li_s, v_s = li[order], vals[order]
+    starts = np.flatnonzero(np.r_[True, li_s[1:] != li_s[:-1]])
+    ends = np.r_[starts[1:], len(li_s)]
+    fn = {"mean": np.nanmean, "max": np.nanmax, "min": np.nanmin}[how]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for a, b in zip(starts, ends):
+            out[li_s[a]] = fn(v_s[a:b], axis=0)
+    return out
+
+
+def _main_value(spec: MetricSpec, dims: dict[str, float]) -> float:
+    if spec.main is None:
+        return next(iter(dims.values()))
+    if callable(spec.main):
+        return float(spec.main(dims))
+    return dims[spec.main]
+
+
+def _score_pairs(
+    spec: MetricSpec, params: dict[str, Any], left: Sequence[Scanpath], right: Sequence[Scanpath],
+    key: str, loso: bool,
+) -> dict[str, Any]:
+    left_p = _prepare(left, params, params.get("truncate_pred"))
+    right_p = _prepare(right, params, params.get("truncate_gt"))
+    li, ri = pair_indices(left_p, right_p, key, loso=loso, include_self=bool(params.get("include_self")))
+    if len(li):
+        vals = np.asarray(spec.fn(left_p, right_p, li, ri, params), dtype=np.float64)
+    else:
+        vals = np.zeros((0,) if spec.subdims is None else (0, len(spec.subdims)))
+    vals = vals.reshape(len(li), -1)
+    names = list(spec.subdims or (spec.name,))
+    main_col = names.index(spec.main) if isinstance(spec.main, str) and spec.main in names else 0
+    n_nan = int(np.isnan(vals[:, main_col]).sum()) if len(vals) else 0
+    how = params.get("pair_reduce", "mean")
+    if how == "flat":
+        per_unit, unit_ids = vals, li
+    else:
+        per_left = _reduce_pairs(vals, li, len(left_p), how)
+        has_pair = np.zeros(len(left_p), dtype=bool)
+        has_pair[li] = True
+        unit_ids = np.flatnonzero(has_pair)
+        per_unit = per_left[unit_ids]
+    if params.get("key_reduce", "mean") == "per_task":
+        tasks = np.array([str(left_p[i].task) for i in unit_ids])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            col_means = np.nanmean(
+                np.stack([np.nanmean(per_unit[tasks == t], axis=0) for t in np.unique(tasks)]), axis=0
+            ) if len(tasks) else np.full(len(names), np.nan)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            col_means = np.nanmean(per_unit, axis=0) if len(per_unit) else np.full(len(names), np.nan)
+    dims = {n: float(v) for n, v in zip(names, col_means)}
+    res: dict[str, Any] = {
+        "value": _main_value(spec, dims),
+        "params": _plain(params),
+        "n": int(np.isfinite(per_unit[:, main_col]).sum()) if len(per_unit) else 0,
+        "n_nan": n_nan,
+        "n_pairs": int(len(li)),
+        "n_unmatched": int(len(left_p) - len(np.unique(li))),
+        "higher_is_better": spec.higher_is_better,
+    }
+    if spec.subdims is not None:
+        res["values"] = dims
+    if n_nan:
+        warnings.warn(f"{spec.name}: {n_nan} of {len(li)} pairs are NaN and excluded", stacklevel=3)
+    return res
+
+
+def _check_inputs(scanpaths: Sequence[Scanpath], needs_xy: bool) -> None:
+    if needs_xy:
+        for s in scanpaths:
+            check_finite(s)
+
+
+def score_scanpaths(
+    predictions: Sequence[Scanpath],
+    humans: Sequence[Scanpath],
+    metrics: Mapping[str, Mapping[str, Any] | None],
+    key: str = "stimulus",
+) -> dict[str, dict]:
+    """Score predictions against the human scanpaths of their keys with every configured metric."""
+    metrics = _plain(metrics) or {}
+    out: dict[str, dict] = {}
+    for entry, p in metrics.items():
+        spec, params = resolve(entry, p)
+        _check_inputs(list(predictions) + list(humans), needs_xy=params.get("labeler") != "object")
+        if spec.kind == "pair":
+            out[entry] = _score_pairs(spec, params, predictions, humans, key, loso=False)
+        else:
+            res = dict(spec.fn(list(predictions), list(humans), key, params))
+            res.setdefault("params", _plain(params))
+            res["params"] = _plain(res["params"])
+            res.setdefault("higher_is_better", spec.higher_is_better)
+            out[entry] = res
+    return out
+
+
+def human_consistency(
+    humans: Sequence[Scanpath],
+    metrics: Mapping[str, Mapping[str, Any] | None],
+    key: str = "stimulus",
+) -> dict[str, dict]:
+    """Leave-one-subject-out human consistency for every configured metric."""
+    metrics = _plain(metrics) or {}
+    out: dict[str, dict] = {}
+    for entry, p in metrics.items():
+        spec, params = resolve(entry, p)
+        _check_inputs(humans, needs_xy=params.get("labeler") != "object")
+        if spec.kind == "pair":
+            res = _score_pairs(spec, params, humans, humans, key, loso=True)
+            res["loso"] = True
+            out[entry] = res
+        elif spec.human_fn is not None:
+            res = dict(spec.human_fn(list(humans), key, params))
+            res.setdefault("params", _plain(params))
+            res["params"] = _plain(res["params"])
+            res.setdefault("higher_is_better", spec.higher_is_better)
+            out[entry] = res
+        else:
+            out[entry] = {"value": float("nan"), "params": _plain(params), "n": 0, "n_nan": 0,
+                          "note": "no human consistency defined for this metric"}
+    return out
+
+
+__all__ = ["score_scanpaths", "human_consistency", "pair_indices"]
+_ = dataclasses  # keep import for type readers

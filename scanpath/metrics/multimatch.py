@@ -1,0 +1,420 @@
+"""MultiMatch (Jarodzka et al. 2010; Dewhurst et al. 2012) with multimatch-gaze 0.1.3 semantics.
+
+Written from the spec (specs/metrics.md §2.3); the PyPI package is only a test oracle.
+
+Pipeline per pair: saccade representation (saccade i leaves fixation i; vector, length ρ, angle θ,
+duration of fixation i) → optional grouping (cached per scanpath) → alignment cost
+D(i,j) = M_ij + min(D(i−1,j), D(i,j−1), D(i−1,j−1)), M_ij = ‖v¹_i − v²_j‖, computed for the whole
+batch on the anti-diagonal kernel → vectorised back-track → medians along the path by masked sort.
+
+Ties: a pair whose back-tracked path meets a cell with tied predecessors (|Δ| ≤ 1e-12·max(1, D)) is
+re-solved with ``scipy.sparse.csgraph.dijkstra`` on the reference's graph (row-major nodes, edge
+weight = destination's M, zero self-loop at the end) so that its tie order is reproduced exactly.
+``tie_break="legacy_port"`` instead emulates the O(V²) Dijkstra of the HAT/IRL/Gazeformer ports
+(lowest row-major node at minimum distance; relax on strict improvement).
+
+Short scanpaths (< 3 fixations) give NaN×5 with a warning (default), or are padded with fake
+fixations (1, 1) of duration 1 as the COCO-Search18 repositories do (``short_policy="pad_ones"``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from scanpath.metrics._kernel import wavefront
+
+DIMS = ("vector", "direction", "length", "position", "duration")
+TIE_RTOL = 1e-12
+
+
+# ------------------------------------------------------------------------- saccade representation
+def _polar(vx: float, vy: float) -> tuple[float, float]:
+    return float(np.sqrt(vx**2 + vy**2)), float(np.arctan2(vy, vx))
+
+
+def saccades(fix: np.ndarray) -> dict[str, list]:
+    """Vector representation of an ``(n, 3)`` [x, y, duration] array (lists, one entry per
+    saccade; ``dur`` holds one entry per fixation)."""
+    fix = np.asarray(fix, dtype=np.float64).reshape(-1, 3)
+    x, y, d = fix[:, 0], fix[:, 1], fix[:, 2]
+    lenx, leny = np.diff(x), np.diff(y)
+    rho = np.sqrt(lenx**2 + leny**2)
+    theta = np.arctan2(leny, lenx)
+    return {
+        "x": list(x[:-1]), "y": list(y[:-1]), "lenx": list(lenx), "leny": list(leny),
+        "rho": list(rho), "theta": list(theta), "dur": list(d),
+    }
+
+
+def _angle_deg(ax: float, ay: float, bx: float, by: float) -> float:
+    """Angle between two saccade vectors in degrees; cos clipped to [−1, 1] (the reference raises
+    a math domain error on collinear vectors); a zero-length vector gives NaN (never merged)."""
+    v1 = np.array([ax, ay])
+    v2 = np.array([bx, by])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = np.dot(v1, v2) / (np.linalg.norm(v1) * np.linalg.norm(v2))
+    if np.isnan(c):
+        return float("nan")
+    return math.degrees(math.acos(min(1.0, max(-1.0, float(c)))))
+
+
+def _emit(out: dict[str, list], src: dict[str, list], i: int) -> None:
+    for k in ("x", "y", "lenx", "leny", "rho", "theta"):
+        out[k].append(src[k][i])
+    out["dur"].append(src["dur"][i])
+
+
+def _emit_merged(out: dict[str, list], src: dict[str, list], i: int, vx: float, vy: float) -> None:
+    rho, theta = _polar(vx, vy)
+    out["x"].append(src["x"][i])
+    out["y"].append(src["y"][i])
+    out["lenx"].append(vx)
+    out["leny"].append(vy)
+    out["rho"].append(rho)
+    out["theta"].append(theta)
+    out["dur"].append(src["dur"][i])
+
+
+def _empty() -> dict[str, list]:
+    return {k: [] for k in ("x", "y", "lenx", "leny", "rho", "theta", "dur")}
+
+
+def _direction_pass(p: dict[str, list], tdir: float, tdur: float) -> dict[str, list]:
+    n = len(p["x"])
+    if n < 1:
+        return p
+    out, i = _empty(), 0
+    while i < n:
+        if i < n - 1:
+            ang = _angle_deg(p["lenx"][i], p["leny"][i], p["lenx"][i + 1], p["leny"][i + 1])
+            if ang < tdir and p["dur"][i + 1] < tdur:
+                _emit_merged(out, p, i, p["lenx"][i] + p["lenx"][i + 1], p["leny"][i] + p["leny"][i + 1])
+                i += 2
+                continue
+        _emit(out, p, i)
+        i += 1
+    out["dur"].append(p["dur"][-1])
+    return out
+
+
+def _amplitude_pass(p: dict[str, list], tamp: float, tdur: float) -> dict[str, list]:
+    n = len(p["x"])
+    if n < 1:
+        return p
+    out, i = _empty(), 0
+    while i < n:
+        short = p["rho"][i] < tamp
+        if i == n - 1:
+            if short and (p["dur"][-1] < tdur or p["dur"][-2] < tdur) and n >= 2 and out["x"]:
+                # last saccade: overwrite the previously emitted saccade with the sum of the last
+                # two ORIGINAL vectors (0.1.3 behaviour), keep its start; one extra duration entry
+                vx = p["lenx"][-2] + p["lenx"][-1]
+                vy = p["leny"][-2] + p["leny"][-1]
+                rho, theta = _polar(vx, vy)
+                out["lenx"][-1], out["leny"][-1], out["rho"][-1], out["theta"][-1] = vx, vy, rho, theta
+                out["dur"].append(p["dur"][i - 1])
+            else:  # includes the single-saccade case where the reference raises IndexError
+                _emit(out, p, i)
+            i += 1
+        elif short and (p["dur"][i + 1] < tdur or p["dur"][i] < tdur):
+            _emit_merged(out, p, i, p["lenx"][i] + p["lenx"][i + 1], p["leny"][i] + p["leny"][i + 1])
+            i += 2
+        else:
+            _emit(out, p, i)
+            i += 1
+    out["dur"].append(p["dur"][-1])
+    return out
+
+
+def group(p: dict[str, list], tdir: float, tamp: float, tdur: float, max_rounds: int = 10_000) -> dict[str, list]:
+    """Repeat a direction pass then an amplitude pass until the fixation (duration-entry) count
+    stops changing (always terminates: see multimatch_gaze issue #46)."""
+    prev = len(p["dur"])
+    for _ in range(max_rounds):
+        p = _amplitude_pass(_direction_pass(p, tdir, tdur), tamp, tdur)
+        if len(p["dur"]) == prev:
+            return p
+        prev = len(p["dur"])
+    return p
+
+
+def representation(fix: np.ndarray, grouping: bool = False, tdir: float = 0.0, tdur: float = 0.0,
+                   tamp: float = 0.0) -> dict[str, np.ndarray]:
+    """Saccade arrays of one scanpath (grouped if asked), θ mapped to [0, 2π) the reference's way."""
+    p = saccades(fix)
+    if grouping:
+        p = group(p, tdir, tamp, tdur)
+    out = {k: np.asarray(v, dtype=np.float64) for k, v in p.items()}
+    th = out["theta"].copy()
+    neg = th < 0
+    th[neg] = math.pi + (math.pi + th[neg])
+    out["theta2pi"] = th
+    return out
+
+
+# ------------------------------------------------------------------------- alignment
+def _reference_graph_path(M: np.ndarray) -> list[tuple[int, int]]:
+    """Shortest path with scipy's Dijkstra on the reference graph (used only for tied pairs)."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import dijkstra
+
+    n, m = M.shape
+    node = np.arange(n * m).reshape(n, m)
+    rows, cols, w = [], [], []
+    # same edge set and insertion order as the reference (row-major; right, down, diagonal)
+    for i in range(n):
+        for j in range(m):
+            u = node[i, j]
+            if i == n - 1 and j < m - 1:
+                rows.append(u); cols.append(u + 1); w.append(M[i, j + 1])  # noqa: E702
+            elif i < n - 1 and j == m - 1:
+                rows.append(u); cols.append(u + m); w.append(M[i + 1, j])  # noqa: E702
+            elif i == n - 1 and j == m - 1:
+                rows.append(u); cols.append(u); w.append(0.0)  # noqa: E702
+            else:
+                rows += [u, u, u]
+                cols += [u + 1, u + m, u + m + 1]
+                w += [M[i, j + 1], M[i + 1, j], M[i + 1, j + 1]]
+    g = sp.coo_matrix((np.asarray(w), (np.asarray(rows), np.asarray(cols))), shape=(n * m, n * m)).tocsr()
+    _, pred = dijkstra(csgraph=g, directed=True, indices=0, return_predecessors=True)
+    end = n * m - 1
+    path = [end]
+    while pred[path[-1]] != -9999:
+        path.append(int(pred[path[-1]]))
+    return [divmod(int(v), m) for v in path[::-1]]
+
+
+def _legacy_port_path(M: np.ndarray) -> list[tuple[int, int]]:
+    """O(V²) Dijkstra of the HAT/IRL/Gazeformer ports: pick the lowest row-major unvisited node at
+    minimum distance, relax only on strict improvement."""
+    n, m = M.shape
+    V = n * m
+    dist = np.full(V, np.inf)
+    prev = np.full(V, -1)
+    done = np.zeros(V, dtype=bool)
+    dist[0] = 0.0
+    for _ in range(V):
+        cand = np.where(done, np.inf, dist)
+        u = int(np.argmin(cand))  # argmin returns the lowest index among equal minima
+        if not np.isfinite(cand[u]):
+            break
+        done[u] = True
+        i, j = divmod(u, m)
+        for di, dj in ((0, 1), (1, 0), (1, 1)):
+            a, b = i + di, j + dj
+            if a < n and b < m:
+                v = a * m + b
+                alt = dist[u] + M[a, b]
+                if alt < dist[v]:
+                    dist[v], prev[v] = alt, u
+    path = [V - 1]
+    while prev[path[-1]] >= 0:
+        path.append(int(prev[path[-1]]))
+    return [divmod(int(v), m) for v in path[::-1]]
+
+
+def _pad(reps: list[dict[str, np.ndarray]], key: str, width: int) -> torch.Tensor:
+    out = torch.zeros((len(reps), max(width, 1)), dtype=torch.float64)
+    for k, r in enumerate(reps):
+        v = r[key][:width]
+        if len(v):
+            out[k, : len(v)] = torch.from_numpy(np.ascontiguousarray(v))
+    return out
+
+
+def _masked_median(vals: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Median over the True entries of each row (NaN when any included value is NaN, as numpy)."""
+    has_nan = (torch.isnan(vals) & mask).any(dim=1)
+    v = torch.where(mask, vals, torch.full_like(vals, float("inf")))
+    v = torch.where(torch.isnan(v), torch.full_like(v, float("inf")), v)
+    s, _ = torch.sort(v, dim=1)
+    k = mask.sum(dim=1)
+    lo = ((k - 1).clamp(min=0) // 2).unsqueeze(1)
+    hi = (k // 2).clamp(max=vals.shape[1] - 1).unsqueeze(1)
+    med = (s.gather(1, lo) + s.gather(1, hi)).squeeze(1) / 2
+    med = torch.where(k % 2 == 1, s.gather(1, lo).squeeze(1), med)
+    med[has_nan | (k == 0)] = float("nan")
+    return med
+
+
+def multimatch_pairs(
+    left: Sequence[dict[str, np.ndarray]],
+    right: Sequence[dict[str, np.ndarray]],
+    li: np.ndarray,
+    ri: np.ndarray,
+    screen_size: np.ndarray,
+    tie_break: str = "reference",
+    chunk: int = 4096,
+) -> np.ndarray:
+    """Batched MultiMatch on precomputed representations; returns ``[P, 5]``.
+
+    ``screen_size``: ``(2,)`` or ``[P, 2]`` (W, H) per pair. Pairs where either side has no
+    saccade are NaN (the caller applies the < 3 fixation rule before).
+    """
+    li = np.asarray(li, dtype=np.int64)
+    ri = np.asarray(ri, dtype=np.int64)
+    P = len(li)
+    out = np.full((P, 5), np.nan)
+    if P == 0:
+        return out
+    ss = np.broadcast_to(np.asarray(screen_size, dtype=np.float64), (P, 2))
+    nl = np.array([len(r["lenx"]) for r in left])
+    nr = np.array([len(r["lenx"]) for r in right])
+    ok = (nl[li] > 0) & (nr[ri] > 0)
+    order = np.flatnonzero(ok)
+    order = order[np.lexsort((nr[ri[order]], nl[li[order]]))]
+    for s in range(0, len(order), chunk):
+        idx = order[s : s + chunk]
+        out[idx] = _mm_chunk([left[i] for i in li[idx]], [right[j] for j in ri[idx]], ss[idx], tie_break)
+    return out
+
+
+def _mm_chunk(A: list, B: list, ss: np.ndarray, tie_break: str) -> np.ndarray:
+    P = len(A)
+    n = torch.tensor([len(r["lenx"]) for r in A])
+    m = torch.tensor([len(r["lenx"]) for r in B])
+    N, Mx = int(n.max()), int(m.max())
+    f = {k: (_pad(A, k, N), _pad(B, k, Mx)) for k in ("x", "y", "lenx", "leny", "rho", "theta2pi", "dur")}
+    ax, bx = f["lenx"]
+    ay, by = f["leny"]
+    M = torch.sqrt(torch.abs(ax[:, :, None] - bx[:, None, :]) ** 2 + torch.abs(ay[:, :, None] - by[:, None, :]) ** 2)
+    D = wavefront(M, M, M, reduce="min", boundary=float("inf"), corner=0.0)
+
+    # vectorised back-track from (n, m) to (1, 1) in table coordinates
+    L = N + Mx - 1
+    pi = torch.zeros((P, L), dtype=torch.long)
+    pj = torch.zeros((P, L), dtype=torch.long)
+    valid = torch.zeros((P, L), dtype=torch.bool)
+    tie = torch.zeros(P, dtype=torch.bool)
+    ci, cj = n.clone(), m.clone()
+    active = torch.ones(P, dtype=torch.bool)
+    rows = torch.arange(P)
+    for t in range(L):
+        pi[:, t], pj[:, t], valid[:, t] = ci - 1, cj - 1, active
+        at_start = (ci == 1) & (cj == 1)
+        active = active & ~at_start
+        if not bool(active.any()):
+            break
+        up = D[rows, ci - 1, cj]
+        lf = D[rows, ci, cj - 1]
+        dg = D[rows, ci - 1, cj - 1]
+        cand = torch.stack([dg, up, lf], dim=1)
+        best, arg = cand.min(dim=1)
+        tol = TIE_RTOL * torch.clamp(best.abs(), min=1.0)
+        n_min = ((cand - best[:, None]).abs() <= tol[:, None]).sum(dim=1)
+        tie |= active & (n_min > 1)
+        di = torch.tensor([1, 1, 0])[arg]
+        dj = torch.tensor([1, 0, 1])[arg]
+        ci = torch.where(active, ci - di, ci)
+        cj = torch.where(active, cj - dj, cj)
+
+    # re-solve tied pairs (or all pairs, for the legacy tie order) on the explicit graph
+    redo = torch.ones(P, dtype=torch.bool) if tie_break == "legacy_port" else tie
+    if tie_break not in ("reference", "legacy_port"):
+        raise ValueError(f"unknown tie_break {tie_break!r}; use 'reference' or 'legacy_port'")
+    for p in torch.nonzero(redo).flatten().tolist():
+        Mp = M[p, : int(n[p]), : int(m[p])].numpy()
+        path = _reference_graph_path(Mp) if tie_break == "reference" else _legacy_port_path(Mp)
+        path = path[::-1]
+        valid[p] = False
+        for t, (i, j) in enumerate(path):
+            pi[p, t], pj[p, t], valid[p, t] = i, j, True
+
+    def g(key: str, side: int, idx: torch.Tensor) -> torch.Tensor:
+        return f[key][side].gather(1, idx)
+
+    pi_c, pj_c = pi.clamp(min=0), pj.clamp(min=0)
+    vec = M[rows[:, None], pi_c, pj_c]
+    t1, t2 = g("theta2pi", 0, pi_c), g("theta2pi", 1, pj_c)
+    dth = (t1 - t2).abs()
+    dth = torch.where(dth > math.pi, 2 * math.pi - dth, dth)
+    dlen = (g("rho", 0, pi_c) - g("rho", 1, pj_c)).abs()
+    dpos = torch.sqrt((g("x", 0, pi_c) - g("x", 1, pj_c)) ** 2 + (g("y", 0, pi_c) - g("y", 1, pj_c)) ** 2)
+    d1, d2 = g("dur", 0, pi_c), g("dur", 1, pj_c)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ddur = (d1 - d2).abs() / torch.maximum(d1, d2).abs()
+    meds = torch.stack([_masked_median(v, valid) for v in (vec, dth, dlen, dpos, ddur)], dim=1).numpy()
+    diag = np.sqrt(ss[:, 0] ** 2 + ss[:, 1] ** 2)
+    res = np.empty((P, 5))
+    res[:, 0] = 1 - meds[:, 0] / (2 * diag)
+    res[:, 1] = 1 - meds[:, 1] / math.pi
+    res[:, 2] = 1 - meds[:, 2] / diag
+    res[:, 3] = 1 - meds[:, 3] / diag
+    res[:, 4] = 1 - meds[:, 4]
+    return res
+
+
+# ------------------------------------------------------------------------- public API
+def _prep_fix(fix: np.ndarray, short_policy: str) -> np.ndarray | None:
+    fix = np.asarray(fix, dtype=np.float64).reshape(-1, 3)
+    if len(fix) >= 3:
+        return fix
+    if short_policy == "pad_ones":
+        pad = np.ones((3 - len(fix), 3))
+        return np.concatenate([fix, pad], axis=0)
+    if short_policy == "nan":
+        return None
+    raise ValueError(f"unknown short_policy {short_policy!r}; use 'nan' or 'pad_ones'")
+
+
+def multimatch_batch(
+    left: Sequence[np.ndarray],
+    right: Sequence[np.ndarray],
+    li: np.ndarray | None = None,
+    ri: np.ndarray | None = None,
+    screen_size: Sequence[float] | np.ndarray = (1280, 720),
+    grouping: bool = False,
+    tdir: float = 0.0,
+    tdur: float = 0.0,
+    tamp: float = 0.0,
+    short_policy: str = "nan",
+    tie_break: str = "reference",
+    warn: bool = True,
+) -> np.ndarray:
+    """MultiMatch for many pairs: ``left``/``right`` are lists of ``(n, 3)`` [x, y, duration s]
+    arrays, pairs ``(left[li[p]], right[ri[p]])`` (``li = ri = arange`` when omitted). Each
+    scanpath's representation (and grouping) is computed once. Returns ``[P, 5]``."""
+    if li is None:
+        if len(left) != len(right):
+            raise ValueError("without pair indices left and right must have the same length")
+        li = ri = np.arange(len(left))
+    cache: dict[int, dict | None] = {}
+
+    def rep(arr):
+        key = id(arr)
+        if key not in cache:
+            fix = _prep_fix(arr, short_policy)
+            cache[key] = None if fix is None else representation(fix, grouping, tdir, tdur, tamp)
+        return cache[key]
+
+    L = [rep(a) for a in left]
+    R = L if right is left else [rep(b) for b in right]
+    empty = {k: np.zeros(0) for k in ("x", "y", "lenx", "leny", "rho", "theta2pi", "dur")}
+    n_short = sum(1 for i, j in zip(li, ri) if L[i] is None or R[j] is None)
+    if n_short and warn:
+        warnings.warn(f"MultiMatch: {n_short} pair(s) with a scanpath of < 3 fixations are NaN "
+                      "(short_policy='pad_ones' reproduces upstream padding)", stacklevel=2)
+    return multimatch_pairs([r if r is not None else empty for r in L],
+                            [r if r is not None else empty for r in R], li, ri, screen_size, tie_break)
+
+
+def multimatch(
+    a: np.ndarray,
+    b: np.ndarray,
+    screen_size: Sequence[float] = (1280, 720),
+    grouping: bool = False,
+    tdir: float = 0.0,
+    tdur: float = 0.0,
+    tamp: float = 0.0,
+    short_policy: str = "nan",
+    tie_break: str = "reference",
+) -> np.ndarray:
+    """MultiMatch of two ``(n, 3)`` [x, y, duration s] scanpaths → [vector, direction, length,
+    position, duration] (multimatch-gaze 0.1.3 ``docomparison`` semantics)."""
+    return multimatch_batch([np.asarray(a)], [np.asarray(b)], screen_size=screen_size, grouping=grouping,
+                            tdir=tdir, tdur=tdur, tamp=tamp, short_policy=short_policy, tie_break=tie_break)[0]

@@ -1,0 +1,81 @@
+"""Metric registry: name -> :class:`MetricSpec` (default params + batched scorer).
+
+A ``conf/metrics/*.yaml`` file is a mapping ``{entry_name: {param: value}}``. ``entry_name`` is a
+registered metric name, or any label with ``metric: <registered name>`` inside its params (so one
+file can hold e.g. ``sed_mean`` and ``sed_min``). Params not given fall back to the spec defaults;
+the merged params are reported next to every value.
+
+Two kinds of metric:
+
+* ``pair`` — ``fn(left, right, li, ri, params) -> [P] or [P, k]`` scores pairs
+  ``(left[li[p]], right[ri[p]])`` of scanpaths; the evaluation pipeline builds the pairs (each
+  prediction meets every human of its key), reduces over humans then over predictions, and
+  provides leave-one-subject-out human consistency for free.
+* ``set`` — ``fn(predictions, humans, key, params) -> result dict`` for metrics defined on whole
+  sets (DSS, OAT Δ, search efficiency, fixation maps); ``human_fn(humans, key, params)`` gives
+  their human row when one is defined.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+# params understood by the pipeline for every pair metric (not passed to a scorer's own logic)
+PIPELINE_DEFAULTS: dict[str, Any] = {
+    "frame": None,  # (W, H) to rescale both sides to before scoring; None = original pixels
+    "truncate_pred": None,
+    "truncate_gt": None,
+    "pair_reduce": "mean",  # mean | max | min | flat
+    "key_reduce": "mean",  # mean | per_task
+    "include_self": False,  # human consistency: self-comparison only for reproduction
+}
+
+
+@dataclasses.dataclass
+class MetricSpec:
+    name: str
+    kind: str  # "pair" | "set"
+    fn: Callable[..., Any]
+    defaults: dict[str, Any]
+    subdims: tuple[str, ...] | None = None
+    main: str | Callable[[dict[str, float]], float] | None = None  # how to get "value" from subdims
+    higher_is_better: bool = True
+    description: str = ""
+    human_fn: Callable[..., Any] | None = None
+
+    def params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        merged = dict(PIPELINE_DEFAULTS) if self.kind == "pair" else {}
+        merged.update(self.defaults)
+        for k, v in (overrides or {}).items():
+            if k == "metric":
+                continue
+            if k not in merged:
+                raise ValueError(
+                    f"metric {self.name!r} has no parameter {k!r}; known: {sorted(merged)}"
+                )
+            merged[k] = v
+        return merged
+
+
+registry: dict[str, MetricSpec] = {}
+
+
+def register(spec: MetricSpec) -> MetricSpec:
+    if spec.name in registry:
+        raise ValueError(f"metric {spec.name!r} registered twice")
+    registry[spec.name] = spec
+    return spec
+
+
+def resolve(entry: str, params: Mapping[str, Any] | None) -> tuple[MetricSpec, dict[str, Any]]:
+    """Spec and merged params for one config entry."""
+    params = dict(params or {})
+    name = params.get("metric", entry)
+    from scanpath.metrics import metrics_impl  # noqa: F401  (fills the registry)
+
+    if name not in registry:
+        raise KeyError(f"unknown metric {name!r} (config entry {entry!r}); registered: {sorted(registry)}")
+    spec = registry[name]
+    return spec, spec.params(params)

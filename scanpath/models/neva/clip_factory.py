@@ -1,0 +1,124 @@
+"""Build the frozen open_clip backbone NevaClip descends through.
+
+Upstream NevaClip calls ``open_clip.create_model_and_transforms('RN50', pretrained='openai')``. With
+open_clip that builds a GELU text tower, while OpenAI's weights were trained with QuickGELU (spec §6,
+Q6), so :func:`clip_create_kwargs` passes ``force_quick_gelu=True`` for OpenAI tags (or any tag whose
+open_clip pretrained config says ``quick_gelu``). ``pretrained`` may be an open_clip tag, a local
+checkpoint path, or ``None`` (random initialisation; what the tests and offline runs use).
+
+The kwargs are computed by a pure function so they can be unit-tested without downloading weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def is_openai_tag(model_name: str, pretrained: str | None) -> bool:
+    """True when ``pretrained`` names OpenAI weights (tag ``openai`` or a quick_gelu pretrained cfg)."""
+    if pretrained is None or Path(str(pretrained)).suffix in {".pt", ".pth", ".bin", ".safetensors"}:
+        return False
+    if str(pretrained).lower() == "openai":
+        return True
+    try:
+        import open_clip
+
+        cfg = open_clip.get_pretrained_cfg(model_name, str(pretrained)) or {}
+    except Exception:  # unknown name/tag: open_clip itself will complain when building
+        return False
+    return bool(cfg.get("quick_gelu", False))
+
+
+def clip_create_kwargs(
+    model_name: str = "RN50",
+    pretrained: str | None = "openai",
+    force_quick_gelu: bool | None = None,
+    precision: str = "fp32",
+    device: str | torch.device = "cpu",
+    image_resize_mode: str | None = None,
+    force_image_size: int | None = None,
+    cache_dir: str | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments for ``open_clip.create_model_and_transforms`` (pure; no download).
+
+    ``force_quick_gelu=None`` means "automatic": True for OpenAI weights (Q6), False otherwise.
+    """
+    if pretrained in ("", "none", "None", "null"):
+        pretrained = None
+    quick = is_openai_tag(model_name, pretrained) if force_quick_gelu is None else bool(force_quick_gelu)
+    kwargs: dict[str, Any] = {
+        "model_name": model_name,
+        "pretrained": pretrained,
+        "precision": precision,
+        "device": device,
+        "force_quick_gelu": quick,
+    }
+    if image_resize_mode is not None:
+        kwargs["image_resize_mode"] = image_resize_mode
+    if force_image_size is not None:
+        kwargs["force_image_size"] = int(force_image_size)
+    if cache_dir is not None:
+        kwargs["cache_dir"] = cache_dir
+    return kwargs
+
+
+@dataclass
+class ClipBundle:
+    """A frozen CLIP model with what NevaClip needs from it."""
+
+    model: nn.Module
+    tokenizer: Any
+    image_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    name: str
+    pretrained: str | None
+
+    @property
+    def visual(self) -> nn.Module:
+        return self.model.visual
+
+    @torch.no_grad()
+    def encode_text(self, captions: list[str], device: torch.device | str | None = None) -> torch.Tensor:
+        """Text embeddings ``[N, D]`` under ``no_grad`` (Q8 fixed)."""
+        tokens = self.tokenizer(list(captions))
+        if device is not None:
+            tokens = tokens.to(device)
+        else:
+            tokens = tokens.to(next(self.model.parameters()).device)
+        return self.model.encode_text(tokens)
+
+
+def build_clip(
+    model_name: str = "RN50",
+    pretrained: str | None = "openai",
+    force_quick_gelu: bool | None = None,
+    precision: str = "fp32",
+    device: str | torch.device = "cpu",
+    force_image_size: int | None = None,
+    cache_dir: str | None = None,
+) -> ClipBundle:
+    """Create the open_clip model (frozen, eval mode) and its tokenizer."""
+    import open_clip
+
+    kwargs = clip_create_kwargs(
+        model_name, pretrained, force_quick_gelu, precision, device, None, force_image_size, cache_dir
+    )
+    model, _, preprocess = open_clip.create_model_and_transforms(**kwargs)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    tokenizer = open_clip.get_tokenizer(model_name)
+    size = getattr(model.visual, "image_size", 224)
+    size = int(size[0] if isinstance(size, (tuple, list)) else size)
+    mean = tuple(getattr(model.visual, "image_mean", None) or OPENAI_MEAN)
+    std = tuple(getattr(model.visual, "image_std", None) or OPENAI_STD)
+    return ClipBundle(model, tokenizer, size, mean, std, model_name, pretrained)  # type: ignore[arg-type]
