@@ -265,7 +265,7 @@ def print_rich(rows: Mapping[str, Mapping[str, Any]], settings: Mapping[str, Any
         table.add_column(c, justify="right")
     for label, c in cells.items():
         table.add_row(label, *[c[col] for col in columns])
-    console = Console()
+    console = Console(width=None if Console().is_terminal else 240)
     console.print(table)
     console.print(settings_footer(settings, skipped), markup=False, highlight=False)
 
@@ -377,19 +377,27 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             continue
         entries.append((name, "baseline", bmodel, None, f"baselines.{bname}"))
 
+    # 1) predictions (the trainer draws its own progress bar)
+    predicted: list[tuple[str, str, Any, str | None, str, list[Scanpath]]] = []
+    for name, role, m, m_ckpt, conf_key in entries:
+        log.info("predicting: %s (%s)", name, role)
+        predicted.append((name, role, m, m_ckpt, conf_key, predict(cfg, m, datamodule, m_ckpt)))
+
+    # 2) scoring, then the human-consistency row
     rows: dict[str, dict[str, Any]] = {}
     model_predictions: list[Scanpath] = []
+    meta = {"dataset": getattr(datamodule, "name", None), "synthetic": synthetic, "eval_key": key}
+    do_human = bool(cfg.get("human_consistency", True))
     with Progress(transient=True) as progress:
-        task = progress.add_task("predict + score", total=len(entries) + int(bool(cfg.get("human_consistency", True))))
-        for name, role, m, m_ckpt, conf_key in entries:
-            preds = predict(cfg, m, datamodule, m_ckpt)
+        task = progress.add_task("scoring", total=len(predicted) + int(do_human))
+        for name, role, m, m_ckpt, conf_key, preds in predicted:
+            progress.update(task, description=f"scoring {name}")
             scores = score_scanpaths(preds, humans, metrics_cfg, key=key)
             spi = int(getattr(m, "samples_per_stimulus", 1))
             rows[name] = {"role": role, "config": conf_key,
                           "target": OmegaConf.select(cfg, conf_key + "._target_"),
                           "checkpoint": m_ckpt, "samples_per_image": spi,
                           "n_predictions": len(preds), "metrics": scores}
-            meta = {"dataset": getattr(datamodule, "name", None), "synthetic": synthetic, "eval_key": key}
             if role == "model":
                 model_predictions = preds
                 write_predictions(out_dir / "predictions.json", preds, humans, key=key, model=name,
@@ -400,8 +408,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                                 prediction_records(preds, humans, key),
                                 {"model": name, "samples_per_image": spi, **meta})
             progress.advance(task)
-        if cfg.get("human_consistency", True):
-            rows[HUMAN_ROW] = {"role": "human consistency, leave one subject out", "loso": True,
+        if do_human:
+            progress.update(task, description="scoring human consistency (leave one subject out)")
+            rows[HUMAN_ROW] = {"role": "LOSO", "loso": True, "include_self": False,
                                "n_scanpaths": len(humans),
                                "metrics": human_consistency(humans, metrics_cfg, key=key)}
             progress.advance(task)

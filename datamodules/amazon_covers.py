@@ -7,8 +7,9 @@ Reads ``Amazon.json`` (the shared 80-collage subset or the full 100-collage upst
   carry ``crops`` ``[84, 3, 150, 93]`` (RGB, min-max [0, 1]) and ``target_crop``.
 * ``layout_only`` — no images: samples carry no crops; OAT then replaces its CNN by a learned
   per-cell embedding (a documented deviation, not comparable to published numbers).
-* ``auto`` (default) — ``images`` when ``image_dir`` is set and every collage image is there,
-  otherwise ``layout_only``; the choice and its reason are logged.
+* ``auto`` (default) — ``images`` when ``image_dir`` is set (or an ``images/`` folder lies beside
+  the JSON, as in the STI-Dataset layout ``AmazonCovers/{Amazon.json, images/}``) and every collage
+  image is there, otherwise ``layout_only``; the choice and its reason are logged.
 
 Default split: ``trial`` (upstream fidelity; trials of one collage may land in different splits).
 """
@@ -100,7 +101,23 @@ class AmazonCoversDataModule(ObjectLayoutDataModule):
         self.filter_stats: dict[str, float] = {}
         self.n_raw = 0
 
+    def _resolve_paths(self) -> None:
+        """STI layout support: ``root`` may be the STI folder (``AmazonCovers/Amazon.json``) or the
+        ``AmazonCovers`` folder; without ``image_dir``, an ``images/`` folder beside the JSON is used."""
+        if not Path(self.annotations).is_file() and self.root is not None:
+            for cand in (Path(self.root) / "Amazon.json", Path(self.root) / "AmazonCovers" / "Amazon.json"):
+                if cand.is_file():
+                    log.info("amazon_covers: %s not found, using %s", self.annotations, cand)
+                    self.annotations = str(cand)
+                    break
+        if self.image_dir is None and self.mode != "layout_only":
+            cand = Path(self.annotations).parent / "images"
+            if cand.is_dir():
+                log.info("amazon_covers: using collage images found at %s", cand)
+                self.image_dir = str(cand)
+
     def load_trials(self) -> list[ObjectTrial]:
+        self._resolve_paths()
         if not Path(self.annotations).is_file():
             raise ScanpathDataError(
                 "Amazon annotation file not found; download the STI-Dataset (AmazonCovers/Amazon.json) and set "

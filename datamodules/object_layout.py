@@ -126,6 +126,12 @@ class ObjectSample(MutableMapping):
     def __repr__(self) -> str:
         return f"ObjectSample({sorted(self)})"
 
+    # identity semantics: comparing two samples must not materialise and compare tensors
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    __hash__ = object.__hash__
+
 
 def read_split_file(path: str | Path, n: int) -> np.ndarray:
     """Indices (one integer per line/token) into the ``n`` filtered records; validated."""

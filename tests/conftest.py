@@ -86,3 +86,43 @@ def write_tiny_coco(path: Path, n_stimuli: int = 10, n_subjects: int = 3, seed: 
 @pytest.fixture
 def tiny_coco(tmp_path: Path) -> Path:
     return write_tiny_coco(tmp_path / "tiny_coco.json")
+
+
+# ------------------------------------------------------------------------------ Hydra composition
+CONF_DIR = REPO_ROOT / "conf"
+
+
+def compose_config(config_name: str, overrides: list[str] | tuple[str, ...] = (), output_dir: Path | None = None):
+    """Compose ``conf/<config_name>.yaml`` like the entry point would (Hydra config included), with
+    ``paths.output_dir`` / ``paths.log_dir`` redirected to ``output_dir``; sets the HydraConfig
+    singleton so ``${hydra:...}`` interpolations resolve. Returns the composed DictConfig."""
+    os.environ.setdefault("PROJECT_ROOT", str(REPO_ROOT))
+    import scanpath.utils  # noqa: F401  (registers resolvers)
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
+    if output_dir is not None:
+        output_dir = Path(output_dir)
+        with open_dict(cfg):
+            cfg.hydra.runtime.output_dir = str(output_dir)
+            cfg.hydra.job.num = 0
+            cfg.hydra.job.id = "0"
+            if "paths" in cfg:
+                cfg.paths.output_dir = str(output_dir)
+                cfg.paths.log_dir = str(output_dir / "logs")
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+@pytest.fixture
+def compose():
+    """``compose(config_name, overrides, output_dir)`` — see :func:`compose_config`."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    yield compose_config
+    GlobalHydra.instance().clear()

@@ -76,6 +76,7 @@ def test_xlsx_matches_csv(tmp_path):
     df.to_excel(xlsx, index=False)
     (a,) = load_shelf(xlsx)
     (b,) = load_shelf(write_csv(tmp_path / "q1.csv", Q1_ROWS))
+    assert a.extra.pop("source_file").endswith("q1.xlsx") and b.extra.pop("source_file").endswith("q1.csv")
     assert a.to_scanpath().equals(b.to_scanpath())
     assert (a.grid, a.target, a.trial_id, a.subject_id) == (b.grid, b.target, b.trial_id, b.subject_id)
 

@@ -221,13 +221,35 @@ def integral_image(x: torch.Tensor) -> torch.Tensor:
     return F.pad(s, (1, 0, 1, 0))
 
 
-def _ecc_sat_torch(xs: torch.Tensor, geo: EccPoolGeometry, stride: int) -> torch.Tensor:
+def _ecc_sat_torch(xs: torch.Tensor, geo: EccPoolGeometry, stride: int, chunk: int = 64) -> torch.Tensor:
+    """SAT EccPool. On CPU the float64 table is built channels-last in chunks of ``chunk`` channels
+    (cache-resident; running sums are vectorised row/column adds) and the four corners of every window
+    are gathered as contiguous rows; on other devices one NCHW ``cumsum`` table and one gather."""
     B, C, n, _ = xs.shape
     idx, area = _sat_index(geo, stride, xs.device)
-    I = integral_image(xs).reshape(B, C, (n + 1) * (n + 1))
-    g = I.index_select(-1, idx.reshape(-1)).reshape(B, C, 4, -1)
-    s = g[:, :, 0] - g[:, :, 1] - g[:, :, 2] + g[:, :, 3]
-    return (s / area).reshape(B, C, geo.out, geo.out).to(xs.dtype)
+    P = idx.shape[1]
+    if xs.device.type != "cpu":
+        I = integral_image(xs).reshape(B, C, (n + 1) * (n + 1))
+        g = I.index_select(-1, idx.reshape(-1)).reshape(B, C, 4, -1)
+        s = g[:, :, 0] - g[:, :, 1] - g[:, :, 2] + g[:, :, 3]
+        return (s / area).reshape(B, C, geo.out, geo.out).to(xs.dtype)
+    BC = B * C
+    xf = xs.reshape(BC, n, n)
+    idxf = idx.reshape(-1)
+    out = torch.empty((BC, P), dtype=xs.dtype)
+    buf = torch.zeros((n + 1, n + 1, min(chunk, BC)), dtype=torch.float64)
+    for c0 in range(0, BC, chunk):
+        m = min(chunk, BC - c0)
+        I = buf if m == buf.shape[-1] else torch.zeros((n + 1, n + 1, m), dtype=torch.float64)
+        I[1:, 1:].copy_(xf[c0:c0 + m].permute(1, 2, 0))
+        for i in range(2, n + 1):
+            I[i].add_(I[i - 1])
+        for j in range(2, n + 1):
+            I[:, j].add_(I[:, j - 1])
+        g = I.reshape(-1, m).index_select(0, idxf).reshape(4, P, m)
+        s = (g[0] - g[1]).sub_(g[2]).add_(g[3]).div_(area[:, None])
+        out[c0:c0 + m] = s.t()
+    return out.reshape(B, C, geo.out, geo.out)
 
 
 def _ecc_reference(xs: torch.Tensor, geo: EccPoolGeometry, stride: int) -> torch.Tensor:

@@ -236,3 +236,65 @@ def read_capmit1003(
             record.x, record.y = sp.x, sp.y
         out.append(record)
     return out
+
+
+# ----------------------------------------------------------------------------- synthetic example
+def write_synthetic_capmit1003(
+    root: str | Path,
+    n_images: int = 3,
+    captions_per_image: int = 2,
+    clicks: int = 6,
+    seed: int = 0,
+    sizes: tuple[tuple[int, int], ...] = ((320, 240), (200, 300), (256, 256)),
+    time_format: str = "iso",
+) -> Path:
+    """Write a SYNTHETIC CapMIT1003-shaped folder (``capmit1003.db`` + ``ALLSTIMULI/*.jpeg``).
+
+    For tests and offline smoke runs only — NOT human data. Each image is a flat background with a
+    few coloured rectangles; clicks are inserted into the table in shuffled order (the reader must
+    sort by ``click_id``); ``time_format`` ``iso`` or ``epoch`` for the timestamps.
+    """
+    from PIL import Image
+
+    root = Path(root)
+    (root / "ALLSTIMULI").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    db = root / "capmit1003.db"
+    if db.exists():
+        db.unlink()
+    con = sqlite3.connect(db)
+    con.executescript(
+        "CREATE TABLE images (img_uid TEXT PRIMARY KEY, img_path TEXT);"
+        "CREATE TABLE captions (obs_uid TEXT PRIMARY KEY, usr_uid TEXT, start_time TEXT, caption TEXT, img_uid TEXT);"
+        "CREATE TABLE clicks (click_id INTEGER PRIMARY KEY, obs_uid TEXT, x INTEGER, y INTEGER, click_time TEXT);"
+    )
+    words = ["red", "blue", "green", "box", "square", "left", "right", "top", "bottom", "a", "the", "large"]
+    click_rows = []
+    cid = 0
+    t_base = _dt.datetime(2023, 5, 1, 12, 0, 0, tzinfo=_dt.timezone.utc).timestamp()
+    for i in range(n_images):
+        w, h = sizes[i % len(sizes)]
+        arr = np.full((h, w, 3), 110, dtype=np.uint8)
+        for _ in range(3):
+            x0, y0 = int(rng.integers(0, w - 40)), int(rng.integers(0, h - 40))
+            arr[y0 : y0 + 30, x0 : x0 + 30] = rng.integers(0, 256, 3)
+        name = f"synthetic_{i:03d}.jpeg"
+        Image.fromarray(arr).save(root / "ALLSTIMULI" / name, quality=95)
+        con.execute("INSERT INTO images VALUES (?, ?)", (f"img{i}", name))
+        for j in range(captions_per_image):
+            obs = f"obs{i}_{j}"
+            t0 = t_base + 100 * (i * captions_per_image + j)
+            start = _dt.datetime.fromtimestamp(t0, _dt.timezone.utc).isoformat() if time_format == "iso" else t0
+            cap = " ".join(rng.choice(words, 5))
+            con.execute("INSERT INTO captions VALUES (?, ?, ?, ?, ?)", (obs, f"user{j}", start, cap, f"img{i}"))
+            t = t0
+            for _ in range(clicks):
+                t += float(rng.uniform(0.2, 1.5))
+                ct = _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat() if time_format == "iso" else t
+                click_rows.append((cid, obs, int(rng.integers(0, w)), int(rng.integers(0, h)), ct))
+                cid += 1
+    order = rng.permutation(len(click_rows))
+    con.executemany("INSERT INTO clicks VALUES (?, ?, ?, ?, ?)", [click_rows[k] for k in order])
+    con.commit()
+    con.close()
+    return root

@@ -112,3 +112,34 @@ def read_mit1003(
             )
             out.append(sp.validated(invalid_policy, file=str(subj_file), record=subj_file.name))  # type: ignore[arg-type]
     return out
+
+
+def write_synthetic_mit1003(
+    root: str | Path, stems: list[str] | None = None, subjects: int = 3, fixations: int = 6, seed: int = 0,
+    sizes: tuple[tuple[int, int], ...] = ((320, 240), (200, 300)),
+) -> Path:
+    """Write a SYNTHETIC MIT1003-shaped folder (``STIMULI/``, ``SCANPATHS/<stem>/<subject>``) for tests
+    and offline smoke runs — NOT human data. The first fixation of each file is at the centre."""
+    from PIL import Image
+
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    stems = stems or ["synthetic_000", "synthetic_001"]
+    for i, stem in enumerate(stems):
+        w, h = sizes[i % len(sizes)]
+        (root / "STIMULI").mkdir(parents=True, exist_ok=True)
+        arr = np.full((h, w, 3), 90, dtype=np.uint8)
+        arr[h // 3 : h // 3 + 25, w // 4 : w // 4 + 25] = (230, 40, 40)
+        Image.fromarray(arr).save(root / "STIMULI" / f"{stem}.jpeg", quality=95)
+        d = root / "SCANPATHS" / stem
+        d.mkdir(parents=True, exist_ok=True)
+        for s in range(subjects):
+            t = 0.0
+            lines = [f"{w / 2:.1f} {h / 2:.1f} 0.000 0.200"]
+            t = 0.25
+            for _ in range(fixations - 1):
+                dur = float(rng.uniform(0.1, 0.4))
+                lines.append(f"{rng.uniform(0, w):.1f} {rng.uniform(0, h):.1f} {t:.3f} {t + dur:.3f}")
+                t += dur + 0.03
+            (d / f"subj{s:02d}").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root

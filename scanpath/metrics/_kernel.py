@@ -34,12 +34,25 @@ def _as_cell(v: torch.Tensor | float, shape: tuple[int, ...], dtype, device) -> 
     return torch.full(shape, float(v), dtype=dtype, device=device)
 
 
-def _diag_index(n: int, m: int, d: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cells (i, j), 1-based in the padded table, with i + j = d + 2 (d = 0 .. n+m-2)."""
-    i0 = max(1, d + 2 - m)
-    i1 = min(n, d + 1)
-    i = torch.arange(i0, i1 + 1, device=device)
-    return i, d + 2 - i
+def _skew_index(n: int, m: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat cost index of table cell (i, d − i) for every diagonal d = 0..n+m and row i = 0..n.
+
+    Cells outside 1 ≤ i ≤ n, 1 ≤ j ≤ m point at a padding slot ``n·m`` (value 0). Also returns
+    the flat table index ``i·(m+1) + j`` (clamped) used to un-skew the result.
+    """
+    d = torch.arange(n + m + 1, device=device)[:, None]
+    i = torch.arange(n + 1, device=device)[None, :]
+    j = d - i
+    valid = (i >= 1) & (j >= 1) & (j <= m)
+    cost = torch.where(valid, (i - 1) * m + (j - 1), torch.full_like(j, n * m))
+    return cost, valid
+
+
+def _skew(t: torch.Tensor, cost_idx: torch.Tensor) -> torch.Tensor:
+    """``[P, n, m]`` -> ``[n+m+1, P, n+1]`` diagonal-major copy (padding cells 0)."""
+    p = t.shape[0]
+    flat = torch.cat([t.reshape(p, -1), torch.zeros((p, 1), dtype=t.dtype, device=t.device)], dim=1)
+    return flat[:, cost_idx].permute(1, 0, 2).contiguous()
 
 
 def wavefront(
@@ -60,9 +73,12 @@ def wavefront(
     """Fill the DP table for a batch; return it as ``[P, N+1, M+1]`` (row/col 0 = boundary).
 
     ``up``/``left``/``diag``: ``[P, N, M]`` step costs (or scalars, then ``shape`` is required).
-    ``row0`` ``[M+1]`` or ``[P, M+1]`` and ``col0`` ``[N+1]`` or ``[P, N+1]`` set the boundary;
-    otherwise ``boundary`` fills both (``corner`` is ``D(0, 0)``). ``outer`` ``[P, N, M]``, when
-    given, applies ``max(outer, ·)`` after the reduction (discrete Fréchet).
+    ``row0`` ``[M+1]`` and ``col0`` ``[N+1]`` set the boundary; otherwise ``boundary`` fills both
+    (``corner`` is ``D(0, 0)``). ``outer`` ``[P, N, M]``, when given, applies ``max(outer, ·)``
+    after the reduction (discrete Fréchet).
+
+    Internally the table is stored diagonal-major (one contiguous ``[P, N+1]`` vector per
+    anti-diagonal, indexed by row), so each step is three shifted slices and two min/max ops.
     """
     for t in (up, left, diag, outer):
         if isinstance(t, torch.Tensor):
@@ -73,29 +89,51 @@ def wavefront(
         raise ValueError("wavefront needs a tensor input or an explicit shape")
     p, n, m = shape
     device = device or "cpu"
-    U = _as_cell(up, shape, dtype, device)
-    L = _as_cell(left, shape, dtype, device)
-    G = _as_cell(diag, shape, dtype, device)
-    O = None if outer is None else outer.to(dtype=dtype, device=device)
-    D = torch.empty((p, n + 1, m + 1), dtype=dtype, device=device)
-    fill = 0.0 if boundary is None else boundary
-    D[:, 0, :] = fill if row0 is None else row0.to(dtype=dtype, device=device)
-    D[:, :, 0] = fill if col0 is None else col0.to(dtype=dtype, device=device)
+    fill = 0.0 if boundary is None else float(boundary)
+    r0 = torch.full((m + 1,), fill, dtype=dtype, device=device) if row0 is None else row0.to(dtype=dtype, device=device).reshape(-1)
+    c0 = torch.full((n + 1,), fill, dtype=dtype, device=device) if col0 is None else col0.to(dtype=dtype, device=device).reshape(-1)
     if row0 is None and col0 is None:
-        D[:, 0, 0] = corner
+        r0[0] = corner
+        c0[0] = corner
     if n == 0 or m == 0:
+        D = torch.empty((p, n + 1, m + 1), dtype=dtype, device=device)
+        D[:, 0, :] = r0
+        D[:, :, 0] = c0
         return D
+    cost_idx, _valid = _skew_index(n, m, device)
+
+    def skew(v):
+        if isinstance(v, torch.Tensor):
+            return _skew(v.to(dtype=dtype, device=device), cost_idx)
+        return float(v)
+
+    U, L, G = skew(up), skew(left), skew(diag)
+    O = None if outer is None else skew(outer)
     red = torch.minimum if reduce == "min" else torch.maximum
-    for d in range(n + m - 1):
-        i, j = _diag_index(n, m, d, device)
-        a = D[:, i - 1, j] + U[:, i - 1, j - 1]
-        b = D[:, i, j - 1] + L[:, i - 1, j - 1]
-        c = D[:, i - 1, j - 1] + G[:, i - 1, j - 1]
-        v = red(red(a, b), c)
+    S = torch.zeros((n + m + 1, p, n + 1), dtype=dtype, device=device)
+    S[0, :, 0] = r0[0]
+    for d in range(1, n + m + 1):
+        prev, cur = S[d - 1], S[d]
+        # rows 1..n of diagonal d: up = (i-1, j) on d-1 at row i-1; left = (i, j-1) on d-1 at row i;
+        # diag = (i-1, j-1) on d-2 at row i-1
+        u = prev[:, :-1] + (U[d][:, 1:] if isinstance(U, torch.Tensor) else U)
+        lf = prev[:, 1:] + (L[d][:, 1:] if isinstance(L, torch.Tensor) else L)
+        if d >= 2:
+            g = S[d - 2][:, :-1] + (G[d][:, 1:] if isinstance(G, torch.Tensor) else G)
+            v = red(red(u, lf), g)
+        else:
+            v = red(u, lf)
         if O is not None:
-            v = torch.maximum(O[:, i - 1, j - 1], v)
-        D[:, i, j] = v
-    return D
+            v = torch.maximum(O[d][:, 1:], v)
+        cur[:, 1:] = v
+        if d <= m:
+            cur[:, 0] = r0[d]
+        if d <= n:
+            cur[:, d] = c0[d]
+    # un-skew: D[p, i, j] = S[i + j, p, i]
+    ii = torch.arange(n + 1, device=device)[:, None].expand(n + 1, m + 1)
+    jj = torch.arange(m + 1, device=device)[None, :].expand(n + 1, m + 1)
+    return S[ii + jj, :, ii].permute(2, 0, 1).contiguous()
 
 
 def final_values(D: torch.Tensor, n: torch.Tensor, m: torch.Tensor) -> torch.Tensor:

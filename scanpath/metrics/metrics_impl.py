@@ -17,7 +17,8 @@ from scanpath.metrics.labelers import make_labeler
 from scanpath.metrics.registry import MetricSpec, register
 from scanpath.types import Scanpath
 
-LABEL_DEFAULTS = {"labeler": "grid", "grid": [5, 5], "sed_integer_cells_compat": False}
+LABEL_DEFAULTS = {"labeler": "grid", "grid": [5, 5], "sed_integer_cells_compat": False, "cluster_file": None,
+                  "segmentation_dir": None}
 
 
 def _labels(scanpaths: Sequence[Scanpath], params: dict[str, Any]) -> list[np.ndarray]:

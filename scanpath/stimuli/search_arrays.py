@@ -228,14 +228,60 @@ def simulate_observers(
     return objects, lengths
 
 
+def simulate_observer_reference(
+    sim: np.ndarray,
+    pos: np.ndarray,
+    target: int,
+    uniforms: np.ndarray,
+    obs: ObserverConfig = ObserverConfig(),
+    centre: Sequence[float] | None = None,
+) -> list[int]:
+    """One observer, written as a plain per-step loop (the readable reference for
+    :func:`simulate_observers`; same random numbers ``uniforms`` ``[max_len, 4]`` → same scanpath)."""
+    pos = np.asarray(pos, dtype=np.float64)
+    if centre is None:
+        centre = 0.5 * (pos.min(axis=0) + pos.max(axis=0))
+
+    def draw(logits: np.ndarray, u: float) -> int:
+        p = np.exp(logits - logits.max())
+        cdf = np.cumsum(p) / p.sum()
+        return min(int((cdf < u).sum()), len(logits) - 1)
+
+    first = obs.sim_gain * sim - obs.centre_weight * np.linalg.norm(pos - np.asarray(centre), axis=1)
+    path = [draw(first, uniforms[0, 0])]
+    while len(path) < obs.max_len:
+        t = len(path) - 1  # time of the current fixation
+        cur = path[-1]
+        u = uniforms[t + 1]
+        if cur == target and u[1] < obs.p_detect:
+            if u[2] < obs.p_refix_after_detect:
+                path.append(cur)
+            break
+        if u[3] < obs.p_refix:
+            path.append(cur)
+            continue
+        ior = np.zeros(len(sim))
+        for tv, o in enumerate(path):
+            ior[o] += np.exp(-(t + 1 - tv) / obs.ior_tau)
+        logits = obs.sim_gain * sim - obs.distance_weight * np.linalg.norm(pos - pos[cur], axis=1) - obs.ior_weight * ior
+        logits[cur] = -np.inf
+        path.append(draw(logits, u[0]))
+    return path
+
+
 def fixation_pixels(
-    objects: np.ndarray, centres: np.ndarray, boxes: np.ndarray, normals: np.ndarray, cell_hw: tuple[int, int], sd: float
+    obj_centres: np.ndarray, obj_boxes: np.ndarray, normals: np.ndarray, cell_hw: tuple[int, int], sd: float
 ) -> np.ndarray:
-    """Object centre + N(0, (sd·cell)²) per axis, clipped inside the cell (``[L, 2]``)."""
-    xy = centres[objects] + normals * sd * np.array([cell_hw[1], cell_hw[0]], dtype=np.float64)
-    b = boxes[objects]
+    """Fixated object's centre + N(0, (sd·cell)²) per axis, clipped inside its cell.
+
+    ``obj_centres`` ``[..., 2]`` and ``obj_boxes`` ``[..., 4]`` of the fixated objects, ``normals``
+    ``[..., 2]`` standard normal draws → pixels ``[..., 2]``.
+    """
+    xy = obj_centres + normals * sd * np.array([cell_hw[1], cell_hw[0]], dtype=np.float64)
     eps = 1e-3  # stay strictly inside so the pixel maps back to the same cell
-    return np.stack([np.clip(xy[:, 0], b[:, 0], b[:, 2] - eps), np.clip(xy[:, 1], b[:, 1], b[:, 3] - eps)], axis=1)
+    x = np.clip(xy[..., 0], obj_boxes[..., 0], obj_boxes[..., 2] - eps)
+    y = np.clip(xy[..., 1], obj_boxes[..., 1], obj_boxes[..., 3] - eps)
+    return np.stack([x, y], axis=-1)
 
 
 # --------------------------------------------------------------------------------------- dataset
@@ -268,14 +314,19 @@ def generate_search_arrays(
     sim = np.repeat(np.stack([similarity(lay) for lay in layouts]), n_obs, axis=0)
     target = np.repeat(np.array([lay.target for lay in layouts]), n_obs)
     objects, lengths = simulate_observers(sim, pos, target, np.concatenate(unif), observer)
-    normals_all = np.concatenate(normals)
     boxes = layouts[0].boxes
+    centres = 0.5 * (boxes[:, :2] + boxes[:, 2:])[None] + np.stack([lay.offset for lay in layouts])  # [L, N, 2]
+    lay_idx = np.repeat(np.arange(len(layouts)), n_obs)
+    obj = np.maximum(objects, 0)  # padding −1 → 0, sliced away below
+    xy_all = fixation_pixels(
+        centres[lay_idx[:, None], obj], boxes[obj], np.concatenate(normals), array.cell_hw, observer.pixel_sd
+    )
     trials = []
     for k in range(len(objects)):
         lay = layouts[k // n_obs]
         j = k % n_obs
         obj = objects[k, : lengths[k]].copy()
-        xy = fixation_pixels(obj, lay.centres, boxes, normals_all[k, : lengths[k]], array.cell_hw, observer.pixel_sd)
+        xy = xy_all[k, : lengths[k]]
         trials.append(
             ObjectTrial(
                 dataset="synthetic_search_arrays",

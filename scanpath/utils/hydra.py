@@ -16,7 +16,13 @@ SYNTHETIC_BANNER = "SYNTHETIC — not human data"
 
 
 def register_resolvers() -> None:
-    """``${wandb_offline:}`` → True when no ``WANDB_API_KEY`` is set (so wandb logs offline)."""
+    """``${wandb_offline:}`` → True when no ``WANDB_API_KEY`` is set (so wandb logs offline).
+
+    Also silences Hydra's notice that conf/hydra/launcher/submitit_*.yaml are validated against the
+    plugin's schema of the same name (intended: our files fill in the plugin's schema)."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*is validated against ConfigStore schema with the same name.*")
     if not OmegaConf.has_resolver("wandb_offline"):
         OmegaConf.register_new_resolver("wandb_offline", lambda: not os.environ.get("WANDB_API_KEY"))
 

@@ -144,8 +144,12 @@ def eccnet_search(
     params: SearchParams,
     batch_size: int = 4,
     on_trial_done: Callable[[int], None] | None = None,
+    on_crop: Callable[[int, int, np.ndarray], None] | None = None,
 ) -> list[SearchResult]:
-    """Run the search on ``trials`` (all of one experiment), ``batch_size`` trials per forward pass."""
+    """Run the search on ``trials`` (all of one experiment), ``batch_size`` trials per forward pass.
+
+    ``on_crop(trial_index, step, crop)`` (optional) sees every gaze-centred crop before the forward pass.
+    """
     results: list[SearchResult | None] = [None] * len(trials)
     if not trials:
         return []
@@ -159,6 +163,9 @@ def eccnet_search(
             if not active:
                 break
             crops = np.stack([states[i].crop(states[i].canvas) for i in active])
+            if on_crop is not None:
+                for j, i in enumerate(active):
+                    on_crop(b0 + i, k, crops[j])
             taps = net.search_taps(net.preprocess(crops))
             idx = torch.as_tensor(active, device=tgt[0].device)
             maps = net.attention(taps, [t.index_select(0, idx) for t in tgt]).float().cpu().numpy()

@@ -98,24 +98,35 @@ class SamePool(nn.Module):
         return self.kind
 
 
+def vgg16_features_random() -> nn.Sequential:
+    """VGG16 ``features`` (configuration D) with torchvision's conv initialisation, without building the
+    138M-parameter classifier (random-init tests and runs)."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    feats = make_layers(cfgs["D"], batch_norm=False)
+    for m in feats.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+    return feats
+
+
 def _vgg16_features(weights: str | None, weights_path: str | Path | None) -> nn.Sequential:
     """torchvision VGG16 ``features``: ImageNet weights via torchvision, a local state_dict, or random init."""
     import torchvision
 
     if weights_path is not None:
-        model = torchvision.models.vgg16(weights=None)
+        feats = vgg16_features_random()
         sd = torch.load(Path(weights_path), map_location="cpu", weights_only=True)
         if isinstance(sd, dict) and "state_dict" in sd:
             sd = sd["state_dict"]
-        feats = {k[len("features."):]: v for k, v in sd.items() if k.startswith("features.")}
-        if not feats:  # a features-only state_dict
-            feats = dict(sd)
-        missing, unexpected = model.features.load_state_dict(feats, strict=False)
+        sub = {k[len("features."):]: v for k, v in sd.items() if k.startswith("features.")}
+        missing, _ = feats.load_state_dict(sub or dict(sd), strict=False)
         if missing:
-            raise ValueError(f"{weights_path}: state_dict lacks VGG16 features weights {missing[:4]}...")
-        return model.features
+            raise ValueError(f"{weights_path}: state_dict lacks VGG16 features weights {missing[:4]}")
+        return feats
     if weights in (None, "random", "none"):
-        return torchvision.models.vgg16(weights=None).features
+        return vgg16_features_random()
     return torchvision.models.vgg16(weights=weights).features  # e.g. "IMAGENET1K_V1" (downloads once)
 
 
@@ -138,6 +149,7 @@ class EccNet(nn.Module):
                 layers[idx] = SamePool("avg")
         self.features = nn.Sequential(*layers)
         self.q = SamePool(config.pool)
+        self.channels_last = True  # ~1.5x faster convolutions on CPU (oneDNN); results unchanged
         for p in self.parameters():
             p.requires_grad_(False)
         self.eval()
@@ -179,14 +191,17 @@ class EccNet(nn.Module):
                 break
         return taps
 
+    def _layout(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x.contiguous()
+
     def search_taps(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Search stream on a preprocessed crop: [Q(Q(r3)), Q(r4), r5] (stride 16)."""
-        r3, r4, r5 = self._trunk(x, target=False)
+        r3, r4, r5 = self._trunk(self._layout(x), target=False)
         return [self.q(self.q(r3)), self.q(r4), r5]
 
     def target_taps(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Target stream on a preprocessed target: [Q(Q(P3 r3)), Q(P4 r4), P5 r5] (stride 32)."""
-        p3, p4, p5 = self._trunk(x, target=True)
+        p3, p4, p5 = self._trunk(self._layout(x), target=True)
         return [self.q(self.q(p3)), self.q(p4), p5]
 
     @torch.inference_mode()
@@ -198,6 +213,7 @@ class EccNet(nn.Module):
             B, C, h, w = s.shape
             kh, kw = t.shape[-2:]
             pad = ((kw - 1) // 2, kw - 1 - (kw - 1) // 2, (kh - 1) // 2, kh - 1 - (kh - 1) // 2)
-            a = F.conv2d(F.pad(s.reshape(1, B * C, h, w), pad), t, groups=B)  # torch/TF "same"
+            s = s.contiguous().reshape(1, B * C, h, w)
+            a = F.conv2d(F.pad(s, pad), t.contiguous(), groups=B)  # torch/TF "same"
             maps.append(a.reshape(B, h, w))
         return torch.stack(maps, 1)

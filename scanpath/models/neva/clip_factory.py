@@ -18,8 +18,18 @@ from typing import Any
 import torch
 from torch import nn
 
+MODEL_CONFIG_DIR = Path(__file__).with_name("model_configs")
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def register_model_configs() -> None:
+    """Register the framework's extra open_clip configs (``NevaTiny-ViT``: a 3.4 M-parameter
+    64-px ViT for CPU tests and benchmarks; random init only, no published weights)."""
+    import open_clip
+
+    if "NevaTiny-ViT" not in open_clip.list_models():
+        open_clip.add_model_config(MODEL_CONFIG_DIR)
 
 
 def is_openai_tag(model_name: str, pretrained: str | None) -> bool:
@@ -109,6 +119,7 @@ def build_clip(
     """Create the open_clip model (frozen, eval mode) and its tokenizer."""
     import open_clip
 
+    register_model_configs()
     kwargs = clip_create_kwargs(
         model_name, pretrained, force_quick_gelu, precision, device, None, force_image_size, cache_dir
     )

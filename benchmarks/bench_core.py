@@ -1,0 +1,224 @@
+"""Benchmark the scanpath.core hot paths against named references, measured in the same run.
+
+Rows (ours vs reference, ratio = reference time / our time):
+* foveate: B images x K candidates at 224^2 (NevaClip defaults: 41 taps, sigma 10, sigma_f 0.2, with
+  memory) in one batched call vs looping the single-image torch reference ``foveate_reference`` (which,
+  like upstream NeVA, blurs inside every call).
+* ecc_avg_pool: eccNET EccPool layers (806- and 1358-px crops, pools 3-5, B = 1) with the float64 SAT vs
+  the ring-by-ring reference (one masked pool per distinct kernel size, as upstream); max |diff| shown.
+* equirect_to_perspective: V views of 1280x720 from a 4096x2048 uint8 panorama in one batched call vs
+  looping ``py360convert.e2p`` (its lru cache cleared first; every pose distinct, so it never hits).
+  Two pose sets: every view at a different pitch (worst case for our per-pitch map cache) and poses on
+  an H*-style lattice (3 pitches). mean |diff| vs py360 on uint8 is shown (grid="py360").
+On CUDA (when present) the foveate/ecc rows also report achieved memory bandwidth as a fraction of the
+device's measured copy bandwidth.
+
+Usage: OMP_NUM_THREADS=1 python benchmarks/bench_core.py [--views 16] [--record]
+``--record`` replaces the ``## Core`` section of benchmarks/RESULTS.md (atomic write).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from scanpath.core import ecc_avg_pool, equirect_to_perspective, foveate, foveate_reference
+from scanpath.core import projection as _projection
+
+
+def _sync(dev: str) -> None:
+    if dev == "cuda":
+        torch.cuda.synchronize()
+
+
+def timeit(fn, dev: str = "cpu", repeat: int = 3, warmup: int = 1) -> float:
+    """Best wall time of ``repeat`` runs after ``warmup`` runs (seconds)."""
+    for _ in range(warmup):
+        fn()
+    _sync(dev)
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        _sync(dev)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def copy_bandwidth(dev: str) -> float:
+    x = torch.empty(256 * 2**20 // 4, dtype=torch.float32, device=dev)
+    t = timeit(lambda: x.clone(), dev, repeat=5)
+    return 2 * x.numel() * 4 / t
+
+
+def bench_foveate(dev: str, B: int, K: int, S: int = 224):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(B, 3, S, S, generator=gen).to(dev)
+    fix = (torch.rand(B, K, 2, generator=gen) * 2 - 1).to(dev)
+    mem = (torch.rand(B, S, S, generator=gen) * 0.5).to(dev)
+    ours = timeit(lambda: foveate(x, fix, memory=mem), dev, repeat=3)
+
+    def ref():
+        for b in range(B):
+            for k in range(K):
+                foveate_reference(x[b], fix[b, k], memory=mem[b])
+
+    reft = timeit(ref, dev, repeat=1, warmup=0)
+    out = foveate(x, fix, memory=mem)
+    err = 0.0
+    for b, k in [(0, 0), (B // 2, K // 2), (B - 1, K - 1)]:
+        r = foveate_reference(x[b], fix[b, k], memory=mem[b])
+        err = max(err, float(((out[b, k] - r).abs() / r.abs().clamp_min(1)).max()))
+    bw = None
+    if dev == "cuda":
+        moved = (2 * x.numel() + mem.numel() + out.numel()) * 4
+        bw = moved / ours
+    return dict(op="foveate", case=f"{B} img x {K} cand, {S}^2", ours=ours, ref=reft,
+                refname="loop foveate_reference", check=f"max rel err {err:.1e}", bw=bw)
+
+
+ECC_LAYERS = [  # (crop, pool, channels, layer input side, slope, px/deg)
+    (806, 3, 256, 202, 0.07, 8), (806, 4, 512, 101, 0.16, 4), (806, 5, 512, 51, 0.32, 2),
+    (1358, 3, 256, 340, 0.07, 8), (1358, 4, 512, 170, 0.16, 4), (1358, 5, 512, 85, 0.32, 2),
+]
+
+
+def bench_ecc(dev: str):
+    rows = []
+    for crop, pool, C, n, s, g in ECC_LAYERS:
+        x = torch.randn(1, C, n, n, generator=torch.Generator().manual_seed(n)).to(dev)
+        ours = timeit(lambda: ecc_avg_pool(x, slope=s, deg2px=g, impl="sat"), dev, repeat=3)
+        reft = timeit(lambda: ecc_avg_pool(x, slope=s, deg2px=g, impl="reference"), dev, repeat=1, warmup=0)
+        a = ecc_avg_pool(x, slope=s, deg2px=g, impl="sat")
+        b = ecc_avg_pool(x, slope=s, deg2px=g, impl="reference")
+        err = float((a - b).abs().max()) / max(1.0, float(x.abs().max()))
+        ok = "identical" if err <= 1e-5 else "MISMATCH"
+        bw = None
+        if dev == "cuda":
+            bw = (x.numel() * 4 + x.numel() * 8 * 3 + a.numel() * 4) / ours  # read x, table write+read, out
+        rows.append(dict(op="ecc_avg_pool", case=f"crop {crop} pool{pool}: {C}x{n}^2", ours=ours, ref=reft,
+                         refname="ring-by-ring reference", check=f"{ok} (max rel {err:.1e})", bw=bw))
+    return rows
+
+
+def bench_equirect(dev: str, V: int):
+    import py360convert
+    from py360convert.utils import EquirecSampler
+
+    rng = np.random.default_rng(0)
+    pano = rng.integers(0, 256, size=(2048, 4096, 3), dtype=np.uint8)
+    t = torch.from_numpy(pano).permute(2, 0, 1)[None].contiguous().to(dev)
+    out_hw = (720, 1280)
+    yaws = np.linspace(0.0, 360.0, V, endpoint=False) + 7.0
+    sets = {
+        "distinct pitch per view": np.linspace(-80.0, 80.0, V),
+        "H* lattice (3 pitches)": np.array([(-30.0, 0.0, 30.0)[i % 3] for i in range(V)]),
+    }
+    rows = []
+    for name, pitches in sets.items():
+        def ours_fn():
+            _projection._MAP_CACHE.clear()
+            return equirect_to_perspective(t, yaws, pitches, 100.0, out_hw, grid="py360", pole="flip",
+                                           vfov_deg=67.673)
+
+        def ref_fn():
+            EquirecSampler.from_perspective.cache_clear()
+            return [py360convert.e2p(pano, fov_deg=(100, 67.673), u_deg=((y + 180) % 360) - 180, v_deg=p,
+                                     out_hw=out_hw) for y, p in zip(yaws, pitches)]
+
+        ours = timeit(ours_fn, dev, repeat=2)
+        reft = timeit(ref_fn, "cpu", repeat=1, warmup=0)
+        o = ours_fn().permute(0, 2, 3, 1).cpu().numpy().astype(np.int32)
+        r = np.stack(ref_fn()).astype(np.int32)
+        d = np.abs(o - r)
+        rows.append(dict(op="equirect_to_perspective", case=f"{V} views 1280x720 of 4096x2048 u8, {name}",
+                         ours=ours, ref=reft, refname="loop py360convert.e2p",
+                         check=f"mean|d| {d.mean():.3f}, max {d.max()}", bw=None))
+    return rows
+
+
+def table(rows, dev: str, copy_bw: float | None) -> str:
+    head = "| op | case | device | ours (s) | reference | ref (s) | ratio | check |"
+    if copy_bw:
+        head += " BW / copy BW |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        line = (f"| {r['op']} | {r['case']} | {dev} | {r['ours']:.4f} | {r['refname']} | {r['ref']:.4f} | "
+                f"{r['ref'] / r['ours']:.1f}x | {r['check']} |")
+        if copy_bw:
+            line += f" {r['bw'] / copy_bw:.2f} |" if r.get("bw") else " - |"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def record(text: str) -> None:
+    from scanpath.io.atomic import atomic_write_text
+
+    path = Path(__file__).with_name("RESULTS.md")
+    old = path.read_text() if path.exists() else "# Benchmark results\n"
+    lines = old.splitlines(keepends=True)
+    out, skip, done = [], False, False
+    for ln in lines:
+        if ln.startswith("## "):
+            if ln.strip() == "## Core":
+                skip, done = True, True
+                out.append(text if text.endswith("\n") else text + "\n")
+                continue
+            skip = False
+        if not skip:
+            out.append(ln)
+    if not done:
+        if out and not out[-1].endswith("\n"):
+            out.append("\n")
+        out.append("\n" + text + ("\n" if not text.endswith("\n") else ""))
+    atomic_write_text(path, "".join(out))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--views", type=int, default=16, help="views per equirect row (issue target: 256)")
+    ap.add_argument("--images", type=int, default=64)
+    ap.add_argument("--candidates", type=int, default=10)
+    ap.add_argument("--skip", nargs="*", default=[], choices=["foveate", "ecc", "equirect"])
+    ap.add_argument("--record", action="store_true", help="write the ## Core section of RESULTS.md")
+    args = ap.parse_args()
+    threads = int(os.environ.get("OMP_NUM_THREADS", "1"))
+    torch.set_num_threads(threads)
+    devs = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    out = []
+    for dev in devs:
+        rows = []
+        if "foveate" not in args.skip:
+            rows.append(bench_foveate(dev, args.images, args.candidates))
+            print(table(rows[-1:], dev, None), flush=True)
+        if "ecc" not in args.skip:
+            rows += bench_ecc(dev)
+            print(table(rows[-len(ECC_LAYERS):], dev, None), flush=True)
+        if "equirect" not in args.skip:
+            rows += bench_equirect(dev, args.views)
+        cbw = copy_bandwidth(dev) if dev == "cuda" else None
+        out.append(table(rows, dev, cbw))
+        if cbw:
+            out.append(f"\nmeasured {dev} copy bandwidth: {cbw / 1e9:.1f} GB/s")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    header = (f"## Core\n\nMachine: shared 2-core CPU sandbox ({platform.processor() or platform.machine()}), "
+              f"torch {torch.__version__}, {threads} thread(s), load average at the end {load:.1f}; {stamp}.\n"
+              f"Command: `OMP_NUM_THREADS={threads} python benchmarks/bench_core.py "
+              f"{' '.join(sys.argv[1:])}`. Times are the best of repeated runs (references: one run).\n")
+    text = header + "\n" + "\n\n".join(out) + "\n"
+    print(text)
+    if args.record:
+        record(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""Lightning wrapper of eccNET / IVSN / ablations / search baselines (one class, variants via config).
+
+Variants (specs/eccnet.md §2.4; pools, eccentric, layer mask):
+
+* ``eccnet``: avg, EccPool, (1, 1, 1)        * ``ivsn``: max, plain, (0, 0, 1)
+* ``eccnet_noecc``: max, plain, (1, 1, 1)    (upstream's noecc also switched to max-pooling, quirk 5)
+* ``eccnet_noecc_avg``: avg, plain, (1, 1, 1)  * ``eccnet_top_only``: avg, EccPool, (0, 0, 1)
+* ``chance`` / ``pixel_match``: no network.
+
+``upstream=True`` turns on every reproduce flag of §6 (``last_fix_as_miss``, ``baseline_bugs``,
+``lighting_gt_jitter``, JPEG quality 95 stimuli); each flag can also be set on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from scanpath.models.base import ScanpathModel
+from scanpath.models.eccnet.search import SearchParams, SearchResult, baseline_search, eccnet_search
+from scanpath.models.eccnet.torch_model import EccNet, EccNetConfig
+from scanpath.stimuli.asymmetry import ExperimentSpec, Trial
+from scanpath.types import ScanpathBatch
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "eccnet": dict(pool="avg", eccentric=True, layer_mask=(1, 1, 1)),
+    "ivsn": dict(pool="max", eccentric=False, layer_mask=(0, 0, 1)),
+    "eccnet_noecc": dict(pool="max", eccentric=False, layer_mask=(1, 1, 1)),
+    "eccnet_noecc_avg": dict(pool="avg", eccentric=False, layer_mask=(1, 1, 1)),
+    "eccnet_top_only": dict(pool="avg", eccentric=True, layer_mask=(0, 0, 1)),
+    "chance": dict(baseline="chance"),
+    "pixel_match": dict(baseline="pixel_match"),
+}
+
+
+class EccNetSearchModel(ScanpathModel):
+    """Zero-shot target-search model (eccNET family or a search baseline) on asymmetry trials."""
+
+    trainable = False
+
+    def __init__(
+        self,
+        variant: str = "eccnet",
+        weights: str | None = "IMAGENET1K_V1",
+        weights_path: str | None = None,
+        preprocess: str = "torchvision",
+        pool_impl: str = "sat",
+        weight_pattern: str = "nl",
+        layer_mask: Sequence[float] | None = None,
+        upstream: bool = False,
+        last_fix_as_miss: bool | None = None,
+        baseline_bugs: bool | None = None,
+        lighting_gt_jitter: bool | None = None,
+        jpeg_quality: int | None = None,
+        batch_size: int = 4,
+        seed: int = 0,
+        display_name: str | None = None,
+    ) -> None:
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown eccNET variant {variant!r}; known: {', '.join(VARIANTS)}")
+        v = VARIANTS[variant]
+        self.variant = variant
+        self.display_name = display_name or variant
+        self.baseline: str | None = v.get("baseline")
+        self.weight_pattern = weight_pattern
+        self.layer_mask = tuple(float(x) for x in (layer_mask if layer_mask is not None else v.get("layer_mask", (1, 1, 1))))
+        self.last_fix_as_miss = upstream if last_fix_as_miss is None else bool(last_fix_as_miss)
+        self.baseline_bugs = upstream if baseline_bugs is None else bool(baseline_bugs)
+        self.lighting_gt_jitter = upstream if lighting_gt_jitter is None else bool(lighting_gt_jitter)
+        self.jpeg_quality = (95 if upstream else None) if jpeg_quality is None else (int(jpeg_quality) or None)
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self._net: EccNet | None = None
+        self.net_config = None if self.baseline else EccNetConfig(
+            pool=v["pool"], eccentric=v["eccentric"], pool_impl=pool_impl, preprocess=preprocess)
+        self.weights = None if weights in (None, "random", "none") else str(weights)
+        self.weights_path = Path(weights_path) if weights_path else None
+        if self.weights_path is not None and not self.weights_path.is_file():
+            raise FileNotFoundError(f"weights_path={self.weights_path}: file not found")
+
+    @property
+    def net(self) -> EccNet:
+        """The VGG16 network, built on first use (ImageNet weights are fetched by torchvision only then)."""
+        if self.baseline is not None:
+            raise AttributeError(f"{self.variant} is a baseline without a network")
+        if self._net is None:
+            torch.manual_seed(self.seed)  # random-init weights are reproducible
+            try:
+                self._net = EccNet(self.net_config, weights=self.weights, weights_path=self.weights_path)
+            except (OSError, RuntimeError) as e:  # e.g. no network for the torchvision download
+                raise RuntimeError(
+                    f"could not load VGG16 weights {self.weights!r} ({e}); pass model.weights_path=<state_dict.pth> "
+                    "or model.weights=random (random init cannot reproduce the published asymmetries)") from e
+            self._net.to(self.device)
+        return self._net
+
+    def stimulus_kwargs(self) -> dict[str, Any]:
+        """Stimulus-generation options implied by the flags (JPEG round trip, Exp2 gt jitter)."""
+        return {"jpeg_quality": self.jpeg_quality, "lighting_gt_jitter": self.lighting_gt_jitter}
+
+    def search_params(self, spec: ExperimentSpec, num_fix_cap: int | None = None) -> SearchParams:
+        num_fix = spec.num_fix if num_fix_cap is None else min(spec.num_fix, int(num_fix_cap))
+        return SearchParams(num_fix=num_fix, bg=spec.bg, dog=spec.dog, layer_mask=self.layer_mask,
+                            weight_pattern=self.weight_pattern, last_fix_as_miss=self.last_fix_as_miss)
+
+    def search(self, trials: Sequence[Trial], params: SearchParams,
+               on_trial_done: Callable[[int], None] | None = None) -> list[SearchResult]:
+        """Run the search on trials of one experiment."""
+        if self.baseline is not None:
+            return baseline_search(trials, params, self.baseline, seed=self.seed, baseline_bugs=self.baseline_bugs,
+                                   on_trial_done=on_trial_done)
+        return eccnet_search(self.net, trials, params, batch_size=self.batch_size, on_trial_done=on_trial_done)
+
+    def predict_scanpaths(self, batch: dict[str, Any]) -> ScanpathBatch:
+        raise NotImplementedError(
+            "eccNET runs through the asymmetry runner (python evaluate.py experiment=eccnet_asymmetry); "
+            "the natural-image (COCO-Search18-style) mode of specs/eccnet.md §2.6 is not implemented yet"
+        )
+
+    def skip_reason(self, sample: dict[str, Any]) -> str | None:
+        return "eccNET is evaluated with experiment=eccnet_asymmetry (natural-image mode not implemented)"

@@ -1,0 +1,211 @@
+"""Search-asymmetry benchmark runner: ``python evaluate.py experiment=eccnet_asymmetry``.
+
+Plugged into evaluate.py's ``runner`` hook (``runner(cfg, output_dir) -> dict``). For each condition it
+generates the trials (seeded), runs the configured model (``cfg.model``) over them with a rich progress
+bar and writes, atomically:
+
+* ``<condition>/found_at.csv``: trials x (NumFix + 1) one-hot at column N (all zeros if unfound);
+  NumFix columns with ``last_fix_as_miss`` (upstream layout: a find at NumFix is not representable).
+  Baselines: NumFix + 1 columns; with ``baseline_bugs`` rows are shifted by one (trial 0 written last).
+* ``<condition>/fixations.npy``: int trials x (NumFix + 1) x 2 (row, col) display px, index 0 = start,
+  zero-padded after the last fixation.
+* ``<condition>/trials.json``: seed, set size, cells, jitter, variants, N, found per trial.
+* ``rt_vs_set_size.png`` (human vs model RT per condition), ``slopes.{md,json}``,
+  ``asymmetry_index.{md,json}`` (with the human row, the slope correlation and nested F-tests).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scanpath.analysis.asymmetry import (
+    EXPERIMENT_PAIRS,
+    asymmetry_index,
+    effective_fixations,
+    markdown_table,
+    nested_f_test,
+    read_human_rt,
+    rt_by_set_size,
+    rt_from_fixations,
+    rt_slope,
+    slope_correlation,
+)
+from scanpath.io.atomic import atomic_open, atomic_save_figure, atomic_write_json, atomic_write_text
+from scanpath.models.eccnet.search import SearchResult
+from scanpath.stimuli.asymmetry import CONDITIONS, Trial, experiment_of, iter_trials
+
+
+def found_at_table(results: Sequence[SearchResult], num_fix: int, columns: int, shift_rows: bool = False) -> np.ndarray:
+    """One-hot table (trials x ``columns``) at column N; zero rows for unfound trials."""
+    out = np.zeros((len(results), columns), np.int64)
+    for i, r in enumerate(results):
+        if r.found and r.n_fix < columns:
+            out[i, r.n_fix] = 1
+    return np.roll(out, -1, axis=0) if shift_rows else out
+
+
+def fixation_array(results: Sequence[SearchResult], num_fix: int) -> np.ndarray:
+    out = np.zeros((len(results), num_fix + 1, 2), np.int64)
+    for i, r in enumerate(results):
+        out[i, :len(r.fixations)] = r.fixations
+    return out
+
+
+def _save_npy(path: Path, arr: np.ndarray) -> None:
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    with atomic_open(path, "wb") as fh:
+        fh.write(buf.getvalue())
+
+
+def _save_csv(path: Path, arr: np.ndarray) -> None:
+    with atomic_open(path, "w") as fh:
+        np.savetxt(fh, arr, fmt="%d", delimiter=",")
+
+
+def rt_figure(model_rt: dict[str, dict[int, float]], human: dict[str, Any], model_name: str) -> Any:
+    """RT vs set size, one panel per condition (human vs model), experiments in rows."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    exps = [e for e, pair in EXPERIMENT_PAIRS.items() if any(c in model_rt for c in pair)]
+    fig, axes = plt.subplots(len(exps), 2, figsize=(7.0, 2.1 * len(exps)), squeeze=False)
+    for row, e in zip(axes, exps):
+        for ax, cond in zip(row, EXPERIMENT_PAIRS[e]):
+            if cond in human:
+                h = human[cond]
+                ax.plot(h.set_sizes, h.rt_ms, "o-", color="k", label="human")
+            if cond in model_rt:
+                s = sorted(model_rt[cond])
+                ax.plot(s, [model_rt[cond][k] for k in s], "s--", color="tab:red", label=model_name)
+            ax.set_title(f"{e}: {cond}", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.set_xlabel("set size", fontsize=7)
+            ax.set_ylabel("RT (ms)", fontsize=7)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def run_asymmetry(
+    cfg: Any,
+    output_dir: str | Path,
+    conditions: Sequence[str] | None = None,
+    seed: int = 0,
+    max_trials_per_size: int | None = None,
+    num_fix_cap: int | None = None,
+    human_csv: str | None = None,
+    model: Any = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run the benchmark; returns slopes, AIs, correlation, timings and a printable ``table``.
+
+    ``max_trials_per_size`` keeps the first k trials of every set-size block and ``num_fix_cap`` lowers
+    NumFix (quick / CPU runs; the published protocol uses neither). ``model`` overrides ``cfg.model``.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    out = Path(output_dir)
+    if model is None:
+        from hydra.utils import instantiate
+
+        model = instantiate(cfg.model)
+    conditions = list(conditions) if conditions else list(CONDITIONS)
+    for c in conditions:
+        experiment_of(c)  # validates the name
+    human = read_human_rt(human_csv)
+    skw = model.stimulus_kwargs()
+    trials_by_cond: dict[str, list[Trial]] = {
+        c: list(iter_trials(c, seed=seed, max_trials_per_size=max_trials_per_size, **skw)) for c in conditions
+    }
+    total = sum(len(t) for t in trials_by_cond.values())
+    name = getattr(model, "display_name", "model")
+    slopes: dict[str, float] = {}
+    model_rt: dict[str, dict[int, float]] = {}
+    per_cond: dict[str, dict[str, Any]] = {}
+    trial_rts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    t_start = time.perf_counter()
+    cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TimeRemainingColumn()]
+    with Progress(*cols, disable=not progress) as bar:
+        task = bar.add_task(f"{name}: search", total=total)
+        for cond in conditions:
+            spec = experiment_of(cond)
+            trials = trials_by_cond[cond]
+            params = model.search_params(spec, num_fix_cap)
+            bar.update(task, description=f"{name}: {cond}")
+            t0 = time.perf_counter()
+            results = model.search(trials, params, on_trial_done=lambda n: bar.advance(task, n))
+            dt = time.perf_counter() - t0
+            is_baseline = getattr(model, "baseline", None) is not None
+            ncols = params.num_fix + (0 if (params.last_fix_as_miss and not is_baseline) else 1)
+            table = found_at_table(results, params.num_fix, ncols,
+                                   shift_rows=is_baseline and getattr(model, "baseline_bugs", False))
+            set_size = np.array([t.set_size for t in trials])
+            # N is read back from the written table (so the upstream row shift is reproduced when on)
+            found = table.any(1)
+            n_fix = table.argmax(1)
+            n_eff = effective_fixations(n_fix, found, set_size)
+            cdir = out / cond
+            _save_csv(cdir / "found_at.csv", table)
+            _save_npy(cdir / "fixations.npy", fixation_array(results, params.num_fix))
+            records = []
+            for t, r, nf, fd in zip(trials, results, n_fix, found):
+                rec = t.to_json()
+                rec.update(n_fix=int(r.n_fix), found=bool(r.found), N=int(nf) if fd else None)
+                records.append(rec)
+            atomic_write_json(cdir / "trials.json", {"condition": cond, "experiment": spec.key, "seed": seed,
+                                                     "num_fix": params.num_fix, "model": name, "trials": records})
+            slopes[cond] = rt_slope(n_eff, set_size)
+            model_rt[cond] = rt_by_set_size(n_eff, set_size)
+            trial_rts[cond] = (rt_from_fixations(n_eff), set_size)
+            per_cond[cond] = {"n_trials": len(trials), "found_rate": float(found.mean()),
+                              "mean_N": float(n_eff.mean()), "seconds": dt,
+                              "seconds_per_trial": dt / max(len(trials), 1), "rt_ms": model_rt[cond]}
+    total_s = time.perf_counter() - t_start
+
+    h_slopes = {c: h.slope for c, h in human.items()}
+    ai = asymmetry_index(slopes, h_slopes)
+    ai_h = asymmetry_index(h_slopes, h_slopes)
+    corr = slope_correlation(slopes, {c: h_slopes[c] for c in slopes if c in h_slopes})
+    ftests = {}
+    for e, (a, b) in EXPERIMENT_PAIRS.items():
+        if a in trial_rts and b in trial_rts:
+            rt = np.concatenate([trial_rts[a][0], trial_rts[b][0]])
+            ss = np.concatenate([trial_rts[a][1], trial_rts[b][1]])
+            isb = np.r_[np.zeros(len(trial_rts[a][0])), np.ones(len(trial_rts[b][0]))]
+            ftests[e] = nested_f_test(rt, ss, isb)
+
+    slope_md = markdown_table(
+        ["condition", "experiment", "human slope (ms/item)", f"{name} slope (ms/item)", "found rate", "mean N"],
+        [[c, experiment_of(c).key, h_slopes.get(c, float("nan")), slopes[c], per_cond[c]["found_rate"],
+          per_cond[c]["mean_N"]] for c in conditions],
+    )
+    exps = [e for e in EXPERIMENT_PAIRS if e in ai]
+    ai_md = markdown_table(["row", *exps, "mean"],
+                           [["Humans", *[ai_h[e] for e in exps], float(np.mean([ai_h[e] for e in exps])) if exps else float("nan")],
+                            [name, *[ai[e] for e in exps], ai.get("mean", float("nan"))]])
+    ai_md += f"\nPearson r (human vs model slopes, n={corr['n']}): {corr['r']:.3f} (p = {corr['p']:.3f})\n"
+    notes = (f"\nmodel: {name}; seed {seed}; trials {total}; max_trials_per_size {max_trials_per_size}; "
+             f"num_fix_cap {num_fix_cap}; run time {total_s:.1f} s\n")
+    atomic_write_text(out / "slopes.md", slope_md + notes)
+    atomic_write_text(out / "asymmetry_index.md", ai_md + notes)
+    atomic_write_json(out / "slopes.json", {"model": slopes, "human": h_slopes, "per_condition": per_cond})
+    payload = {"model": name, "asymmetry_index": ai, "human_asymmetry_index": ai_h, "slope_correlation": corr,
+               "f_tests": ftests, "slopes": slopes, "seed": seed, "n_trials": total,
+               "max_trials_per_size": max_trials_per_size, "num_fix_cap": num_fix_cap, "seconds": total_s}
+    atomic_write_json(out / "asymmetry_index.json", payload)
+    fig = rt_figure(model_rt, human, name)
+    atomic_save_figure(fig, out / "rt_vs_set_size.png", dpi=110)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return {**payload, "table": slope_md + "\n" + ai_md + notes}
