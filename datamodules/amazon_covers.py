@@ -77,6 +77,7 @@ class AmazonCoversDataModule(ObjectLayoutDataModule):
         upstream_pixels: bool = False,
         filter_sd: float | None = 3.0,
         invalid_policy: str = "keep",
+        grid: tuple[int, int] | list[int] = (6, 14),
         split: str = "trial",
         include_image: bool = False,
         **kwargs: Any,
@@ -97,6 +98,7 @@ class AmazonCoversDataModule(ObjectLayoutDataModule):
         self.upstream_duplicate_bug = bool(upstream_duplicate_bug)
         self.upstream_pixels = bool(upstream_pixels)
         self.filter_sd = None if filter_sd is None else float(filter_sd)
+        self.grid_shape = (int(grid[0]), int(grid[1]))
         self.resolved_mode: str | None = None
         self.filter_stats: dict[str, float] = {}
         self.n_raw = 0
@@ -130,6 +132,7 @@ class AmazonCoversDataModule(ObjectLayoutDataModule):
             upstream_duplicate_bug=self.upstream_duplicate_bug,
             filter_sd=self.filter_sd,
             invalid_policy=self.invalid_policy,
+            grid=self.grid_shape,
         )
         self.filter_stats = data.filter_stats
         self.n_raw = data.n_raw

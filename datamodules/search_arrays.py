@@ -29,9 +29,9 @@ class SearchArrayStore(LayoutStore):
         self.layouts = dict(layouts)
 
     def compute(self, layout_id: str) -> dict[str, torch.Tensor]:
-        image, crops = layout_tensors(self.layouts[layout_id])
+        image, crops = layout_tensors(self.layouts[layout_id], with_image=self.include_image)
         out = {"crops": torch.from_numpy(crops)}
-        if self.include_image:
+        if image is not None:
             out["image"] = torch.from_numpy(image)
         return out
 

@@ -102,13 +102,16 @@ def metric_table_figure(
     """A metric table (already formatted cells) as a figure, with the settings footer below it."""
     cell_text = [[rows[r].get(c, "–") for c in columns] for r in rows]
     n_footer = footer.count("\n") + 1 if footer else 0
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.3 * (len(columns) + 1)), 0.4 * (len(rows) + 2) + 0.18 * n_footer))
+    table_h, footer_h = 0.3 * (len(rows) + 1), 0.16 * n_footer
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.6 * (len(columns) + 1.5)), table_h + footer_h + 0.4))
     ax.axis("off")
-    table = ax.table(cellText=cell_text, rowLabels=list(rows), colLabels=list(columns), loc="upper center")
+    frac = table_h / (table_h + footer_h)
+    table = ax.table(cellText=cell_text, rowLabels=list(rows), colLabels=list(columns),
+                     bbox=[0.12, 1 - frac, 0.88, frac])
     table.auto_set_font_size(False)
-    table.set_fontsize(8)
+    table.set_fontsize(7)
     if footer:
-        fig.text(0.01, 0.01, footer, fontsize=6, va="bottom", family="monospace")
+        ax.text(0.0, 1 - frac - 0.03, footer, fontsize=6, va="top", family="monospace", transform=ax.transAxes)
     if title:
         ax.set_title(title, fontsize=9)
     return fig

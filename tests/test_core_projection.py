@@ -86,9 +86,12 @@ def test_seam_is_continuous():
 
 
 @pytest.mark.parametrize("pole", ["flip", "wrap"])
-def test_pad_equirect(pole):
-    p = torch.arange(2 * 3 * 4 * 6, dtype=torch.float32).reshape(2, 3, 4, 6)
-    q = pad_equirect(p, pole)
+@pytest.mark.parametrize("cl", [False, True])
+def test_pad_equirect(pole, cl):
+    p = torch.arange(2 * 3 * 4 * 6, dtype=torch.int16).reshape(2, 3, 4, 6)
+    q = pad_equirect(p, pole, dtype=torch.float32, channels_last=cl)
+    assert q.dtype == torch.float32
+    p = p.float()
     assert q.shape == (2, 3, 6, 8)
     assert torch.equal(q[..., 1:-1, 1:-1], p)
     assert torch.equal(q[..., :, 0], q[..., :, -2]) and torch.equal(q[..., :, -1], q[..., :, 1])
@@ -98,11 +101,14 @@ def test_pad_equirect(pole):
         assert torch.equal(q[..., 0, 1:-1], p[..., -1, :])
 
 
-def test_uint8_roundtrip_dtype():
+def test_uint8_roundtrip_dtype_and_prepadded():
     pano = (torch.rand(1, 3, 32, 64) * 255).to(torch.uint8)
-    out = equirect_to_perspective(pano, [0.0], [0.0], 90.0, (8, 8))
-    ref = equirect_to_perspective(pano.float(), [0.0], [0.0], 90.0, (8, 8)).round()
+    out = equirect_to_perspective(pano, [0.0, 33.0], [0.0, -60.0], 90.0, (8, 8))
+    ref = equirect_to_perspective(pano.float(), [0.0, 33.0], [0.0, -60.0], 90.0, (8, 8)).round()
     assert out.dtype == torch.uint8 and torch.equal(out.float(), ref)
+    pre = equirect_to_perspective(pad_equirect(pano, "wrap"), [33.0], [-60.0], 90.0, (8, 8), padded=True)
+    direct = equirect_to_perspective(pano, [33.0], [-60.0], 90.0, (8, 8), pole="wrap")
+    assert torch.equal(pre, direct)
 
 
 @pytest.mark.parametrize("grid", ["hstar", "py360"])

@@ -283,3 +283,20 @@ def test_crops_rgb_minmax_and_upstream_pixels(tmp_path):
     assert np.all(crops[2] == 0.0)  # a flat crop normalises to zeros
     raw = amazon_crops(img_path, boxes, (w, h), upstream_pixels=True)
     assert raw[1, 2].max() == 200.0 and raw[1, 0].max() == 0.0  # BGR, 0–255
+
+
+def test_points_to_cells_property():
+    """Random points (inside and outside the image): the returned cell contains the point after
+    clamping it to the image, for many image sizes."""
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        w, h = int(rng.integers(100, 4000)), int(rng.integers(100, 3000))
+        pts = rng.uniform(-0.5, 1.5, size=(400, 2)) * [w, h]
+        pts[:20] = rng.integers(0, 15, size=(20, 1)) * [w / 14, 0] + [0, h / 2]  # exact cell edges
+        cell = (w / 14, h / 6)
+        idx = points_to_cells(pts, AMAZON_GRID, cell)
+        assert idx.min() >= 0 and idx.max() < 84
+        b = grid_boxes(AMAZON_GRID, cell)[idx]
+        xc, yc = np.clip(pts[:, 0], 0, w), np.clip(pts[:, 1], 0, h)
+        tol = 1e-6 * max(w, h)
+        assert np.all((b[:, 0] - tol <= xc) & (xc <= b[:, 2] + tol) & (b[:, 1] - tol <= yc) & (yc <= b[:, 3] + tol))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scanpath.metrics.multimatch import multimatch, multimatch_batch
+from scanpath.metrics import multimatch, multimatch_batch
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "multimatch"
 mg = pytest.importorskip("multimatch_gaze")

@@ -56,8 +56,11 @@ def default_vfov(fov_deg: float, out_hw: tuple[int, int]) -> float:
     return math.degrees(2 * math.atan(math.tan(math.radians(fov_deg) / 2) * h / w))
 
 
-def _camera_rays(out_hw: tuple[int, int], fov_deg: float, vfov_deg: float | None, grid: str) -> torch.Tensor:
-    """Unrotated camera rays ``[h, w, 3]`` float64 (x right, y down, z forward; not normalised)."""
+def _camera_axes(out_hw: tuple[int, int], fov_deg: float, vfov_deg: float | None, grid: str):
+    """Unrotated camera ray components: ``x [w]`` (right) and ``y [h]`` (down), z = 1, float64.
+
+    Both are built from integers so that mirrored columns have exactly negated x (used to compute the
+    trigonometry on one half of the view)."""
     h, w = out_hw
     if grid == "hstar":
         f = w / (2 * math.tan(math.radians(fov_deg) / 2))
@@ -66,15 +69,11 @@ def _camera_rays(out_hw: tuple[int, int], fov_deg: float, vfov_deg: float | None
     elif grid == "py360":
         vf = default_vfov(fov_deg, out_hw) if vfov_deg is None else vfov_deg
         tx, ty = math.tan(math.radians(fov_deg) / 2), math.tan(math.radians(vf) / 2)
-        x = torch.linspace(-tx, tx, w, dtype=torch.float64)
-        y = torch.linspace(-ty, ty, h, dtype=torch.float64)
+        x = (2 * torch.arange(w, dtype=torch.float64) - (w - 1)) * (tx / max(w - 1, 1))
+        y = (2 * torch.arange(h, dtype=torch.float64) - (h - 1)) * (ty / max(h - 1, 1))
     else:
         raise ValueError(f"equirect_to_perspective: grid must be 'hstar' or 'py360', got {grid!r}")
-    rays = torch.empty(h, w, 3, dtype=torch.float64)
-    rays[..., 0] = x[None, :]
-    rays[..., 1] = y[:, None]
-    rays[..., 2] = 1.0
-    return rays
+    return x, y
 
 
 _MAP_CACHE: "OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor]]" = OrderedDict()
@@ -84,20 +83,26 @@ _MAP_CACHE_SIZE = 16
 def _lonlat_for_pitch(
     pitch: float, out_hw, fov_deg, vfov_deg, grid, device
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(lon, lat) in radians, float64 ``[h, w]``, of the view at yaw 0 and ``pitch`` (lat > 0 = down)."""
+    """(lon, lat) in radians, float64 ``[h, w]``, of the view at yaw 0 and ``pitch`` (lat > 0 = down).
+
+    lon is odd and lat even in the ray's x, so both are evaluated on the distinct values of |x| only
+    and mirrored (halves the float64 trigonometry)."""
     key = (float(pitch), tuple(out_hw), float(fov_deg), vfov_deg, grid, str(device))
     hit = _MAP_CACHE.get(key)
     if hit is not None:
         _MAP_CACHE.move_to_end(key)
         return hit
-    rays = _camera_rays(tuple(out_hw), fov_deg, vfov_deg, grid).to(device)
+    x, y = _camera_axes(tuple(out_hw), fov_deg, vfov_deg, grid)
+    ax, inv = torch.unique(x.abs(), return_inverse=True)
+    ax, inv, y, sign = ax.to(device), inv.to(device), y.to(device), torch.sign(x).to(device)
     p = math.radians(pitch)
     c, s = math.cos(p), math.sin(p)
-    x, y, z = rays.unbind(-1)
-    y1 = c * y - s * z
-    z1 = s * y + c * z
-    lon = torch.atan2(x, z1)
-    lat = torch.atan2(y1, torch.hypot(x, z1))
+    y1 = (c * y - s)[:, None]  # z = 1
+    z1 = (s * y + c)[:, None]
+    lon_a = torch.atan2(ax[None, :], z1)
+    lat_a = torch.atan2(y1, torch.hypot(ax[None, :], z1))
+    lon = lon_a[:, inv] * torch.where(sign < 0, -1.0, 1.0).to(torch.float64)
+    lat = lat_a[:, inv]
     _MAP_CACHE[key] = (lon, lat)
     if len(_MAP_CACHE) > _MAP_CACHE_SIZE:
         _MAP_CACHE.popitem(last=False)
@@ -112,40 +117,55 @@ def _angles(yaw, pitch) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.remainder(yaw, 360.0), pitch.clamp(-90.0, 90.0)
 
 
+def _view_map(yaw: float, pitch: float, out_hw, pano_hw, fov_deg, vfov_deg, grid, device):
+    """(mx, my) float64 ``[h, w]`` of one view; mx taken mod W."""
+    H, W = pano_hw
+    lon, lat = _lonlat_for_pitch(pitch, out_hw, fov_deg, vfov_deg, grid, device)
+    if grid == "hstar":
+        mx = lon * (W / (2 * math.pi)) + (W / 2 + yaw / 360.0 * W)
+        my = lat * (H / math.pi) + 0.5 * H
+    else:
+        mx = lon * (W / (2 * math.pi)) + (0.5 * W - 0.5 + yaw / 360.0 * W)
+        my = lat * (H / math.pi) + (0.5 * H - 0.5)
+    return torch.remainder(mx, W), my
+
+
 def view_maps(
     yaw, pitch, out_hw: tuple[int, int], pano_hw: tuple[int, int], fov_deg: float = 100.0,
     vfov_deg: float | None = None, grid: Grid = "hstar", device=None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Sampling maps ``(mx, my)``, float64 ``[V, h, w]``, in panorama pixel-index coordinates (pixel
     centre at its index, ``mx`` taken mod W) for V views (``yaw``, ``pitch`` in degrees)."""
-    H, W = pano_hw
     yaw, pitch = _angles(yaw, pitch)
-    mxs, mys = [], []
-    for yw, pt in zip(yaw.tolist(), pitch.tolist()):
-        lon, lat = _lonlat_for_pitch(pt, out_hw, fov_deg, vfov_deg, grid, device or "cpu")
-        if grid == "hstar":
-            mx = (lon / math.pi + 1.0) * (W / 2) + yw / 360.0 * W
-            my = (lat / math.pi + 0.5) * H
-        else:
-            mx = (lon / (2 * math.pi) + 0.5) * W - 0.5 + yw / 360.0 * W
-            my = (lat / math.pi + 0.5) * H - 0.5
-        mxs.append(torch.remainder(mx, W))
-        mys.append(my)
-    return torch.stack(mxs), torch.stack(mys)
+    maps = [_view_map(yw, pt, out_hw, pano_hw, fov_deg, vfov_deg, grid, device or "cpu")
+            for yw, pt in zip(yaw.tolist(), pitch.tolist())]
+    return torch.stack([m[0] for m in maps]), torch.stack([m[1] for m in maps])
 
 
-def pad_equirect(pano: torch.Tensor, pole: Pole = "flip") -> torch.Tensor:
+def pad_equirect(
+    pano: torch.Tensor, pole: Pole = "flip", dtype: torch.dtype | None = None, channels_last: bool = False
+) -> torch.Tensor:
     """Pad ``[B,C,H,W]`` to ``[B,C,H+2,W+2]``: pole rows (``flip``: edge row rolled by W//2;
-    ``wrap``: opposite edge row), then one circular column each side."""
-    if pole == "flip":
-        top = torch.roll(pano[..., :1, :], pano.shape[-1] // 2, dims=-1)
-        bot = torch.roll(pano[..., -1:, :], pano.shape[-1] // 2, dims=-1)
-    elif pole == "wrap":
-        top, bot = pano[..., -1:, :], pano[..., :1, :]
-    else:
+    ``wrap``: opposite edge row), then one circular column each side. ``dtype`` converts in the same
+    pass; ``channels_last`` returns NCHW-shaped memory in NHWC order (faster ``grid_sample`` on CPU)."""
+    if pole not in ("flip", "wrap"):
         raise ValueError(f"equirect_to_perspective: pole must be 'flip' or 'wrap', got {pole!r}")
-    p = torch.cat([top, pano, bot], dim=-2)
-    return torch.cat([p[..., -1:], p, p[..., :1]], dim=-1)
+    B, C, H, W = pano.shape
+    dt = dtype or pano.dtype
+    if channels_last:
+        out = torch.empty((B, H + 2, W + 2, C), dtype=dt, device=pano.device).permute(0, 3, 1, 2)
+    else:
+        out = torch.empty((B, C, H + 2, W + 2), dtype=dt, device=pano.device)
+    out[..., 1:-1, 1:-1] = pano
+    if pole == "flip":
+        out[..., 0, 1:-1] = torch.roll(pano[..., 0, :], W // 2, dims=-1)
+        out[..., -1, 1:-1] = torch.roll(pano[..., -1, :], W // 2, dims=-1)
+    else:
+        out[..., 0, 1:-1] = pano[..., -1, :]
+        out[..., -1, 1:-1] = pano[..., 0, :]
+    out[..., :, 0] = out[..., :, -2]
+    out[..., :, -1] = out[..., :, 1]
+    return out
 
 
 def equirect_to_perspective(
@@ -168,7 +188,13 @@ def equirect_to_perspective(
     """
     if pano.dim() != 4:
         raise ValueError(f"equirect_to_perspective: pano must be [B,C,H,W], got {tuple(pano.shape)}")
-    src = pano if padded else pad_equirect(pano, pole)
+    work_dtype = torch.float32 if pano.dtype == torch.uint8 else pano.dtype
+    if not work_dtype.is_floating_point:
+        raise ValueError(f"equirect_to_perspective: pano must be float or uint8, got {pano.dtype}")
+    if padded:
+        src = pano.to(work_dtype)
+    else:
+        src = pad_equirect(pano, pole, dtype=work_dtype, channels_last=pano.device.type == "cpu")
     B, C = src.shape[:2]
     H, W = src.shape[-2] - 2, src.shape[-1] - 2
     yaw_t, pitch_t = _angles(yaw, pitch)
@@ -176,14 +202,14 @@ def equirect_to_perspective(
     if B not in (1, V):
         raise ValueError(f"equirect_to_perspective: {V} views for a batch of {B} panoramas (need B == V or B == 1)")
     h, w = out_hw
-    mx, my = view_maps(yaw_t, pitch_t, out_hw, (H, W), fov_deg, vfov_deg, grid, src.device)
-    is_u8 = src.dtype == torch.uint8
-    img = src.float() if is_u8 else src
-    if not img.is_floating_point():
-        raise ValueError(f"equirect_to_perspective: pano must be float or uint8, got {pano.dtype}")
-    gx = (2.0 * (mx + 1.0) + 1.0) / (W + 2) - 1.0
-    gy = (2.0 * (my + 1.0) + 1.0) / (H + 2) - 1.0
-    g = torch.stack([gx, gy], dim=-1).to(img.dtype)  # [V,h,w,2]
+    is_u8 = pano.dtype == torch.uint8
+    img = src
+    # grid_sample coordinates of the padded image (align_corners=False), computed in float64 per view
+    g = torch.empty((V, h, w, 2), dtype=img.dtype, device=src.device)
+    for v, (yw, pt) in enumerate(zip(yaw_t.tolist(), pitch_t.tolist())):
+        mx, my = _view_map(yw, pt, out_hw, (H, W), fov_deg, vfov_deg, grid, src.device)
+        g[v, ..., 0] = mx.mul_(2.0 / (W + 2)).add_(3.0 / (W + 2) - 1.0)
+        g[v, ..., 1] = my.mul(2.0 / (H + 2)).add_(3.0 / (H + 2) - 1.0)
     if B == 1 and V > 1:
         out = F.grid_sample(img, g.reshape(1, V * h, w, 2), mode="bilinear", padding_mode="border",
                             align_corners=False)

@@ -266,7 +266,7 @@ def write_synthetic_capmit1003(
     con.executescript(
         "CREATE TABLE images (img_uid TEXT PRIMARY KEY, img_path TEXT);"
         "CREATE TABLE captions (obs_uid TEXT PRIMARY KEY, usr_uid TEXT, start_time TEXT, caption TEXT, img_uid TEXT);"
-        "CREATE TABLE clicks (click_id INTEGER PRIMARY KEY, obs_uid TEXT, x INTEGER, y INTEGER, click_time TEXT);"
+        "CREATE TABLE clicks (click_id INTEGER, obs_uid TEXT, x INTEGER, y INTEGER, click_time TEXT);"
     )
     words = ["red", "blue", "green", "box", "square", "left", "right", "top", "bottom", "a", "the", "large"]
     click_rows = []

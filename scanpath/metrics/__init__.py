@@ -11,6 +11,7 @@
 from scanpath.metrics import metrics_impl as _metrics_impl  # noqa: F401  (fills the registry)
 from scanpath.metrics.behavioural import mean_stats, oat_delta, oat_stats
 from scanpath.metrics.evaluation import human_consistency, pair_indices, score_scanpaths
+from scanpath.metrics.multimatch_impl import multimatch, multimatch_batch
 from scanpath.metrics.registry import MetricSpec, register, registry
 
 __all__ = [
@@ -23,4 +24,6 @@ __all__ = [
     "oat_stats",
     "mean_stats",
     "oat_delta",
+    "multimatch",
+    "multimatch_batch",
 ]

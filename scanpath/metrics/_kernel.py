@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import torch
 
 Reduce = Literal["min", "max"]
@@ -69,8 +70,10 @@ def wavefront(
     outer: torch.Tensor | None = None,
     dtype: torch.dtype = torch.float64,
     device: torch.device | str | None = None,
+    skewed: bool = False,
 ) -> torch.Tensor:
-    """Fill the DP table for a batch; return it as ``[P, N+1, M+1]`` (row/col 0 = boundary).
+    """Fill the DP table for a batch; return it as ``[P, N+1, M+1]`` (row/col 0 = boundary), or,
+    with ``skewed=True``, in the internal diagonal-major layout ``S[i + j, p, i] = D[p, i, j]``.
 
     ``up``/``left``/``diag``: ``[P, N, M]`` step costs (or scalars, then ``shape`` is required).
     ``row0`` ``[M+1]`` and ``col0`` ``[N+1]`` set the boundary; otherwise ``boundary`` fills both
@@ -96,6 +99,8 @@ def wavefront(
         r0[0] = corner
         c0[0] = corner
     if n == 0 or m == 0:
+        if skewed:
+            raise ValueError("skewed output needs n, m >= 1")
         D = torch.empty((p, n + 1, m + 1), dtype=dtype, device=device)
         D[:, 0, :] = r0
         D[:, :, 0] = c0
@@ -107,7 +112,9 @@ def wavefront(
             return _skew(v.to(dtype=dtype, device=device), cost_idx)
         return float(v)
 
-    U, L, G = skew(up), skew(left), skew(diag)
+    U = skew(up)
+    L = U if left is up else skew(left)
+    G = U if diag is up else (L if diag is left else skew(diag))
     O = None if outer is None else skew(outer)
     red = torch.minimum if reduce == "min" else torch.maximum
     S = torch.zeros((n + m + 1, p, n + 1), dtype=dtype, device=device)
@@ -130,6 +137,8 @@ def wavefront(
             cur[:, 0] = r0[d]
         if d <= n:
             cur[:, d] = c0[d]
+    if skewed:
+        return S
     # un-skew: D[p, i, j] = S[i + j, p, i]
     ii = torch.arange(n + 1, device=device)[:, None].expand(n + 1, m + 1)
     jj = torch.arange(m + 1, device=device)[None, :].expand(n + 1, m + 1)
@@ -143,13 +152,19 @@ def final_values(D: torch.Tensor, n: torch.Tensor, m: torch.Tensor) -> torch.Ten
 
 
 def pad_sequences(seqs: list, dtype: torch.dtype = torch.float64, fill: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pad a list of 1-D or 2-D array-likes to ``[B, T(, k)]``; return (padded, lengths)."""
-    ts = [torch.as_tensor(s, dtype=dtype) for s in seqs]
-    lengths = torch.tensor([t.shape[0] for t in ts], dtype=torch.long)
-    tmax = int(lengths.max()) if len(ts) else 0
-    tail = ts[0].shape[1:] if ts else ()
-    out = torch.full((len(ts), tmax, *tail), fill, dtype=dtype)
-    for k, t in enumerate(ts):
-        if t.shape[0]:
-            out[k, : t.shape[0]] = t
-    return out, lengths
+    """Pad a list of 1-D or 2-D array-likes to ``[B, T(, k)]``; return (padded, lengths).
+
+    One concatenation and one scatter (no per-row copy loop)."""
+    arrs = [np.asarray(x) for x in seqs]
+    lengths = np.array([a.shape[0] for a in arrs], dtype=np.int64)
+    b = len(arrs)
+    tmax = int(lengths.max()) if b else 0
+    tail = next((a.shape[1:] for a in arrs if a.ndim > 1), ())
+    np_dtype = np.int64 if dtype in (torch.long, torch.int64) else np.float64
+    out = np.full((b, max(tmax, 1), *tail), fill, dtype=np_dtype)
+    if lengths.sum():
+        flat = np.concatenate([a.reshape(a.shape[0], *tail) for a in arrs if a.shape[0]], axis=0)
+        rows = np.repeat(np.arange(b), lengths)
+        cols = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        out[rows, cols] = flat
+    return torch.from_numpy(out[:, :tmax] if tmax else out[:, :0]).to(dtype), torch.from_numpy(lengths)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from scanpath.metrics._kernel import final_values, wavefront
-from scanpath.metrics.sequence import chunked_pairs
+from scanpath.metrics.sequence import _pair_lengths, chunked_pairs
 
 try:  # the core's batched great-circle op when it exists (issue 4)
     from scanpath.core import great_circle as _core_great_circle  # type: ignore[attr-defined]
@@ -81,7 +81,7 @@ def _points(seqs: Sequence) -> list[np.ndarray]:
     return out
 
 
-def dtw(a: Sequence, b: Sequence, distance: str = "euclidean") -> np.ndarray:
+def dtw(a: Sequence, b: Sequence, distance: str = "euclidean", li=None, ri=None) -> np.ndarray:
     """Exact DTW: local cost = distance, steps (1,0), (0,1), (1,1), summed. Empty side → NaN."""
     a, b = _points(a), _points(b)
 
@@ -90,12 +90,13 @@ def dtw(a: Sequence, b: Sequence, distance: str = "euclidean") -> np.ndarray:
         D = wavefront(C, C, C, reduce="min", boundary=float("inf"), corner=0.0)
         return final_values(D, lA, lB).numpy()
 
-    out = chunked_pairs(a, b, run)
-    out[[len(x) == 0 or len(y) == 0 for x, y in zip(a, b)]] = np.nan
+    out = chunked_pairs(a, b, run, li=li, ri=ri)
+    pa, pb = _pair_lengths(a, b, li, ri)
+    out[(pa == 0) | (pb == 0)] = np.nan
     return out
 
 
-def frechet(a: Sequence, b: Sequence, distance: str = "euclidean") -> np.ndarray:
+def frechet(a: Sequence, b: Sequence, distance: str = "euclidean", li=None, ri=None) -> np.ndarray:
     """Discrete Fréchet distance c(i,j) = max(d(i,j), min(c(i−1,j), c(i−1,j−1), c(i,j−1)))."""
     a, b = _points(a), _points(b)
 
@@ -105,8 +106,9 @@ def frechet(a: Sequence, b: Sequence, distance: str = "euclidean") -> np.ndarray
                       corner=float("-inf"), outer=C)
         return final_values(D, lA, lB).numpy()
 
-    out = chunked_pairs(a, b, run)
-    out[[len(x) == 0 or len(y) == 0 for x, y in zip(a, b)]] = np.nan
+    out = chunked_pairs(a, b, run, li=li, ri=ri)
+    pa, pb = _pair_lengths(a, b, li, ri)
+    out[(pa == 0) | (pb == 0)] = np.nan
     return out
 
 

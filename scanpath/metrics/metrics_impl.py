@@ -23,6 +23,8 @@ LABEL_DEFAULTS = {"labeler": "grid", "grid": [5, 5], "sed_integer_cells_compat":
 
 def _labels(scanpaths: Sequence[Scanpath], params: dict[str, Any]) -> list[np.ndarray]:
     lab = make_labeler(params)
+    if hasattr(lab, "label_many"):
+        return lab.label_many(list(scanpaths))
     return [lab(s) for s in scanpaths]
 
 
@@ -45,18 +47,18 @@ def _timed(labels: list[np.ndarray], scanpaths: Sequence[Scanpath], bin_ms: floa
 # ----------------------------------------------------------------------------- string metrics
 def _ss(left, right, li, ri, params):
     a, b = _labels(left, params), _labels(right, params)
-    return sequence.sequence_score([a[i] for i in li], [b[j] for j in ri])
+    return sequence.sequence_score(a, b, li, ri)
 
 
 def _ss_time(left, right, li, ri, params):
     a = _timed(_labels(left, params), left, params["bin_ms"], "floor", params.get("default_duration_ms"))
     b = _timed(_labels(right, params), right, params["bin_ms"], "floor", params.get("default_duration_ms"))
-    return sequence.sequence_score([a[i] for i in li], [b[j] for j in ri])
+    return sequence.sequence_score(a, b, li, ri)
 
 
 def _ed(left, right, li, ri, params):
     a, b = _labels(left, params), _labels(right, params)
-    return sequence.edit_distance([a[i] for i in li], [b[j] for j in ri])
+    return sequence.edit_distance(a, b, li, ri)
 
 
 def _scanmatch(left, right, li, ri, params):
@@ -68,7 +70,7 @@ def _scanmatch(left, right, li, ri, params):
         a = _timed(a, left, params["temp_bin"], "round", params.get("default_duration_ms"))
         b = _timed(b, right, params["temp_bin"], "round", params.get("default_duration_ms"))
     sub = sequence.scanmatch_substitution(int(xb), int(yb), params["threshold"])
-    return sequence.scanmatch_score([a[i] for i in li], [b[j] for j in ri], sub, params["threshold"], params["gap"])
+    return sequence.scanmatch_score(a, b, sub, params["threshold"], params["gap"], li, ri)
 
 
 register(MetricSpec("ss", "pair", _ss, dict(LABEL_DEFAULTS),
@@ -98,12 +100,12 @@ def _xy(scanpaths):
 
 def _dtw(left, right, li, ri, params):
     a, b = _xy(left), _xy(right)
-    return geometric.dtw([a[i] for i in li], [b[j] for j in ri], distance=params["distance"])
+    return geometric.dtw(a, b, distance=params["distance"], li=li, ri=ri)
 
 
 def _frechet(left, right, li, ri, params):
     a, b = _xy(left), _xy(right)
-    return geometric.frechet([a[i] for i in li], [b[j] for j in ri], distance=params["distance"])
+    return geometric.frechet(a, b, distance=params["distance"], li=li, ri=ri)
 
 
 def _stde(left, right, li, ri, params):
@@ -218,7 +220,7 @@ def _mm_fix(s: Scanpath, params) -> tuple[np.ndarray, bool]:
 
 
 def _multimatch(left, right, li, ri, params):
-    from scanpath.metrics.multimatch import multimatch_batch
+    from scanpath.metrics.multimatch_impl import multimatch_batch
 
     fl = [_mm_fix(s, params) for s in left]
     fr = fl if right is left else [_mm_fix(s, params) for s in right]

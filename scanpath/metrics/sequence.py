@@ -20,17 +20,27 @@ CHUNK_CELLS = 250_000  # cells per wavefront call (cache-sized chunks were faste
 
 def chunked_pairs(
     a: Sequence[np.ndarray], b: Sequence[np.ndarray], fn: Callable[..., np.ndarray], fill: float = 0.0,
-    dtype: torch.dtype = torch.float64,
+    dtype: torch.dtype = torch.float64, li: np.ndarray | None = None, ri: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Run ``fn(A, la, B, lb) -> [p]`` on size-sorted chunks of padded pairs; undo the order."""
-    if len(a) != len(b):
-        raise ValueError(f"need as many left as right sequences, got {len(a)} and {len(b)}")
-    p = len(a)
+    """Run ``fn(A, la, B, lb) -> [p]`` on size-sorted chunks of padded pairs; undo the order.
+
+    Pairs are ``(a[li[k]], b[ri[k]])`` (``li = ri = arange`` when omitted): each sequence is
+    padded once, pairs only index rows.
+    """
+    if li is None or ri is None:
+        if len(a) != len(b):
+            raise ValueError(f"need as many left as right sequences, got {len(a)} and {len(b)}")
+        li = ri = np.arange(len(a))
+    li = np.asarray(li, dtype=np.int64)
+    ri = np.asarray(ri, dtype=np.int64)
+    p = len(li)
     out = np.full(p, np.nan)
     if p == 0:
         return out
-    la = np.array([len(s) for s in a])
-    lb = np.array([len(s) for s in b])
+    A_all, la_all = pad_sequences(list(a), fill=fill, dtype=dtype)
+    B_all, lb_all = pad_sequences(list(b), fill=fill, dtype=dtype)
+    la = la_all.numpy()[li]
+    lb = lb_all.numpy()[ri]
     order = np.lexsort((lb, la))
     start = 0
     while start < p:
@@ -43,11 +53,20 @@ def chunked_pairs(
             mb = mb2
             stop += 1
         idx = order[start:stop]
-        A, lA = pad_sequences([a[k] for k in idx], fill=fill, dtype=dtype)
-        B, lB = pad_sequences([b[k] for k in idx], fill=fill, dtype=dtype)
-        out[idx] = np.asarray(fn(A, lA, B, lB), dtype=np.float64)
+        na, nb = int(la[idx].max()), int(mb)
+        ti, tj = torch.from_numpy(li[idx]), torch.from_numpy(ri[idx])
+        A, B = A_all[ti, :na], B_all[tj, :nb]
+        out[idx] = np.asarray(fn(A, torch.from_numpy(la[idx]), B, torch.from_numpy(lb[idx])), dtype=np.float64)
         start = stop
     return out
+
+
+def _pair_lengths(a, b, li, ri):
+    la = np.array([len(x) for x in a], dtype=np.int64)
+    lb = np.array([len(x) for x in b], dtype=np.int64)
+    if li is None:
+        return la, lb
+    return la[np.asarray(li, dtype=np.int64)], lb[np.asarray(ri, dtype=np.int64)]
 
 
 def _labels(seqs: Sequence) -> list[np.ndarray]:
@@ -71,34 +90,33 @@ def _lev(A, lA, B, lB):
     return final_values(D, lA, lB).numpy()
 
 
-def lcs_length(a: Sequence, b: Sequence) -> np.ndarray:
+def lcs_length(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
     """Length of the longest common subsequence of each pair."""
-    return chunked_pairs(_labels(a), _labels(b), _lcs, fill=-1, dtype=torch.long)
+    return chunked_pairs(_labels(a), _labels(b), _lcs, fill=-1, dtype=torch.long, li=li, ri=ri)
 
 
-def levenshtein(a: Sequence, b: Sequence) -> np.ndarray:
+def levenshtein(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
     """Unit-cost Levenshtein distance of each pair (FED, SemFED, SED, LEV)."""
-    a, b = _labels(a), _labels(b)
-    out = chunked_pairs(a, b, _lev, fill=-1, dtype=torch.long)
-    return out
+    return chunked_pairs(_labels(a), _labels(b), _lev, fill=-1, dtype=torch.long, li=li, ri=ri)
 
 
-def sequence_score(a: Sequence, b: Sequence) -> np.ndarray:
+def sequence_score(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
     """SS = LCS / max(|a|, |b|) (= NW with match 1, mismatch 0, gap 0). One empty side → 0;
     both empty → NaN (the pair is excluded by the caller and counted)."""
     a, b = _labels(a), _labels(b)
-    lcs = chunked_pairs(a, b, _lcs, fill=-1, dtype=torch.long)
-    mx = np.array([max(len(x), len(y)) for x, y in zip(a, b)], dtype=np.float64)
+    lcs = chunked_pairs(a, b, _lcs, fill=-1, dtype=torch.long, li=li, ri=ri)
+    pa, pb = _pair_lengths(a, b, li, ri)
+    mx = np.maximum(pa, pb).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(mx > 0, lcs / np.where(mx > 0, mx, 1), np.nan)
 
 
-def edit_distance(a: Sequence, b: Sequence) -> np.ndarray:
+def edit_distance(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
     """Levenshtein distance with the library's empty rule: both empty → NaN."""
     a, b = _labels(a), _labels(b)
-    d = levenshtein(a, b)
-    both = np.array([len(x) == 0 and len(y) == 0 for x, y in zip(a, b)], dtype=bool)
-    d[both] = np.nan
+    d = levenshtein(a, b, li, ri)
+    pa, pb = _pair_lengths(a, b, li, ri)
+    d[(pa == 0) & (pb == 0)] = np.nan
     return d
 
 
@@ -127,7 +145,8 @@ def scanmatch_substitution(xbins: int, ybins: int, threshold: float = 3.5) -> np
 
 
 def scanmatch_score(
-    a: Sequence, b: Sequence, substitution: np.ndarray, threshold: float = 3.5, gap: float = 0.0
+    a: Sequence, b: Sequence, substitution: np.ndarray, threshold: float = 3.5, gap: float = 0.0,
+    li=None, ri=None,
 ) -> np.ndarray:
     """ScanMatch = max NW score / (Threshold · max(n, m)) on bin strings (spec §2.4).
 
@@ -147,7 +166,8 @@ def scanmatch_score(
         )
         return final_values(D, lA, lB).numpy()
 
-    score = chunked_pairs(a, b, run, fill=0, dtype=torch.long)
-    mx = np.array([max(len(x), len(y)) for x, y in zip(a, b)], dtype=np.float64)
+    score = chunked_pairs(a, b, run, fill=0, dtype=torch.long, li=li, ri=ri)
+    pa, pb = _pair_lengths(a, b, li, ri)
+    mx = np.maximum(pa, pb).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(mx > 0, score / (threshold * np.where(mx > 0, mx, 1)), np.nan)

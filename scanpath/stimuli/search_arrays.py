@@ -421,7 +421,7 @@ def render_layout(layout: SearchLayout) -> np.ndarray:
     return cv2.LUT(cv2.merge([idx, idx, idx]), lut.reshape(256, 1, 3))
 
 
-def layout_tensors(layout: SearchLayout) -> tuple[np.ndarray, np.ndarray]:
+def layout_tensors(layout: SearchLayout, with_image: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
     """``(image [3, H, W] float32 in [0, 1], crops [N, 3, 150, 93] float32 min-max per crop)``.
 
     With the default geometry the cells are exactly the crop size, so crops are the cells
@@ -436,8 +436,15 @@ def layout_tensors(layout: SearchLayout) -> tuple[np.ndarray, np.ndarray]:
         import cv2
 
         cells = np.stack([cv2.resize(c, (CROP_HW[1], CROP_HW[0]), interpolation=cv2.INTER_LINEAR) for c in cells])
-    cells = cells.transpose(0, 3, 1, 2).astype(np.float32)
-    lo = cells.min(axis=(1, 2, 3), keepdims=True)
-    hi = cells.max(axis=(1, 2, 3), keepdims=True)
-    crops = np.where(hi > lo, (cells - lo) / np.maximum(hi - lo, 1e-12), 0.0).astype(np.float32)
-    return img.transpose(2, 0, 1).astype(np.float32) / 255.0, crops
+    cells = np.ascontiguousarray(cells.transpose(0, 3, 1, 2))
+    lo = cells.min(axis=(1, 2, 3), keepdims=True).astype(np.float32)  # per-crop min / max on uint8
+    hi = cells.max(axis=(1, 2, 3), keepdims=True).astype(np.float32)
+    scale = np.where(hi > lo, 1.0 / np.maximum(hi - lo, 1.0), 0.0).astype(np.float32)  # flat crop → zeros
+    crops = cells.astype(np.float32)
+    crops -= lo
+    crops *= scale
+    if not with_image:
+        return None, crops
+    image = img.transpose(2, 0, 1).astype(np.float32)
+    image *= np.float32(1.0 / 255.0)
+    return image, crops

@@ -193,16 +193,27 @@ def eccnet_search(
     return results  # type: ignore[return-value]
 
 
-def pixel_match_map(display: np.ndarray, target: np.ndarray) -> np.ndarray:
+def pixel_match_map(display: np.ndarray, target: np.ndarray, impl: str = "fft") -> np.ndarray:
     """Static pixelMatch map: same-padded cross-correlation of display and target (gray replicated to
-    three channels, caffe BGR means subtracted, channels summed), then a 7x7 Gaussian blur of sigma 3."""
-    mean = torch.tensor(CAFFE_BGR_MEAN, dtype=torch.float64).view(1, 3, 1, 1)
-    d = torch.as_tensor(display, dtype=torch.float64)[None, None].expand(1, 3, -1, -1) - mean
-    t = torch.as_tensor(target, dtype=torch.float64)[None, None].expand(1, 3, -1, -1) - mean
-    kh, kw = t.shape[-2:]
-    pad = ((kw - 1) // 2, kw - 1 - (kw - 1) // 2, (kh - 1) // 2, kh - 1 - (kh - 1) // 2)
-    corr = F.conv2d(F.pad(d, pad), t)[0, 0].numpy().astype(np.float32)
-    return cv2.GaussianBlur(corr, (7, 7), 3.0)
+    three channels, caffe BGR means subtracted, zero padding, channels summed), then a 7x7 Gaussian
+    blur of sigma 3. ``impl="fft"`` (default) or ``"direct"`` (torch conv2d; reference for tests)."""
+    H, W = display.shape[:2]
+    kh, kw = target.shape[:2]
+    pbh, pbw = (kh - 1) // 2, (kw - 1) // 2  # TF / torch "same": the extra pad goes after
+    if impl == "direct":
+        mean = torch.tensor(CAFFE_BGR_MEAN, dtype=torch.float64).view(1, 3, 1, 1)
+        d = torch.as_tensor(display, dtype=torch.float64)[None, None].expand(1, 3, -1, -1) - mean
+        t = torch.as_tensor(target, dtype=torch.float64)[None, None].expand(1, 3, -1, -1) - mean
+        corr = F.conv2d(F.pad(d, (pbw, kw - 1 - pbw, pbh, kh - 1 - pbh)), t)[0, 0].numpy()
+    else:
+        from scipy.signal import correlate
+
+        corr = np.zeros((H, W), np.float64)
+        for mu in CAFFE_BGR_MEAN:
+            full = correlate(display.astype(np.float64) - mu, target.astype(np.float64) - mu, mode="full",
+                             method="fft")
+            corr += full[kh - 1 - pbh:kh - 1 - pbh + H, kw - 1 - pbw:kw - 1 - pbw + W]
+    return cv2.GaussianBlur(corr.astype(np.float32), (7, 7), 3.0)
 
 
 def baseline_search(

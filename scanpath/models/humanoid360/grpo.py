@@ -124,8 +124,8 @@ def grpo_update(policy: HeadRotationPolicy, ref: HeadRotationPolicy, optimizer: 
             loss.backward()
             torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
             optimizer.step()
-            stats["loss"] += float(loss)
-            stats["kl"] += float((kl * valid).sum() / valid.sum().clamp(min=1))
+            stats["loss"] += float(loss.detach())
+            stats["kl"] += float((kl.detach() * valid).sum() / valid.sum().clamp(min=1))
             stats["updates"] += 1
     n = max(stats["updates"], 1)
     return {"loss": stats["loss"] / n, "kl": stats["kl"] / n, "updates": stats["updates"]}

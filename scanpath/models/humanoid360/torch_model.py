@@ -44,15 +44,17 @@ def decode_actions(index: torch.Tensor, yaw: torch.Tensor, pitch: torch.Tensor) 
 
 
 class SmallCNN(nn.Module):
-    """4 strided convs → 3×4 spatial grid (keeps *where* things are) → linear."""
+    """4×4 patchify conv + 3 strided convs → 3×4 spatial grid (keeps *where* things are) → linear.
+
+    Cheap on purpose: GRPO renders and encodes 256 views per step on CPU.
+    """
 
     def __init__(self, out_dim: int = 128, width: int = 32) -> None:
         super().__init__()
         w = width
         self.net = nn.Sequential(
-            nn.Conv2d(3, w // 2, 5, 2, 2), nn.ReLU(inplace=True),
+            nn.Conv2d(3, w // 2, 4, 4), nn.ReLU(inplace=True),
             nn.Conv2d(w // 2, w, 3, 2, 1), nn.ReLU(inplace=True),
-            nn.Conv2d(w, w, 3, 2, 1), nn.ReLU(inplace=True),
             nn.Conv2d(w, w, 3, 2, 1), nn.ReLU(inplace=True),
             nn.AdaptiveAvgPool2d((3, 4)), nn.Flatten(), nn.Linear(w * 12, out_dim), nn.ReLU(inplace=True),
         )

@@ -149,8 +149,8 @@ class _OptimisedNeva(ScanpathModel):
         forgetting: float = 0.0,
         levels: int = 1,
         restart: str = "uniform",
-        clip: float | None = 1.0,
-        upstream_clip: float | None = None,
+        position_clip: float | None = 1.0,
+        upstream_position_clip: float | None = None,
         upstream_quirks: bool = False,
         faithful: bool | None = None,
         seed: int = 0,
@@ -175,7 +175,7 @@ class _OptimisedNeva(ScanpathModel):
         self.opt_kwargs = dict(
             n_fixations=n_fixations, n_iter=n_iter, lr=lr, n_candidates=n_candidates, sigma_f=sigma_f,
             blur_k=blur_k, blur_sigma=blur_sigma, noise=noise, forgetting=forgetting, levels=levels,
-            restart=restart, clip=clip, upstream_clip=upstream_clip, upstream_quirks=quirks, seed=seed,
+            restart=restart, clip=position_clip, upstream_clip=upstream_position_clip, upstream_quirks=quirks, seed=seed,
             chunk_size=chunk_size, autocast_dtype=autocast[precision],
         )
 
@@ -295,8 +295,8 @@ class NevaOptModule(_OptimisedNeva):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("restart", "jitter")
-        kwargs.setdefault("clip", 2.5)
-        kwargs.setdefault("upstream_clip", 2.5)
+        kwargs.setdefault("position_clip", 2.5)
+        kwargs.setdefault("upstream_position_clip", 2.5)
         super().__init__(**kwargs)
         self.save_hyperparameters(ignore=["classifier"])
         if isinstance(classifier, str):

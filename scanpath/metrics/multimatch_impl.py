@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -219,13 +219,51 @@ def _legacy_port_path(M: np.ndarray) -> list[tuple[int, int]]:
     return [divmod(int(v), m) for v in path[::-1]]
 
 
-def _pad(reps: list[dict[str, np.ndarray]], key: str, width: int) -> torch.Tensor:
-    out = torch.zeros((len(reps), max(width, 1)), dtype=torch.float64)
-    for k, r in enumerate(reps):
-        v = r[key][:width]
-        if len(v):
-            out[k, : len(v)] = torch.from_numpy(np.ascontiguousarray(v))
+KEYS = ("x", "y", "lenx", "leny", "rho", "theta2pi", "dur")
+
+
+def _pad_rows(arrays: list[np.ndarray], width: int) -> np.ndarray:
+    """Pad 1-D arrays to ``[S, width]`` (zeros) without a per-row Python copy loop."""
+    S = len(arrays)
+    out = np.zeros((S, max(width, 1)))
+    lens = np.array([min(len(a), width) for a in arrays], dtype=np.int64)
+    if lens.sum():
+        flat = np.concatenate([a[:w] for a, w in zip(arrays, lens)])
+        rows = np.repeat(np.arange(S), lens)
+        cols = np.arange(len(flat)) - np.repeat(np.cumsum(lens) - lens, lens)
+        out[rows, cols] = flat
     return out
+
+
+def padded_representations(fixations: Sequence[np.ndarray | None], grouping: bool = False, tdir: float = 0.0,
+                           tdur: float = 0.0, tamp: float = 0.0) -> dict[str, np.ndarray]:
+    """Saccade representations of many scanpaths as padded ``[S, T]`` arrays plus ``n`` (saccade
+    counts; 0 for ``None`` entries). Without grouping this is fully vectorised (the same
+    floating-point operations as the per-scanpath form); with grouping each scanpath is grouped
+    once (Python, O(length)) and then padded."""
+    S = len(fixations)
+    if grouping:
+        reps = [None if f is None else representation(f, True, tdir, tdur, tamp) for f in fixations]
+        n = np.array([0 if r is None else len(r["lenx"]) for r in reps], dtype=np.int64)
+        T = int(n.max()) if S else 0
+        empty = np.zeros(0)
+        out = {k: _pad_rows([empty if r is None else r[k] for r in reps], T) for k in KEYS}
+        out["n"] = n
+        return out
+    lens = np.array([0 if f is None else len(f) for f in fixations], dtype=np.int64)
+    Lmax = int(lens.max()) if S else 0
+    fx = [np.zeros((0, 3)) if f is None else np.asarray(f, dtype=np.float64).reshape(-1, 3) for f in fixations]
+    X = _pad_rows([f[:, 0] for f in fx], Lmax)
+    Y = _pad_rows([f[:, 1] for f in fx], Lmax)
+    Dd = _pad_rows([f[:, 2] for f in fx], Lmax)
+    lenx = X[:, 1:] - X[:, :-1]
+    leny = Y[:, 1:] - Y[:, :-1]
+    rho = np.sqrt(lenx**2 + leny**2)
+    th = np.arctan2(leny, lenx)
+    neg = th < 0
+    th[neg] = math.pi + (math.pi + th[neg])
+    return {"x": X[:, :-1], "y": Y[:, :-1], "lenx": lenx, "leny": leny, "rho": rho, "theta2pi": th,
+            "dur": Dd, "n": np.maximum(lens - 1, 0)}
 
 
 def _masked_median(vals: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -244,15 +282,16 @@ def _masked_median(vals: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def multimatch_pairs(
-    left: Sequence[dict[str, np.ndarray]],
-    right: Sequence[dict[str, np.ndarray]],
+    left: Mapping[str, np.ndarray],
+    right: Mapping[str, np.ndarray],
     li: np.ndarray,
     ri: np.ndarray,
     screen_size: np.ndarray,
     tie_break: str = "reference",
     chunk: int = 4096,
 ) -> np.ndarray:
-    """Batched MultiMatch on precomputed representations; returns ``[P, 5]``.
+    """Batched MultiMatch on padded representations (:func:`padded_representations`) of the
+    left and right scanpaths; pairs ``(li[p], ri[p])``; returns ``[P, 5]``.
 
     ``screen_size``: ``(2,)`` or ``[P, 2]`` (W, H) per pair. Pairs where either side has no
     saccade are NaN (the caller applies the < 3 fixation rule before).
@@ -264,29 +303,35 @@ def multimatch_pairs(
     if P == 0:
         return out
     ss = np.broadcast_to(np.asarray(screen_size, dtype=np.float64), (P, 2))
-    nl = np.array([len(r["lenx"]) for r in left])
-    nr = np.array([len(r["lenx"]) for r in right])
+    nl, nr = left["n"], right["n"]
     ok = (nl[li] > 0) & (nr[ri] > 0)
     order = np.flatnonzero(ok)
     order = order[np.lexsort((nr[ri[order]], nl[li[order]]))]
+    TL = {k: torch.from_numpy(np.ascontiguousarray(left[k])) for k in KEYS}
+    TR = {k: torch.from_numpy(np.ascontiguousarray(right[k])) for k in KEYS}
     for s in range(0, len(order), chunk):
         idx = order[s : s + chunk]
-        out[idx] = _mm_chunk([left[i] for i in li[idx]], [right[j] for j in ri[idx]], ss[idx], tie_break)
+        a_i, b_i = li[idx], ri[idx]
+        n = torch.from_numpy(nl[a_i])
+        m = torch.from_numpy(nr[b_i])
+        N, Mx = int(n.max()), int(m.max())
+        ta, tb = torch.from_numpy(a_i), torch.from_numpy(b_i)
+        f = {k: (TL[k][ta, :N], TR[k][tb, :Mx]) for k in KEYS}
+        out[idx] = _mm_chunk(f, n, m, ss[idx], tie_break)
     return out
 
 
-def _mm_chunk(A: list, B: list, ss: np.ndarray, tie_break: str) -> np.ndarray:
-    P = len(A)
-    n = torch.tensor([len(r["lenx"]) for r in A])
-    m = torch.tensor([len(r["lenx"]) for r in B])
+def _mm_chunk(f: dict, n: torch.Tensor, m: torch.Tensor, ss: np.ndarray, tie_break: str) -> np.ndarray:
+    P = len(n)
     N, Mx = int(n.max()), int(m.max())
-    f = {k: (_pad(A, k, N), _pad(B, k, Mx)) for k in ("x", "y", "lenx", "leny", "rho", "theta2pi", "dur")}
     ax, bx = f["lenx"]
     ay, by = f["leny"]
     M = torch.sqrt(torch.abs(ax[:, :, None] - bx[:, None, :]) ** 2 + torch.abs(ay[:, :, None] - by[:, None, :]) ** 2)
-    D = wavefront(M, M, M, reduce="min", boundary=float("inf"), corner=0.0)
+    S = wavefront(M, M, M, reduce="min", boundary=float("inf"), corner=0.0, skewed=True)
+    Sf = S.reshape(-1)
+    stride_d = P * (N + 1)
 
-    # vectorised back-track from (n, m) to (1, 1) in table coordinates
+    # vectorised back-track from (n, m) to (1, 1) in table coordinates; D[p, i, j] = S[i+j, p, i]
     L = N + Mx - 1
     pi = torch.zeros((P, L), dtype=torch.long)
     pj = torch.zeros((P, L), dtype=torch.long)
@@ -295,24 +340,21 @@ def _mm_chunk(A: list, B: list, ss: np.ndarray, tie_break: str) -> np.ndarray:
     ci, cj = n.clone(), m.clone()
     active = torch.ones(P, dtype=torch.bool)
     rows = torch.arange(P)
+    base = rows * (N + 1)
     for t in range(L):
         pi[:, t], pj[:, t], valid[:, t] = ci - 1, cj - 1, active
-        at_start = (ci == 1) & (cj == 1)
-        active = active & ~at_start
+        active = active & ~((ci == 1) & (cj == 1))
         if not bool(active.any()):
             break
-        up = D[rows, ci - 1, cj]
-        lf = D[rows, ci, cj - 1]
-        dg = D[rows, ci - 1, cj - 1]
-        cand = torch.stack([dg, up, lf], dim=1)
+        d2 = (ci + cj - 2) * stride_d + base  # diagonal of (i-1, j-1)
+        d1 = d2 + stride_d  # diagonal of (i-1, j) and (i, j-1)
+        cand = torch.stack([Sf[d2 + ci - 1], Sf[d1 + ci - 1], Sf[d1 + ci]], dim=1)  # diag, up, left
         best, arg = cand.min(dim=1)
         tol = TIE_RTOL * torch.clamp(best.abs(), min=1.0)
         n_min = ((cand - best[:, None]).abs() <= tol[:, None]).sum(dim=1)
         tie |= active & (n_min > 1)
-        di = torch.tensor([1, 1, 0])[arg]
-        dj = torch.tensor([1, 0, 1])[arg]
-        ci = torch.where(active, ci - di, ci)
-        cj = torch.where(active, cj - dj, cj)
+        ci = ci - (active & (arg <= 1)).long()
+        cj = cj - (active & (arg != 1)).long()
 
     # re-solve tied pairs (or all pairs, for the legacy tie order) on the explicit graph
     if tie_break not in ("reference", "legacy_port", "fixed"):
@@ -386,24 +428,19 @@ def multimatch_batch(
         if len(left) != len(right):
             raise ValueError("without pair indices left and right must have the same length")
         li = ri = np.arange(len(left))
-    cache: dict[int, dict | None] = {}
-
-    def rep(arr):
-        key = id(arr)
-        if key not in cache:
-            fix = _prep_fix(arr, short_policy)
-            cache[key] = None if fix is None else representation(fix, grouping, tdir, tdur, tamp)
-        return cache[key]
-
-    L = [rep(a) for a in left]
-    R = L if right is left else [rep(b) for b in right]
-    empty = {k: np.zeros(0) for k in ("x", "y", "lenx", "leny", "rho", "theta2pi", "dur")}
-    n_short = sum(1 for i, j in zip(li, ri) if L[i] is None or R[j] is None)
+    Lf = [_prep_fix(a, short_policy) for a in left]
+    Rf = Lf if right is left else [_prep_fix(b, short_policy) for b in right]
+    li = np.asarray(li, dtype=np.int64)
+    ri = np.asarray(ri, dtype=np.int64)
+    Lr = padded_representations(Lf, grouping, tdir, tdur, tamp)
+    Rr = Lr if Rf is Lf else padded_representations(Rf, grouping, tdir, tdur, tamp)
+    short_l = np.array([f is None for f in Lf], dtype=bool)
+    short_r = np.array([f is None for f in Rf], dtype=bool)
+    n_short = int((short_l[li] | short_r[ri]).sum()) if len(li) else 0
     if n_short and warn:
         warnings.warn(f"MultiMatch: {n_short} pair(s) with a scanpath of < 3 fixations are NaN "
                       "(short_policy='pad_ones' reproduces upstream padding)", stacklevel=2)
-    return multimatch_pairs([r if r is not None else empty for r in L],
-                            [r if r is not None else empty for r in R], li, ri, screen_size, tie_break)
+    return multimatch_pairs(Lr, Rr, li, ri, screen_size, tie_break)
 
 
 def multimatch(

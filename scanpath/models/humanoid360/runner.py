@@ -1,0 +1,152 @@
+"""360° success-rate evaluation (H* protocol, spec §4): the ``runner`` hook of evaluate.py.
+
+``python evaluate.py model=humanoid360_clip data=hstar data.root=…`` runs every episode of the data
+through :class:`~scanpath.envs.humanoid360.Humanoid360Env` (10 steps, no submit = failure) for the
+model's agent and the random-submit and turn-in-place baselines, and writes ``success.json``,
+``success.md`` (overall and per-level success for HOS and HPS, mean steps), ``episodes.jsonl``
+(one line per episode with the agent's headings) and ``steps_to_success.png`` (11-bin histogram
+of steps to success; only successes enter it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scanpath.envs.episodes import LEVEL_NAMES, TASKS, Episode
+from scanpath.envs.humanoid360 import Humanoid360Env
+from scanpath.models.humanoid360.agents import HeadAgent, RandomSubmitAgent, TurnInPlaceAgent
+
+log = logging.getLogger(__name__)
+
+
+def as_agent(model: Any) -> Any:
+    """The ``act``-interface object of a model: itself, or its ``agent()``."""
+    if hasattr(model, "agent") and callable(model.agent):
+        return model.agent()
+    if hasattr(model, "act"):
+        return model
+    raise TypeError(f"{type(model).__name__} has neither act(observation) nor agent()")
+
+
+def run_episodes(agent: Any, env: Humanoid360Env, episodes: Sequence[Episode], progress: bool = False) -> list[dict]:
+    """Play each episode once; one result dict per episode."""
+    results = []
+    it: Any = range(len(episodes))
+    if progress:
+        from rich.progress import track
+
+        it = track(it, description=getattr(agent, "display_name", "agent"))
+    for i in it:
+        obs, info = env.reset(options={"episode": episodes[i]})
+        if hasattr(agent, "reset"):
+            agent.reset(info)
+        done, n_invalid = False, 0
+        while not done:
+            obs, _, term, trunc, info = env.step(agent.act(obs))
+            n_invalid += not info["valid"]
+            done = term or trunc
+        e = episodes[i]
+        results.append({"episode": e.key, "scene": e.scene, "task": e.task, "level": e.level,
+                        "success": bool(info["success"]), "submitted": bool(info["submitted"]),
+                        "steps": int(info["step"]), "invalid": n_invalid, "headings": info["headings"]})
+    return results
+
+
+def summarise(results: Sequence[dict], max_steps: int = 10) -> dict[str, Any]:
+    """Success overall and per level for each task, mean steps, steps-to-success histogram."""
+    out: dict[str, Any] = {}
+    for task in TASKS:
+        rs = [r for r in results if r["task"] == task]
+        if not rs:
+            continue
+        levels: dict[str, float] = {}
+        for lv in sorted({r["level"] for r in rs}, key=str):
+            sub = [r for r in rs if r["level"] == lv]
+            levels[LEVEL_NAMES.get(lv, str(lv)) if isinstance(lv, int) else str(lv)] = 100.0 * np.mean([r["success"] for r in sub])
+        hist = np.bincount([r["steps"] for r in rs if r["success"]], minlength=max_steps + 1)[: max_steps + 1]
+        out[task] = {"n": len(rs), "success": 100.0 * float(np.mean([r["success"] for r in rs])), "levels": levels,
+                     "mean_steps": float(np.mean([r["steps"] for r in rs])),
+                     "submit_rate": 100.0 * float(np.mean([r["submitted"] for r in rs])),
+                     "steps_to_success_hist": hist.tolist()}
+    return out
+
+
+def _table(summary: dict[str, dict]) -> str:
+    lines = ["| agent | task | n | success % | easy | medium | hard | extreme | mean steps |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, s in summary.items():
+        for task, r in s.items():
+            lv = [f"{r['levels'][k]:.2f}" if k in r["levels"] else "–" for k in ("easy", "medium", "hard", "extreme")]
+            lines.append(f"| {name} | {task} | {r['n']} | {r['success']:.2f} | " + " | ".join(lv) + f" | {r['mean_steps']:.2f} |")
+    return "\n".join(lines)
+
+
+def _figure(summary: dict[str, dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from scanpath.io.atomic import atomic_save_figure
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    bars = [(f"{n} ({t})", r["steps_to_success_hist"]) for n, s in summary.items() for t, r in s.items()]
+    width = 0.8 / max(len(bars), 1)
+    for k, (label, h) in enumerate(bars):
+        ax.bar(np.arange(len(h)) + k * width, h, width=width, label=label)
+    ax.set_xlabel("steps to success")
+    ax.set_ylabel("episodes")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    atomic_save_figure(fig, path, dpi=100)
+    plt.close(fig)
+
+
+def run_success(cfg: Any, output_dir: Path, *, max_steps: int = 10, resolution: int = 720,
+                max_episodes: int | None = None, baselines: bool = True, seed: int = 0, split: str | None = None,
+                metrics: Any = None, progress: bool = True, model: Any = None, episodes: Sequence[Episode] | None = None,
+                **env_kwargs: Any) -> dict[str, Any]:
+    """Evaluate ``cfg.model`` (+ baselines) on ``cfg.data``'s episodes; writes outputs into ``output_dir``."""
+    from hydra.utils import instantiate
+
+    from scanpath.io.atomic import atomic_open, atomic_write_json, atomic_write_text
+
+    output_dir = Path(output_dir)
+    if episodes is None:
+        dm = instantiate(cfg.data)
+        episodes = dm.episodes(split) if split else dm.episodes()
+    episodes = list(episodes)[: max_episodes or None]
+    if model is None:
+        model = instantiate(cfg.model)
+        ckpt = cfg.get("ckpt_path") if hasattr(cfg, "get") else None
+        if ckpt:
+            import torch
+
+            model.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"])
+    agents: dict[str, HeadAgent] = {getattr(model, "display_name", "model"): as_agent(model)}
+    if baselines:
+        if set(agents) & {"random submit", "turn in place"}:
+            agents = {f"{k} (model)": v for k, v in agents.items()}
+        agents["random submit"] = RandomSubmitAgent(seed)
+        agents["turn in place"] = TurnInPlaceAgent(seed=seed, max_turns=max_steps - 1)
+    env = Humanoid360Env(resolution=resolution, max_steps=max_steps, **env_kwargs)
+    summary, per_episode = {}, {}
+    for name, agent in agents.items():
+        res = run_episodes(agent, env, episodes, progress=progress)
+        per_episode[name] = res
+        summary[name] = summarise(res, max_steps)
+    table = _table(summary)
+    result = {"summary": summary, "n_episodes": len(episodes), "max_steps": max_steps, "table": table}
+    atomic_write_json(output_dir / "success.json", {k: v for k, v in result.items() if k != "table"})
+    atomic_write_text(output_dir / "success.md", table + "\n")
+    with atomic_open(output_dir / "episodes.jsonl") as fh:
+        for name, res in per_episode.items():
+            for r in res:
+                fh.write(json.dumps({"agent": name, **r}) + "\n")
+    _figure(summary, output_dir / "steps_to_success.png")
+    return result
