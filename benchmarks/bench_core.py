@@ -96,7 +96,7 @@ def bench_ecc(dev: str):
     for crop, pool, C, n, s, g in ECC_LAYERS:
         x = torch.randn(1, C, n, n, generator=torch.Generator().manual_seed(n)).to(dev)
         ours = timeit(lambda: ecc_avg_pool(x, slope=s, deg2px=g, impl="sat"), dev, repeat=3)
-        reft = timeit(lambda: ecc_avg_pool(x, slope=s, deg2px=g, impl="reference"), dev, repeat=1, warmup=0)
+        reft = timeit(lambda: ecc_avg_pool(x, slope=s, deg2px=g, impl="reference"), dev, repeat=2, warmup=0)
         a = ecc_avg_pool(x, slope=s, deg2px=g, impl="sat")
         b = ecc_avg_pool(x, slope=s, deg2px=g, impl="reference")
         err = float((a - b).abs().max()) / max(1.0, float(x.abs().max()))
@@ -213,7 +213,7 @@ def main() -> None:
     header = (f"## Core\n\nMachine: shared 2-core CPU sandbox ({platform.processor() or platform.machine()}), "
               f"torch {torch.__version__}, {threads} thread(s), load average at the end {load:.1f}; {stamp}.\n"
               f"Command: `OMP_NUM_THREADS={threads} python benchmarks/bench_core.py "
-              f"{' '.join(sys.argv[1:])}`. Times are the best of repeated runs (references: one run).\n")
+              f"{' '.join(sys.argv[1:])}`. Our times: best of 3 runs after a warm-up (equirect: best of 2); reference times: best of 2 for ecc_avg_pool, one run otherwise.\n")
     text = header + "\n" + "\n\n".join(out) + "\n"
     print(text)
     if args.record:

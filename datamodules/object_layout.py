@@ -220,9 +220,18 @@ class ObjectLayoutDataModule(ScanpathDataModule):
         return self.store is None
 
     @property
-    def grid(self) -> tuple[int, int]:
+    def grids(self) -> list[tuple[int, int]]:
+        """Distinct grids (R, C) in the data, in order of first appearance."""
         self.setup()
-        return self.trials[0].grid if self.trials else (0, 0)
+        return list(dict.fromkeys(tuple(t.grid) for t in self.trials))
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """The grid (R, C); an error when the data mixes grids (use ``grids``)."""
+        grids = self.grids
+        if len(grids) > 1:
+            raise ValueError(f"{self.name} mixes grids {grids}; select one layout type (e.g. data.prefixes)")
+        return grids[0] if grids else (0, 0)
 
     @property
     def max_len(self) -> int:
@@ -235,6 +244,10 @@ class ObjectLayoutDataModule(ScanpathDataModule):
         self.store = self.make_store(self.trials)
         if self.synthetic:
             log.warning("%s: SYNTHETIC — not human data", self.name)
+        grids = sorted({tuple(t.grid) for t in self.trials})
+        if len(grids) > 1:
+            log.warning("%s: layouts with different grids %s in one datamodule; object tensors are then "
+                        "collated as lists, not stacked", self.name, grids)
         boxes_cache: dict[int, torch.Tensor] = {}
         samples: list[dict[str, Any]] = []
         for t in self.trials:

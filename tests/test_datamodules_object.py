@@ -234,6 +234,12 @@ def test_shelf_datamodule(tmp_path):
     assert s["scanpath"].fixation_extra["object"].min() >= 0
     batch = next(iter(dm.train_dataloader()))
     assert batch["boxes"].shape == (4, 22, 4)
+    assert dm.grids == [(2, 11)]
+    q3 = [(50, "T3_1", "Q3_2", 27, 1600, 1000, 1, "s2")]
+    mixed = ShelfDataModule(data_files=[str(path), str(write_csv(tmp_path / "q3.csv", q3))], prefixes=None)
+    assert sorted(mixed.grids) == [(2, 11), (3, 9)]
+    with pytest.raises(ValueError, match="mixes grids"):
+        mixed.grid
 
 
 def test_shelf_image_mode(tmp_path):

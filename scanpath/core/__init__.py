@@ -1,8 +1,20 @@
 """scanpath.core — the foveation/attention core shared by every model family.
 
-One public function per operation, each with a pure-torch reference; see :mod:`scanpath.core.backend`
-for the ``SCANPATH_BACKEND=auto|torch|triton`` dispatcher (``auto`` always uses torch: the Triton kernels
-are validated only under the Triton CPU interpreter, never on a GPU).
+Operations (each with a pure-torch reference, tested for parity):
+
+* :func:`foveate` — NeVA blend / blur pyramid around fixations, batched over images x candidates,
+  differentiable w.r.t. positions (``foveate_reference`` is the plain single-image version).
+* :func:`ecc_avg_pool` — eccNET EccPool in one pass with a float64 summed-area table
+  (``impl="reference"``: ring-by-ring, as upstream); :func:`ecc_kernel_map` gives the ring tables;
+  :func:`tf_same_max_pool2d` / :func:`tf_same_avg_pool2d` are the plain TF-"same" pools.
+* :func:`equirect_to_perspective` — batched gnomonic views with H* (or py360convert) conventions;
+  :func:`view_pixel_to_direction` / :func:`direction_to_view_pixel` back-project.
+* :func:`great_circle` — orthodromic distance in degrees.
+* :func:`ior_mask` — disc, square, box (object) and cell inhibition-of-return masks.
+
+Backends: ``SCANPATH_BACKEND=auto|torch|triton`` (:mod:`scanpath.core.backend`). ``auto`` ALWAYS uses
+the torch path: the Triton kernels (foveate, ecc_avg_pool) were validated only under the Triton CPU
+interpreter, never on a GPU, so they run only when explicitly requested with CUDA tensors.
 """
 
 from .foveation import (

@@ -56,6 +56,13 @@ def _skew(t: torch.Tensor, cost_idx: torch.Tensor) -> torch.Tensor:
     return flat[:, cost_idx].permute(1, 0, 2).contiguous()
 
 
+def _add(base: torch.Tensor, step: torch.Tensor | float, d: int) -> torch.Tensor:
+    """``base + step`` for diagonal d (skips the add for a zero scalar step)."""
+    if isinstance(step, torch.Tensor):
+        return base + step[d][:, 1:]
+    return base if step == 0.0 else base + step
+
+
 def wavefront(
     up: torch.Tensor | float,
     left: torch.Tensor | float,
@@ -123,13 +130,11 @@ def wavefront(
         prev, cur = S[d - 1], S[d]
         # rows 1..n of diagonal d: up = (i-1, j) on d-1 at row i-1; left = (i, j-1) on d-1 at row i;
         # diag = (i-1, j-1) on d-2 at row i-1
-        u = prev[:, :-1] + (U[d][:, 1:] if isinstance(U, torch.Tensor) else U)
-        lf = prev[:, 1:] + (L[d][:, 1:] if isinstance(L, torch.Tensor) else L)
+        u = _add(prev[:, :-1], U, d)
+        lf = _add(prev[:, 1:], L, d)
+        v = red(u, lf)
         if d >= 2:
-            g = S[d - 2][:, :-1] + (G[d][:, 1:] if isinstance(G, torch.Tensor) else G)
-            v = red(red(u, lf), g)
-        else:
-            v = red(u, lf)
+            v = red(v, _add(S[d - 2][:, :-1], G, d), out=v)
         if O is not None:
             v = torch.maximum(O[d][:, 1:], v)
         cur[:, 1:] = v
@@ -143,6 +148,21 @@ def wavefront(
     ii = torch.arange(n + 1, device=device)[:, None].expand(n + 1, m + 1)
     jj = torch.arange(m + 1, device=device)[None, :].expand(n + 1, m + 1)
     return S[ii + jj, :, ii].permute(2, 0, 1).contiguous()
+
+
+def wavefront_final(up, left, diag, n: torch.Tensor, m: torch.Tensor, **kwargs) -> torch.Tensor:
+    """``D[p, n_p, m_p]`` straight from the diagonal-major table (no un-skewing of the full table)."""
+    shape = kwargs.get("shape")
+    for t in (up, left, diag, kwargs.get("outer")):
+        if isinstance(t, torch.Tensor):
+            shape = tuple(t.shape)
+            break
+    if shape is None or shape[1] == 0 or shape[2] == 0:
+        return final_values(wavefront(up, left, diag, **kwargs), n, m)
+    S = wavefront(up, left, diag, skewed=True, **kwargs)
+    idx = torch.arange(S.shape[1], device=S.device)
+    n = n.to(S.device)
+    return S[n + m.to(S.device), idx, n]
 
 
 def final_values(D: torch.Tensor, n: torch.Tensor, m: torch.Tensor) -> torch.Tensor:

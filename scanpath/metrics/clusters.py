@@ -52,11 +52,28 @@ def _selection_score(labels_per_sp: Sequence[np.ndarray], n_clusters: int) -> fl
     return (nb - nw) / max(n_clusters, 1)
 
 
+def _pad_short(s: Scanpath, n: int = 3) -> Scanpath:
+    """ScanDiff's cluster input: scanpaths shorter than ``n`` padded with fake fixations (1, 1)."""
+    if len(s) >= n:
+        return s
+    import dataclasses
+
+    k = n - len(s)
+    return dataclasses.replace(s, x=np.r_[s.x, np.ones(k)], y=np.r_[s.y, np.ones(k)],
+                               duration=None if s.duration is None else np.r_[s.duration, np.ones(k)],
+                               fixation_extra={})
+
+
 def build_key(scanpaths: Sequence[Scanpath], factors: Sequence[float] = FACTORS,
-              quantile: float = QUANTILE) -> dict[str, Any]:
-    """Clusters for one key from its human scanpaths (order-independent: subjects are sorted)."""
+              quantile: float = QUANTILE, pad_short: bool = False) -> dict[str, Any]:
+    """Clusters for one key from its human scanpaths (order-independent: subjects are sorted).
+
+    ``pad_short`` (flag ``cluster_pad_short``) reproduces ScanDiff, which pads scanpaths shorter
+    than 3 with (1, 1) before fitting."""
     from sklearn.cluster import MeanShift, estimate_bandwidth
 
+    if pad_short:
+        scanpaths = [_pad_short(s) for s in scanpaths]
     sps = sorted(scanpaths, key=lambda s: (str(s.subject), s.x.tobytes(), s.y.tobytes()))
     xy = np.concatenate([s.xy for s in sps], axis=0) if sps else np.zeros((0, 2))
     if len(xy) == 0:
@@ -105,7 +122,8 @@ def cluster_key(s: Scanpath, split: str = "test") -> str:
 
 
 def build_clusters(humans: Sequence[Scanpath], split: str = "test", path: str | Path | None = None,
-                   factors: Sequence[float] = FACTORS, quantile: float = QUANTILE) -> dict[str, Any]:
+                   factors: Sequence[float] = FACTORS, quantile: float = QUANTILE,
+                   cluster_pad_short: bool = False) -> dict[str, Any]:
     """Build clusters for every key of ``humans``; optionally write them atomically as JSON."""
     groups: dict[str, list[Scanpath]] = {}
     for s in humans:
@@ -113,9 +131,9 @@ def build_clusters(humans: Sequence[Scanpath], split: str = "test", path: str | 
     out = {
         "format": "scanpath-clusters-v1",
         "builder": {"algorithm": "sklearn MeanShift", "factors": list(factors), "quantile": quantile,
-                    "split": split},
+                    "split": split, "cluster_pad_short": cluster_pad_short},
         "input_sha256": input_sha256(humans),
-        "keys": {k: build_key(v, factors, quantile) for k, v in sorted(groups.items())},
+        "keys": {k: build_key(v, factors, quantile, cluster_pad_short) for k, v in sorted(groups.items())},
     }
     if path is not None:
         atomic_write_json(path, out)

@@ -24,6 +24,6 @@ from scanpath.metrics.sequence import (
     scanmatch_substitution,
     sequence_score,
 )
-from scanpath.metrics.spherical import sphere_dtw, sphere_levenshtein, sphere_recurrence
+from scanpath.metrics.spherical import sphere_dtw, sphere_levenshtein, sphere_multimatch, sphere_recurrence
 
 __all__ = [n for n in dir() if not n.startswith("_")]

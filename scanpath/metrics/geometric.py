@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from scanpath.metrics._kernel import final_values, wavefront
+from scanpath.metrics._kernel import wavefront_final
 from scanpath.metrics.sequence import _pair_lengths, chunked_pairs
 
 try:  # the core's batched great-circle op when it exists (issue 4)
@@ -87,8 +87,7 @@ def dtw(a: Sequence, b: Sequence, distance: str = "euclidean", li=None, ri=None)
 
     def run(A, lA, B, lB):
         C = _pairwise(A, B, distance)
-        D = wavefront(C, C, C, reduce="min", boundary=float("inf"), corner=0.0)
-        return final_values(D, lA, lB).numpy()
+        return wavefront_final(C, C, C, reduce="min", boundary=float("inf"), corner=0.0, n=lA, m=lB).numpy()
 
     out = chunked_pairs(a, b, run, li=li, ri=ri)
     pa, pb = _pair_lengths(a, b, li, ri)
@@ -102,9 +101,8 @@ def frechet(a: Sequence, b: Sequence, distance: str = "euclidean", li=None, ri=N
 
     def run(A, lA, B, lB):
         C = _pairwise(A, B, distance)
-        D = wavefront(0.0, 0.0, 0.0, shape=tuple(C.shape), reduce="min", boundary=float("inf"),
-                      corner=float("-inf"), outer=C)
-        return final_values(D, lA, lB).numpy()
+        return wavefront_final(0.0, 0.0, 0.0, shape=tuple(C.shape), reduce="min", boundary=float("inf"),
+                      corner=float("-inf"), outer=C, n=lA, m=lB).numpy()
 
     out = chunked_pairs(a, b, run, li=li, ri=ri)
     pa, pb = _pair_lengths(a, b, li, ri)

@@ -233,7 +233,8 @@ def _multimatch(left, right, li, ri, params):
         ss = sizes[li]
     out = multimatch_batch([f for f, _ in fl], [f for f, _ in fr], li, ri, screen_size=ss,
                            grouping=params["grouping"], tdir=params["tdir"], tdur=params["tdur"],
-                           tamp=params["tamp"], short_policy=params["short_policy"], tie_break=params["tie_break"])
+                           tamp=params["tamp"], short_policy=params["short_policy"], tie_break=params["tie_break"],
+                           legacy_float32=params["legacy_float32"])
     no_dur = np.array([not fl[i][1] or not fr[j][1] for i, j in zip(li, ri)], dtype=bool)
     out[no_dur, 4] = np.nan
     return out
@@ -243,7 +244,7 @@ MM_DIMS = ("vector", "direction", "length", "position", "duration")
 register(MetricSpec(
     "multimatch", "pair", _multimatch,
     {"screen_size": None, "grouping": False, "tdir": 0.0, "tdur": 0.0, "tamp": 0.0, "short_policy": "nan",
-     "tie_break": "reference", "duration_policy": "real", "default_duration_ms": None},
+     "tie_break": "reference", "duration_policy": "real", "default_duration_ms": None, "legacy_float32": False},
     subdims=MM_DIMS, main=lambda d: float(np.mean([d["vector"], d["direction"], d["length"], d["position"]])),
     description="MultiMatch (multimatch-gaze 0.1.3 semantics); value = MM = mean of vector, direction, "
                 "length, position"))
@@ -402,3 +403,22 @@ register(MetricSpec("saliency", "set", _saliency,
                     {"frame": None, "sigma": 16.0, "ddof": 1, "jitter_seed": None, "n_splits": 100, "seed": 0},
                     subdims=SAL_DIMS, main="cc", human_fn=_saliency_human,
                     description="fixation-density map metrics per key (CC, KLD, SIM, NSS, AUC-Judd, AUC-Borji)"))
+
+
+# ----------------------------------------------------------------------------- 360° MultiMatch
+def _mm360(left, right, li, ri, params):
+    from scanpath.metrics.spherical import sphere_multimatch
+
+    def fix(s):
+        d = s.duration if s.duration is not None else np.ones(len(s))
+        return np.column_stack([s.x, s.y, d])
+
+    fl = [fix(s) for s in left]
+    fr = [fix(s) for s in right]
+    return np.array([sphere_multimatch(fl[i], fr[j], params["weights"]) for i, j in zip(li, ri)]).reshape(-1, 5)
+
+
+register(MetricSpec("multimatch_360", "pair", _mm360, {"weights": [1.0, 0.0, 1.0, 1.0, 1.0]},
+                    subdims=("position", "duration", "length", "shape", "direction"),
+                    main=lambda d: float(np.nanmean([d["position"], d["length"], d["shape"], d["direction"]])),
+                    description="360° MultiMatch (salient360 toolbox, fixed) on yaw/pitch degrees"))

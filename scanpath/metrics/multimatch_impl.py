@@ -420,6 +420,7 @@ def multimatch_batch(
     short_policy: str = "nan",
     tie_break: str = "reference",
     warn: bool = True,
+    legacy_float32: bool = False,
 ) -> np.ndarray:
     """MultiMatch for many pairs: ``left``/``right`` are lists of ``(n, 3)`` [x, y, duration s]
     arrays, pairs ``(left[li[p]], right[ri[p]])`` (``li = ri = arange`` when omitted). Each
@@ -428,6 +429,9 @@ def multimatch_batch(
         if len(left) != len(right):
             raise ValueError("without pair indices left and right must have the same length")
         li = ri = np.arange(len(left))
+    if legacy_float32:  # HAT-port reproduction: coordinates and durations held in float32
+        left = [np.asarray(a, dtype=np.float32).astype(np.float64) for a in left]
+        right = [np.asarray(b, dtype=np.float32).astype(np.float64) for b in right]
     Lf = [_prep_fix(a, short_policy) for a in left]
     Rf = Lf if right is left else [_prep_fix(b, short_policy) for b in right]
     li = np.asarray(li, dtype=np.int64)

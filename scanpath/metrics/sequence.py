@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from scanpath.metrics._kernel import final_values, pad_sequences, wavefront
+from scanpath.metrics._kernel import pad_sequences, wavefront_final
 
 CHUNK_CELLS = 250_000  # cells per wavefront call (cache-sized chunks were fastest on the 2-core box)
 
@@ -76,18 +76,17 @@ def _labels(seqs: Sequence) -> list[np.ndarray]:
 # --------------------------------------------------------------------------- kernels on padded
 def _lcs(A, lA, B, lB):
     eq = (A[:, :, None] == B[:, None, :]).to(torch.float64)
-    D = wavefront(0.0, 0.0, eq, reduce="max", boundary=0.0)
-    return final_values(D, lA, lB).numpy()
+    return wavefront_final(0.0, 0.0, eq, reduce="max", boundary=0.0, n=lA, m=lB).numpy()
 
 
 def _lev(A, lA, B, lB):
     ne = (A[:, :, None] != B[:, None, :]).to(torch.float64)
     n, m = ne.shape[1], ne.shape[2]
-    D = wavefront(
+    return wavefront_final(
         1.0, 1.0, ne, reduce="min",
         row0=torch.arange(m + 1, dtype=torch.float64), col0=torch.arange(n + 1, dtype=torch.float64),
-    )
-    return final_values(D, lA, lB).numpy()
+        n=lA, m=lB,
+    ).numpy()
 
 
 def lcs_length(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
@@ -160,11 +159,11 @@ def scanmatch_score(
         k = S.shape[0]
         sub = S[A.clamp(0, k - 1)[:, :, None], B.clamp(0, k - 1)[:, None, :]]
         n, m = sub.shape[1], sub.shape[2]
-        D = wavefront(
+        return wavefront_final(
             float(gap), float(gap), sub, reduce="max",
             row0=gap * torch.arange(m + 1, dtype=torch.float64), col0=gap * torch.arange(n + 1, dtype=torch.float64),
-        )
-        return final_values(D, lA, lB).numpy()
+            n=lA, m=lB,
+        ).numpy()
 
     score = chunked_pairs(a, b, run, fill=0, dtype=torch.long, li=li, ri=ri)
     pa, pb = _pair_lengths(a, b, li, ri)

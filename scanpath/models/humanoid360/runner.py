@@ -49,6 +49,8 @@ def run_episodes(agent: Any, env: Humanoid360Env, episodes: Sequence[Episode], p
         done, n_invalid = False, 0
         while not done:
             obs, _, term, trunc, info = env.step(agent.act(obs))
+            if hasattr(agent, "observe_feedback"):
+                agent.observe_feedback(info["feedback"])
             n_invalid += not info["valid"]
             done = term or trunc
         e = episodes[i]

@@ -1,0 +1,163 @@
+"""NeVA / NevaClip Lightning modules and entry points, offline (random-init models, SYNTHETIC data)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+from datamodules.base import ScanpathDataModule, collate_samples
+from datamodules.capmit1003 import CapMIT1003DataModule
+from scanpath.io.capmit1003 import write_synthetic_capmit1003
+from scanpath.models.neva.module import NevaClipModule, NevaModule
+from scanpath.models.neva.torch_model import SimpleAttentionNet
+from scanpath.types import Scanpath
+
+TINY = {"model_name": "NevaTiny-ViT", "pretrained": None}
+
+
+@pytest.fixture(scope="module")
+def cap_root(tmp_path_factory):
+    return write_synthetic_capmit1003(tmp_path_factory.mktemp("cap"), n_images=2, captions_per_image=2, seed=3)
+
+
+@pytest.mark.parametrize("target", ["caption", "image", "schedule"])
+def test_nevaclip_predict_under_inference_mode(cap_root, target):
+    """trainer.predict with inference_mode=True still works (the module leaves inference mode itself)."""
+    dm = CapMIT1003DataModule(root=str(cap_root), clip_size=64, batch_size=4)
+    model = NevaClipModule(clip=TINY, target=target, n_fixations=10, n_iter=2, n_candidates=2, blur_k=9,
+                           blur_sigma=3.0)
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, inference_mode=True)
+    out = trainer.predict(model, datamodule=dm)
+    preds = [s for b in out for s in b.to_list()]
+    assert len(preds) == 4  # one per obs_uid
+    for p, q in zip(preds, dm.query_samples("test")):
+        assert len(p) == 10 and p.stimulus == q["stimulus"] and p.image_size == q["image_size"]
+        w, h = p.image_size
+        assert (p.x >= 0).all() and (p.x <= w).all() and (p.y >= 0).all() and (p.y <= h).all()
+        assert p.extra["obs_uid"] == q["obs_uid"] and p.condition.startswith(target)
+        assert set(p.fixation_extra) >= {"loss", "u_row", "u_col", "x_raw", "y_raw"}
+
+
+def test_nevaclip_controls_change_only_caption_targets(cap_root):
+    kw = dict(clip=TINY, n_fixations=3, n_iter=3, blur_k=9, blur_sigma=3.0)
+    base = CapMIT1003DataModule(root=str(cap_root), clip_size=64, batch_size=4)
+    other = CapMIT1003DataModule(root=str(cap_root), clip_size=64, batch_size=4, caption_mode="caption_other_image")
+    b1 = next(iter(base.predict_dataloader()))
+    b2 = next(iter(other.predict_dataloader()))
+    m = NevaClipModule(target="caption", **kw)
+    p1, p2 = m.predict_scanpaths(b1), m.predict_scanpaths(b2)
+    assert not torch.allclose(p1.data[..., :2], p2.data[..., :2])
+    assert p2.meta[0]["condition"] == "caption:caption_other_image"
+    mi = NevaClipModule(target="image", **kw)  # the image target ignores captions entirely
+    assert torch.equal(mi.predict_scanpaths(b1).data[..., :2], mi.predict_scanpaths(b2).data[..., :2])
+
+
+def test_faithful_flag_outputs_upstream_frame(cap_root):
+    dm = CapMIT1003DataModule(root=str(cap_root), clip_size=64, batch_size=2)
+    b = next(iter(dm.predict_dataloader()))
+    m = NevaClipModule(clip=TINY, faithful=True, n_fixations=2, n_iter=2, blur_k=9, blur_sigma=3.0)
+    assert m.upstream_quirks and m.optimizer.clip_value is None
+    sp = m.predict_scanpaths(b).to_list()[0]
+    # upstream frame: crop-relative (row, col) model-input pixels, row first
+    assert sp.fixation_extra["upstream_row"] == pytest.approx((sp.fixation_extra["u_row"] + 1) * 63 / 2)
+
+
+class BrightSquares(ScanpathDataModule):
+    """SYNTHETIC: flat images with one bright square; label = image quadrant of the square."""
+
+    name = "bright_squares"
+    synthetic = True
+
+    def __init__(self, n: int = 48, size: int = 32, **kw):
+        kw.setdefault("split_fractions", (0.5, 0.25, 0.25))
+        super().__init__(**kw)
+        self.n, self.size = n, size
+
+    def load_samples(self):
+        g = torch.Generator().manual_seed(0)
+        out = []
+        for i in range(self.n):
+            x = torch.full((3, self.size, self.size), 0.2)
+            r, c = torch.randint(0, self.size - 6, (2,), generator=g).tolist()
+            x[:, r : r + 6, c : c + 6] = 1.0
+            label = int(r + 3 >= self.size // 2) * 2 + int(c + 3 >= self.size // 2)
+            sp = Scanpath(x=[c + 3.0], y=[r + 3.0], stimulus=f"img{i}", subject=1, image_size=(self.size, self.size))
+            out.append({"scanpath": sp, "stimulus": f"img{i}", "image": x, "image_size": (self.size, self.size),
+                        "label": label})
+        return out
+
+
+def test_neva_trained_mode_classifier_fit_and_foveated_accuracy(tmp_path):
+    dm = BrightSquares(batch_size=8)
+    model = NevaModule(attention=SimpleAttentionNet(), downstream="classifier", num_classes=4, input_size=32,
+                       blur_k=9, blur_sigma=3.0, val_blur_k=9, val_blur_sigma=6.0, classifier_fit_steps=30,
+                       optimizer=lambda p: torch.optim.Adam(p, lr=1e-3))
+    before = [p.clone() for p in model.attention.parameters()]
+    trainer = pl.Trainer(accelerator="cpu", max_epochs=2, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(model, datamodule=dm)
+    assert all(not p.requires_grad for p in model.classifier.parameters())  # frozen downstream
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.attention.parameters()))
+    m = trainer.callback_metrics
+    assert 0.0 <= float(m["val/foveated_acc"]) <= 1.0 and torch.isfinite(m["val/loss"])
+    out = model.predict_scanpaths(collate_samples(dm.query_samples("test")))
+    assert out.data.shape[1] == 10 and (out.data[..., :2] >= 0).all() and (out.data[..., :2] <= 32).all()
+
+
+def test_neva_summed_vs_per_glimpse_steps():
+    dm = BrightSquares(n=16, batch_size=8)
+    batch = collate_samples(dm.samples("all")[:8])
+    counts = {}
+    for per_glimpse in (True, False):
+        model = NevaModule(input_size=32, blur_k=9, blur_sigma=3.0, n_glimpses=4, step_per_glimpse=per_glimpse)
+        opt = torch.optim.SGD(model.attention.parameters(), lr=0.0)
+        n = {"steps": 0}
+        orig = opt.step
+
+        def counting_step(*a, _orig=orig, _n=n, **k):
+            _n["steps"] += 1
+            return _orig(*a, **k)
+
+        opt.step = counting_step
+        model.optimizers = lambda opt=opt: opt
+        model.manual_backward = lambda loss: loss.backward()
+        model.lr_schedulers = lambda: None
+        model.log = lambda *a, **k: None
+        model.training_step(batch, 0)
+        counts[per_glimpse] = n["steps"]
+    assert counts == {True: 4, False: 1}
+
+
+def test_train_py_neva_fast_dev_run(tmp_path):
+    from conftest import compose_config
+
+    import train
+
+    cfg = compose_config("train", ["model=neva", "debug=fdr", "data.num_layouts=12", "logger=csv"], tmp_path)
+    train.train(cfg)
+
+
+def test_evaluate_py_nevaclip_offline(tmp_path, cap_root):
+    """Spec §7 item 14: evaluate.py model=nevaclip data=capmit1003 with a random-init CLIP logs all metrics."""
+    from conftest import compose_config
+
+    import evaluate
+
+    cfg = compose_config("evaluate", [
+        "model=nevaclip", "data=capmit1003", f"data.root={cap_root}", "data.clip_size=64",
+        "model.clip.model_name=NevaTiny-ViT", "model.clip.pretrained=null", "model.n_iter=2", "model.blur_k=9",
+        "model.blur_sigma=3.0", "n_figures=1", "~baselines.saliency_ior", "~baselines.target_similarity",
+    ], tmp_path)
+    assert cfg.inference_mode is False
+    payload = evaluate.evaluate(cfg)
+    rows = payload["rows"]
+    assert {"NevaClip", "Human"} <= set(rows) and len(rows) >= 4
+    for name in ("sed", "spp_sed", "ss", "scanmatch", "spp_scanmatch", "multimatch", "stde"):
+        assert name in rows["NevaClip"]["metrics"], name
+    assert rows["NevaClip"]["n_predictions"] == 4
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert "NevaClip" in metrics["rows"] and (tmp_path / "predictions.json").is_file()
