@@ -26,9 +26,8 @@ def _humans(rng, order=None):
 def test_builder_is_deterministic_and_order_free(tmp_path):
     h = _humans(np.random.default_rng(0))
     a = build_clusters(h, path=tmp_path / "c.json")
-    b = build_clusters(h)
-    c = build_clusters([h[i] for i in (3, 1, 5, 0, 2, 4)])
-    assert a["keys"] == b["keys"] == c["keys"]
+    c = build_clusters([h[i] for i in (3, 1, 5, 0, 2, 4)])  # repeated run, subjects permuted
+    assert a["keys"] == c["keys"]
     key = "test-present-cup-img1"
     assert set(a["keys"]) == {key}
     entry = a["keys"][key]

@@ -222,3 +222,73 @@ def test_oat_delta_registry_on_object_strings():
     # t1: (3,3,5,3,7) vs (1,7): LCS 1 / max 5 in both directions; t2 has a single subject (no pair)
     assert hc["ss_obj"]["value"] == pytest.approx(1 / 5)
     assert hc["ss_obj"]["n_unmatched"] == 1
+
+
+def test_semss_with_segmentation_maps(tmp_path):
+    import gzip
+
+    seg = np.zeros((320, 512), dtype=np.int64)
+    seg[:, 256:] = 1
+    seg[160:, :] += 2
+    with gzip.open(tmp_path / "img1.npy.gz", "wb") as fh:
+        np.save(fh, seg)
+    # 1024×640 stimulus -> 512×320 frame; labels 0 (top-left), 1 (top-right), 3 (bottom-right)
+    p = Scanpath([100, 900, 900], [100, 100, 600], stimulus="img1.jpg", subject=1, image_size=(1024, 640))
+    h = Scanpath([100, 900], [100, 100], stimulus="img1.jpg", subject=0, image_size=(1024, 640))
+    r = score_scanpaths([p], [h], {"semss": {"segmentation_dir": str(tmp_path)},
+                                   "semfed": {"segmentation_dir": str(tmp_path)}})
+    assert r["semss"]["value"] == pytest.approx(2 / 3)
+    assert r["semfed"]["value"] == 1.0
+
+
+def test_ss_time_and_dss_registry():
+    p = Scanpath([10, 60], [10, 10], [120, 40], stimulus="a", subject=1, image_size=(100, 100))
+    h = Scanpath([10, 60], [10, 10], [100, 200], stimulus="a", subject=0, image_size=(100, 100))
+    r = score_scanpaths([p], [h], {"ss_time": {"grid": [2, 2]}})
+    assert r["ss_time"]["value"] == pytest.approx(2 / 6)
+    # DSS: one key, predictions identical to each other and to the two identical humans -> 1/(1+0)
+    hs = [dataclasses_replace(h, subject=k) for k in range(2)]
+    ps = [dataclasses_replace(h, subject=f"m{k}") for k in range(2)]
+    assert score_scanpaths(ps, hs, {"dss": {"grid": [2, 2]}})["dss"]["value"] == pytest.approx(1.0)
+    # predictions all different from the humans but identical to each other: SS_HM = 0
+    q = [Scanpath([90, 90], [90, 90], stimulus="a", subject=f"m{k}", image_size=(100, 100)) for k in range(2)]
+    assert score_scanpaths(q, hs, {"dss": {"grid": [2, 2]}})["dss"]["value"] == 0.0
+
+
+def dataclasses_replace(s, **kw):
+    import dataclasses
+
+    return dataclasses.replace(s, **kw)
+
+
+def test_saliency_set_metric_perfect_prediction():
+    rng = np.random.default_rng(5)
+    hs = [_sp(rng, 6, f"s{k}", j, size=(64, 48)) for k in range(2) for j in range(3)]
+    ps = [dataclasses_replace(h, subject=f"m{h.subject}") for h in hs]
+    r = score_scanpaths(ps, hs, {"saliency": {"n_splits": 5, "sigma": 3.0}})["saliency"]
+    v = r["values"]
+    assert v["cc"] == pytest.approx(1.0) and v["sim"] == pytest.approx(1.0) and v["kld"] == pytest.approx(0.0, abs=1e-9)
+    assert 0.5 < v["auc_judd"] <= 1 and 0 <= v["sauc"] <= 1
+    hc = human_consistency(hs, {"saliency": {"n_splits": 5, "sigma": 3.0}})["saliency"]
+    assert hc["loso"] and hc["n"] == len(hs) and hc["values"]["cc"] < 1
+
+
+def test_truncation_and_cut_at_target():
+    box = {"bbox": [40, 40, 20, 20]}
+    p = Scanpath([5, 50, 90, 95], [5, 50, 90, 95], stimulus="a", subject=1, condition="present",
+                 image_size=(100, 100), extra=box)
+    h = Scanpath([5, 50], [5, 50], stimulus="a", subject=0, condition="present", image_size=(100, 100), extra=box)
+    r = score_scanpaths([p], [h], {"cut": {"metric": "ss", "cut_at_target": True},
+                                   "trunc": {"metric": "ss", "truncate_pred": 3}, "full": {"metric": "ss"}})
+    assert r["cut"]["value"] == 1.0  # cut after the on-target 2nd fixation -> identical strings
+    assert r["trunc"]["value"] == pytest.approx(2 / 3) and r["full"]["value"] == pytest.approx(2 / 4)
+
+
+@pytest.mark.parametrize("preset", ["irl", "gazeformer", "hat", "scandiff", "full", "coco_search18", "h360",
+                                    "oat_objects"])
+def test_metric_presets_resolve(preset):
+    from scanpath.metrics.registry import resolve
+
+    cfg = yaml.safe_load((REPO / f"conf/metrics/{preset}.yaml").read_text())
+    for entry, params in cfg.items():
+        resolve(entry, params)

@@ -107,7 +107,7 @@ def test_levenshtein_equals_rapidfuzz():
     assert np.array_equal(ours, ref)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.lists(st.integers(0, 4), max_size=12), min_size=1, max_size=8),
        st.lists(st.lists(st.integers(0, 4), max_size=12), min_size=1, max_size=8))
 def test_ss_is_lcs_over_max_hypothesis(a, b):
@@ -186,3 +186,17 @@ def test_stde_identical_is_one_and_recurrence():
     assert r["corm"] == pytest.approx(0.0)
     rr = geometric.recurrence(x, x, radius=1.0, variant="ram1n")
     assert rr["rec"] == pytest.approx(100 * 2 * 0 / 12)  # strict '<' with distance exactly 1
+
+
+@pytest.mark.gpu
+def test_wavefront_cuda_matches_cpu():
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    from scanpath.metrics._kernel import wavefront
+
+    C = torch.rand(64, 9, 13, dtype=torch.float64)
+    cpu = wavefront(C, C, C, reduce="min", boundary=float("inf"), corner=0.0)
+    gpu = wavefront(C.cuda(), C.cuda(), C.cuda(), reduce="min", boundary=float("inf"), corner=0.0)
+    torch.testing.assert_close(gpu.cpu(), cpu, rtol=0, atol=1e-12)

@@ -75,3 +75,27 @@ def test_h360_config_on_salient360_toy():
     res = human_consistency(humans, cfg)
     for name in cfg:
         assert np.isfinite(res[name]["value"]) or name == "rec", name
+
+
+def test_sphere_multimatch_invariances():
+    from scanpath.metrics.spherical import sphere_multimatch
+
+    rng = np.random.default_rng(1)
+    a = np.column_stack([rng.uniform(-180, 180, 8), rng.uniform(-60, 60, 8), rng.uniform(0.1, 0.5, 8)])
+    b = np.column_stack([rng.uniform(-180, 180, 6), rng.uniform(-60, 60, 6), rng.uniform(0.1, 0.5, 6)])
+    np.testing.assert_allclose(sphere_multimatch(a, a), 1.0)
+    rot = a.copy()
+    rot[:, 0] = np.mod(rot[:, 0] + 100 + 180, 360) - 180  # yaw rotation (crosses the seam)
+    s = sphere_multimatch(a, rot)
+    np.testing.assert_allclose(s[1:], 1.0, atol=1e-9)  # duration, length, shape, direction invariant
+    assert s[0] < 1.0  # position is not
+    ab = sphere_multimatch(a, b)
+    assert np.all((ab >= 0) & (ab <= 1))
+
+
+def test_multimatch_360_registry():
+    rng = np.random.default_rng(2)
+    hs = [Scanpath(rng.uniform(-180, 180, 7), rng.uniform(-60, 60, 7), rng.uniform(100, 400, 7), stimulus="p",
+                   subject=i) for i in range(3)]
+    r = human_consistency(hs, {"multimatch_360": {}})["multimatch_360"]
+    assert 0 < r["value"] < 1 and set(r["values"]) == {"position", "duration", "length", "shape", "direction"}

@@ -109,7 +109,7 @@ def test_batch_of_4_equals_4_single_runs(tiny_clip):
     x = torch.rand(4, 3, 64, 64, generator=g, dtype=torch.float64)
     tgt = torch.randn(4, 64, generator=g, dtype=torch.float64)
     ids = ["a", "b", "c", "d"]
-    kw = dict(mean=tiny_clip.mean, std=tiny_clip.std, n_fixations=3, n_iter=4, n_candidates=2, blur_k=9,
+    kw = dict(mean=tiny_clip.mean, std=tiny_clip.std, n_fixations=2, n_iter=3, n_candidates=2, blur_k=9,
               blur_sigma=3.0, forgetting=0.5)
     batched = NevaOptimizer(visual, **kw)(x, tgt, ids)
     for i in range(4):

@@ -194,6 +194,57 @@ def _foveate_torch(
     return out
 
 
+def _blend_forward_torch(x, d, gr, gc, m) -> torch.Tensor:
+    """``x + clamp(1 - m - gr gc^T, 0, 1) d`` → ``[n,K,C,H,W]``, one image at a time (cache-sized
+    temporaries, no [n,K,H,W] intermediates)."""
+    n, C, H, W = x.shape
+    K = gr.shape[1]
+    out = torch.empty((n, K, C, H, W), dtype=x.dtype, device=x.device)
+    for b in range(n):
+        w = gr[b, :, :, None] * gc[b, :, None, :]
+        if m is not None:
+            w.add_(m[b])
+        w.neg_().add_(1.0).clamp_(0.0, 1.0)
+        torch.addcmul(x[b].unsqueeze(0), w.unsqueeze(1), d[b].unsqueeze(0), out=out[b])
+    return out
+
+
+def blend_backward(ctx, g_out):
+    """Backward of the fused Gaussian blend (shared by the torch and Triton forwards): recomputes the
+    weights per image; gradients for x, d and the separable profiles ``gr``, ``gc``."""
+    x, d, gr, gc, m = ctx.saved_tensors
+    need = ctx.needs_input_grad
+    gx = g_out.sum(1) if need[0] else None
+    gd = torch.empty_like(d) if need[1] else None
+    ggr = torch.empty_like(gr) if need[2] else None
+    ggc = torch.empty_like(gc) if need[3] else None
+    if need[1] or need[2] or need[3]:
+        for b in range(x.shape[0]):
+            g = gr[b, :, :, None] * gc[b, :, None, :]
+            s = 1.0 - g if m is None else (1.0 - m[b]) - g
+            if need[1]:
+                gd[b] = torch.einsum("kchw,khw->chw", g_out[b], s.clamp(0.0, 1.0))
+            if need[2] or need[3]:
+                dg = -torch.einsum("kchw,chw->khw", g_out[b], d[b]) * ((s > 0) & (s < 1)).to(g.dtype)
+                if need[2]:
+                    ggr[b] = (dg * gc[b, :, None, :]).sum(-1)
+                if need[3]:
+                    ggc[b] = (dg * gr[b, :, :, None]).sum(-2)
+    return gx, gd, ggr, ggc, None
+
+
+class _GaussianBlend(torch.autograd.Function):
+    """NeVA blend with the Gaussian mask given by its separable profiles; saves only the inputs
+    (the [n,K,H,W] weights are recomputed in backward)."""
+
+    @staticmethod
+    def forward(ctx, x, d, gr, gc, m):
+        ctx.save_for_backward(x, d, gr, gc, m)
+        return _blend_forward_torch(x, d, gr, gc, m)
+
+    backward = staticmethod(blend_backward)
+
+
 def foveate(
     images: torch.Tensor,
     fixations: torch.Tensor,
@@ -262,6 +313,9 @@ def foveate(
 
             gr, gc = _profiles(fi, H, W, sigma_f)
             return foveate_blend_triton(xi, di[0], gr, gc, mi)
+        if mask == "gaussian" and len(di) == 1:
+            gr, gc = _profiles(fi, H, W, sigma_f)
+            return _GaussianBlend.apply(xi, di[0], gr, gc, mi)
         if mask == "gaussian":
             g = gaussian_mask(fi, (H, W), sigma_f)
         else:

@@ -59,8 +59,7 @@ def default_vfov(fov_deg: float, out_hw: tuple[int, int]) -> float:
 def _camera_axes(out_hw: tuple[int, int], fov_deg: float, vfov_deg: float | None, grid: str):
     """Unrotated camera ray components: ``x [w]`` (right) and ``y [h]`` (down), z = 1, float64.
 
-    Both are built from integers so that mirrored columns have exactly negated x (used to compute the
-    trigonometry on one half of the view)."""
+    Built from integers, so mirrored columns have exactly negated x."""
     h, w = out_hw
     if grid == "hstar":
         f = w / (2 * math.tan(math.radians(fov_deg) / 2))
@@ -83,26 +82,20 @@ _MAP_CACHE_SIZE = 16
 def _lonlat_for_pitch(
     pitch: float, out_hw, fov_deg, vfov_deg, grid, device
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(lon, lat) in radians, float64 ``[h, w]``, of the view at yaw 0 and ``pitch`` (lat > 0 = down).
-
-    lon is odd and lat even in the ray's x, so both are evaluated on the distinct values of |x| only
-    and mirrored (halves the float64 trigonometry)."""
+    """(lon, lat) in radians, float64 ``[h, w]``, of the view at yaw 0 and ``pitch`` (lat > 0 = down)."""
     key = (float(pitch), tuple(out_hw), float(fov_deg), vfov_deg, grid, str(device))
     hit = _MAP_CACHE.get(key)
     if hit is not None:
         _MAP_CACHE.move_to_end(key)
         return hit
     x, y = _camera_axes(tuple(out_hw), fov_deg, vfov_deg, grid)
-    ax, inv = torch.unique(x.abs(), return_inverse=True)
-    ax, inv, y, sign = ax.to(device), inv.to(device), y.to(device), torch.sign(x).to(device)
+    x, y = x.to(device)[None, :], y.to(device)
     p = math.radians(pitch)
     c, s = math.cos(p), math.sin(p)
-    y1 = (c * y - s)[:, None]  # z = 1
+    y1 = (c * y - s)[:, None]  # rotate (x, y, 1) by Rx(pitch); x is unchanged
     z1 = (s * y + c)[:, None]
-    lon_a = torch.atan2(ax[None, :], z1)
-    lat_a = torch.atan2(y1, torch.hypot(ax[None, :], z1))
-    lon = lon_a[:, inv] * torch.where(sign < 0, -1.0, 1.0).to(torch.float64)
-    lat = lat_a[:, inv]
+    lon = torch.atan2(x, z1)
+    lat = torch.atan2(y1, torch.hypot(x, z1))
     _MAP_CACHE[key] = (lon, lat)
     if len(_MAP_CACHE) > _MAP_CACHE_SIZE:
         _MAP_CACHE.popitem(last=False)
@@ -217,7 +210,7 @@ def equirect_to_perspective(
     else:
         out = F.grid_sample(img, g, mode="bilinear", padding_mode="border", align_corners=False)
     if is_u8:
-        out = out.round().clamp(0, 255).to(torch.uint8)
+        out = out.round_().clamp_(0, 255).to(torch.uint8)
     return out
 
 

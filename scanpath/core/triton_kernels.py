@@ -22,6 +22,8 @@ import torch
 import triton
 import triton.language as tl
 
+from .foveation import blend_backward
+
 __all__ = ["foveate_blend_triton", "ecc_sat_triton"]
 
 
@@ -73,25 +75,7 @@ class _FoveateBlend(torch.autograd.Function):
         ctx.save_for_backward(x, d, gr, gc, m)
         return _foveate_fwd(x, d, gr, gc, m)
 
-    @staticmethod
-    def backward(ctx, g_out):
-        x, d, gr, gc, m = ctx.saved_tensors
-        g = gr[..., :, None] * gc[..., None, :]  # [n,K,H,W]
-        s = 1.0 - g if m is None else 1.0 - m[:, None] - g
-        w = s.clamp(0.0, 1.0)
-        inside = ((s > 0) & (s < 1)).to(g.dtype)
-        gx = gd = ggr = ggc = None
-        if ctx.needs_input_grad[0]:
-            gx = g_out.sum(1)
-        if ctx.needs_input_grad[1]:
-            gd = (g_out * w[:, :, None]).sum(1)
-        if ctx.needs_input_grad[2] or ctx.needs_input_grad[3]:
-            dg = -(g_out * d[:, None]).sum(2) * inside  # dL/dg [n,K,H,W]
-            if ctx.needs_input_grad[2]:
-                ggr = (dg * gc[..., None, :]).sum(-1)
-            if ctx.needs_input_grad[3]:
-                ggc = (dg * gr[..., :, None]).sum(-2)
-        return gx, gd, ggr, ggc, None
+    backward = staticmethod(blend_backward)
 
 
 def foveate_blend_triton(x, d, gr, gc, m=None) -> torch.Tensor:

@@ -30,7 +30,7 @@ from gymnasium import spaces
 
 from scanpath.envs.actions import Invalid, Rotate, Submit, to_action
 from scanpath.envs.episodes import Episode, load_panorama
-from scanpath.envs.render import HFOV_DEG, draw_crosshair, render_py360, render_views, view_size
+from scanpath.envs.render import HFOV_DEG, draw_crosshair, pad_panoramas, render_py360, render_views, view_size
 from scanpath.envs.windows import distance_reward, judge, rotate_heading, widen_windows
 
 FEEDBACK_OK = "Last action executed successfully, your current direction (yaw,pitch) is ({yaw},{pitch})"
@@ -107,7 +107,11 @@ class Humanoid360Env(gym.Env):
             self._cache.move_to_end(key)
             return self._cache[key]
         img = load_panorama(ep.panorama)
-        val = img if self.renderer == "py360convert" else torch.from_numpy(img).permute(2, 0, 1)[None].to(self.device)
+        if self.renderer == "py360convert":
+            val = img
+        else:  # float, padded once (core pad_equirect), rendered many times
+            t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].to(self.device).float()
+            val = pad_panoramas(t, self.pole)
         self._cache[key] = val
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
@@ -135,6 +139,7 @@ class Humanoid360Env(gym.Env):
             grid=self.grid,
             pole=self.pole,
             crosshair=self.crosshair,
+            padded=True,
         )
         return v[0].permute(1, 2, 0).cpu().numpy()
 

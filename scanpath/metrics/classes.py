@@ -72,7 +72,8 @@ class PairMetric(_KeyedMetric):
         self.add_state("n_pairs", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, predictions: Sequence[Scanpath] | ScanpathBatch) -> None:  # type: ignore[override]
-        preds = _prepare(_as_list(predictions), self.params, self.params.get("truncate_pred"))
+        preds = _prepare(_as_list(predictions), self.params, self.params.get("truncate_pred"),
+                         bool(self.params.get("cut_at_target")))
         li, ri = pair_indices(preds, self._humans_p, self.key)
         k = len(self.dims)
         vals = (np.asarray(self.spec.fn(preds, self._humans_p, li, ri, self.params), dtype=np.float64)

@@ -15,7 +15,6 @@ Each result: ``{"value", "values" (sub-dimensions, optional), "params", "n", "n_
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -45,10 +44,24 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def _prepare(scanpaths: Sequence[Scanpath], params: Mapping[str, Any], truncate: int | None) -> list[Scanpath]:
+def _cut_at_target(s: Scanpath) -> Scanpath:
+    """Keep fixations up to and including the first one strictly inside ``extra["bbox"]`` (TP only)."""
+    from scanpath.metrics.search import steps_to_target
+
+    bbox = s.extra.get("bbox")
+    if bbox is None or s.condition not in (None, "present"):
+        return s
+    k = steps_to_target(s.xy, bbox)
+    return s if not np.isfinite(k) else s.truncated(int(k))
+
+
+def _prepare(scanpaths: Sequence[Scanpath], params: Mapping[str, Any], truncate: int | None,
+             cut: bool = False) -> list[Scanpath]:
     out = []
     frame = params.get("frame")
     for s in scanpaths:
+        if cut:
+            s = _cut_at_target(s)
         if frame is not None:
             if s.image_size is None:
                 from scanpath.io.errors import ScanpathDataError
@@ -119,7 +132,7 @@ def _score_pairs(
     spec: MetricSpec, params: dict[str, Any], left: Sequence[Scanpath], right: Sequence[Scanpath],
     key: str, loso: bool,
 ) -> dict[str, Any]:
-    left_p = _prepare(left, params, params.get("truncate_pred"))
+    left_p = _prepare(left, params, params.get("truncate_pred"), bool(params.get("cut_at_target")))
     right_p = _prepare(right, params, params.get("truncate_gt"))
     li, ri = pair_indices(left_p, right_p, key, loso=loso, include_self=bool(params.get("include_self")))
     if len(li):
@@ -224,4 +237,3 @@ def human_consistency(
 
 
 __all__ = ["score_scanpaths", "human_consistency", "pair_indices"]
-_ = dataclasses  # keep import for type readers

@@ -340,7 +340,7 @@ register(MetricSpec("search_efficiency", "set", _search_eff, {"max_steps": 6},
 
 
 # ----------------------------------------------------------------------------- fixation maps
-SAL_DIMS = ("cc", "kld", "sim", "nss", "auc_judd", "auc_borji")
+SAL_DIMS = ("cc", "kld", "sim", "nss", "auc_judd", "auc_borji", "sauc")
 
 
 def _map_shape(s: Scanpath, params) -> tuple[int, int]:
@@ -350,14 +350,22 @@ def _map_shape(s: Scanpath, params) -> tuple[int, int]:
     return int(h), int(w)
 
 
-def _sal_scores(pred_xy: np.ndarray, human_xy: np.ndarray, shape, params) -> list[float]:
+def _sal_scores(pred_xy: np.ndarray, human_xy: np.ndarray, shape, params, other_xy: np.ndarray) -> list[float]:
     from scanpath.metrics import maps
 
     P = maps.density_map(pred_xy, shape, params["sigma"])
     Q = maps.density_map(human_xy, shape, params["sigma"])
+    sauc = (maps.auc_shuffled(P, human_xy, other_xy, params["n_splits"], 0.1, params["seed"])
+            if len(other_xy) else float("nan"))
     return [maps.cc(P, Q), maps.kld(P, Q), maps.sim(P, Q), maps.nss(P, human_xy, params["ddof"]),
             maps.auc_judd(P, human_xy, params.get("jitter_seed")),
-            maps.auc_borji(P, human_xy, params["n_splits"], 0.1, params["seed"])]
+            maps.auc_borji(P, human_xy, params["n_splits"], 0.1, params["seed"]), sauc]
+
+
+def _others(gh: dict, key: str, params) -> np.ndarray:
+    """Human fixations of the other keys (sAUC negatives)."""
+    arrs = [_xy_all(v, params) for k, v in gh.items() if k != key]
+    return np.concatenate(arrs, axis=0) if arrs else np.zeros((0, 2))
 
 
 def _xy_all(sps, params):
@@ -374,7 +382,8 @@ def _saliency(predictions, humans, key, params):
     rows = []
     for k in sorted(gp):
         if k in gh:
-            rows.append(_sal_scores(_xy_all(gp[k], params), _xy_all(gh[k], params), _map_shape(gh[k][0], params), params))
+            rows.append(_sal_scores(_xy_all(gp[k], params), _xy_all(gh[k], params), _map_shape(gh[k][0], params), params,
+                                    _others(gh, k, params)))
     arr = np.array(rows, dtype=np.float64).reshape(-1, len(SAL_DIMS))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -387,11 +396,14 @@ def _saliency_human(humans, key, params):
     from scanpath.types import group_by_stimulus
 
     rows = []
-    for _k, sps in sorted(group_by_stimulus(humans, key).items()):
+    gh = group_by_stimulus(humans, key)
+    for k, sps in sorted(gh.items()):
+        neg = _others(gh, k, params)
         for i, s in enumerate(sps):
             others = [o for j, o in enumerate(sps) if j != i and (s.subject is None or o.subject != s.subject)]
             if others and len(s):
-                rows.append(_sal_scores(_xy_all(others, params), _xy_all([s], params), _map_shape(s, params), params))
+                rows.append(_sal_scores(_xy_all(others, params), _xy_all([s], params), _map_shape(s, params), params,
+                                        neg))
     arr = np.array(rows, dtype=np.float64).reshape(-1, len(SAL_DIMS))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -402,7 +414,7 @@ def _saliency_human(humans, key, params):
 register(MetricSpec("saliency", "set", _saliency,
                     {"frame": None, "sigma": 16.0, "ddof": 1, "jitter_seed": None, "n_splits": 100, "seed": 0},
                     subdims=SAL_DIMS, main="cc", human_fn=_saliency_human,
-                    description="fixation-density map metrics per key (CC, KLD, SIM, NSS, AUC-Judd, AUC-Borji)"))
+                    description="fixation-density map metrics per key (CC, KLD, SIM, NSS, AUC-Judd, AUC-Borji, sAUC)"))
 
 
 # ----------------------------------------------------------------------------- 360° MultiMatch

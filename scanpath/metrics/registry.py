@@ -27,6 +27,7 @@ PIPELINE_DEFAULTS: dict[str, Any] = {
     "frame": None,  # (W, H) to rescale both sides to before scoring; None = original pixels
     "truncate_pred": None,
     "truncate_gt": None,
+    "cut_at_target": False,  # HAT TP preset: cut predictions after the first fixation inside extra["bbox"]
     "pair_reduce": "mean",  # mean | max | min | flat
     "key_reduce": "mean",  # mean | per_task
     "include_self": False,  # human consistency: self-comparison only for reproduction

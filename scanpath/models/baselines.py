@@ -35,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from scanpath.core import ior_mask
 from scanpath.models.base import ScanpathModel
 from scanpath.types import ScanpathBatch
 
@@ -132,7 +133,8 @@ def wta_ior(
     """Winner-take-all scan of ``maps`` ``[B, h, w]`` with disc inhibition of return.
 
     Each step picks the arg-max (lowest flat index on ties), then sets every map pixel whose centre
-    lies within ``radius`` map pixels of the winner to −inf (a disc IOR that never decays). When all
+    lies within ``radius`` map pixels of the winner to −inf (a disc IOR that never decays; mask from
+    :func:`scanpath.core.ior_mask`). When all
     pixels are inhibited, the inhibition is lifted (the map is restored) so scanning continues.
     ``noise`` > 0 adds seeded Gaussian noise (std ``noise`` × map range) before the scan, which makes
     multiple samples differ. Returns ``[B, n, 2]`` (x, y) in map-pixel units (pixel centres at +0.5).
@@ -144,8 +146,6 @@ def wta_ior(
         eps = torch.stack([torch.randn(h, w, generator=g, dtype=torch.float64) for g in gens])
         m = m + noise * eps.to(m.device)
     base = m.clone()
-    yy = torch.arange(h, dtype=torch.float64, device=m.device)[:, None]
-    xx = torch.arange(w, dtype=torch.float64, device=m.device)[None, :]
     out = torch.empty(b, n, 2, dtype=torch.float64, device=m.device)
     rows = torch.arange(b, device=m.device)
     for t in range(n):
@@ -155,7 +155,7 @@ def wta_ior(
         idx = m.flatten(1).argmax(1)
         cy, cx = (idx // w).to(torch.float64), (idx % w).to(torch.float64)
         out[:, t, 0], out[:, t, 1] = cx + 0.5, cy + 0.5
-        disc = (xx[None] - cx[:, None, None]) ** 2 + (yy[None] - cy[:, None, None]) ** 2 <= radius**2
+        disc = ior_mask((h, w), "disc", centers=out[:, t : t + 1], radius=radius).to(m.device)
         m = m.masked_fill(disc, float("-inf"))
         m[rows, cy.long(), cx.long()] = float("-inf")
     return out

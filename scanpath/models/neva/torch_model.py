@@ -511,3 +511,16 @@ def freeze(module: nn.Module) -> nn.Module:
     for p in module.parameters():
         p.requires_grad_(False)
     return module
+
+
+def build_classifier(
+    name: str = "resnet50", pretrained_weights: str | None = "IMAGENET1K_V1", checkpoint: str | None = None
+) -> nn.Module:
+    """A frozen downstream classifier: a pickled module at ``checkpoint`` (e.g. upstream's WRN-28-10 or
+    DeepAugment+AugMix ResNet-50), else ``torchvision.models.<name>(weights=pretrained_weights)``
+    (``None`` = random init, offline)."""
+    if checkpoint is not None:
+        return freeze(torch.load(checkpoint, map_location="cpu", weights_only=False))
+    import torchvision
+
+    return freeze(getattr(torchvision.models, name)(weights=pretrained_weights))

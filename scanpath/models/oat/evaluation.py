@@ -136,6 +136,7 @@ def run_oat_evaluation(
     baseline_rollouts: int = 100,
     baselines: Sequence[str] = ("random", "center", "saliency", "rgb_similarity"),
     teacher_forced: bool = True,
+    sim_include_pad: bool = False,
     batch_size: int = 16,
     split: str = "test",
 ) -> dict[str, Any]:
@@ -172,7 +173,7 @@ def run_oat_evaluation(
     predictions["OAT (greedy)"] = model_preds(True, 1)
     if samples and samples > 0:
         predictions[f"OAT (sampled ×{samples})"] = model_preds(False, int(samples))
-    sim_model = teacher_forced_sim(module, trials) if teacher_forced else float("nan")
+    sim_model = teacher_forced_sim(module, trials, sim_include_pad) if teacher_forced else float("nan")
 
     base_models: dict[str, ObjectBaseline] = {}
     for kind in baselines:

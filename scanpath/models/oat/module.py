@@ -218,7 +218,7 @@ class OATModule(ScanpathModel):
         self.clip_gradients(optimizer, gradient_clip_val=gradient_clip_val, gradient_clip_algorithm=gradient_clip_algorithm)
 
     def on_fit_start(self) -> None:
-        """Apply ``train_budget`` (max_epochs, limit_train_batches, limit_val_batches) to the trainer.
+        """Apply ``train_budget`` (max_epochs, limit_train/val/test_batches) to the trainer.
 
         It exists so that ``python train.py model=oat`` is a short CPU run: a model config cannot
         override the ``trainer`` group, which Hydra merges after it. ``model.train_budget=null`` (as in
@@ -229,7 +229,7 @@ class OATModule(ScanpathModel):
         trainer = self.trainer
         if "max_epochs" in budget:
             trainer.fit_loop.max_epochs = int(budget["max_epochs"])
-        for key in ("limit_train_batches", "limit_val_batches"):
+        for key in ("limit_train_batches", "limit_val_batches", "limit_test_batches"):
             if key in budget and budget[key] is not None:
                 setattr(trainer, key, budget[key])
         log.info("OAT train_budget applied to the trainer: %s (model.train_budget=null disables)", budget)
