@@ -15,6 +15,7 @@ images). The original caption stays in ``"caption_true"``.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,10 @@ import numpy as np
 
 from datamodules.base import ScanpathDataModule
 from datamodules.mit1003 import ImageSample, ImageStore
-from scanpath.io.capmit1003 import read_capmit1003
+from scanpath.io.capmit1003 import is_synthetic, read_capmit1003
 from scanpath.io.errors import ScanpathDataError
+
+log = logging.getLogger(__name__)
 
 CAPTION_MODES = ("correct", "caption_other_observer", "caption_other_image")
 
@@ -74,6 +77,9 @@ class CapMIT1003DataModule(ScanpathDataModule):
     def load_samples(self) -> list[dict[str, Any]]:
         records = read_capmit1003(self.db_path, self.mit1003_root, require_images=True,
                                   invalid_policy=self.invalid_policy)
+        if is_synthetic(self.db_path):
+            self.synthetic = True
+            log.warning("capmit1003: %s is a SYNTHETIC fixture — not human data", self.db_path)
         captions = self._control_captions([r.caption for r in records], [r.stimulus for r in records])
         out: list[dict[str, Any]] = []
         for rec, cap in zip(records, captions):

@@ -144,6 +144,8 @@ class MIT1003DataModule(ScanpathDataModule):
         self.captions_db = captions_db
 
     def load_samples(self) -> list[dict[str, Any]]:
+        if (self.root / "SYNTHETIC.txt").is_file():
+            self.synthetic = True
         out: list[dict[str, Any]] = []
         for sp in read_mit1003(self.root, drop_first_fixation=self.drop_first_fixation,
                                invalid_policy=self.invalid_policy):

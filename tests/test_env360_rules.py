@@ -172,3 +172,17 @@ def test_batched_twin_matches_single_env():
                 break
         assert total == pytest.approx(float(totals_b[i])), i
         assert env.success == bool(benv.success[i]) and (env.yaw, env.pitch) == (int(benv.yaw[i]), int(benv.pitch[i]))
+
+
+def test_gymnasium_env_checker_passes():
+    import warnings
+
+    from gymnasium.utils.env_checker import check_env
+
+    from scanpath.stimuli.panoramas import generate_scene, scene_episodes
+
+    env = Humanoid360Env(scene_episodes(generate_scene(0, preset="toy", size=(128, 64))), out_hw=(18, 32))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(env, skip_render_check=False)
+    assert not [w for w in caught if "Casting" in str(w.message) or "not within" in str(w.message)]

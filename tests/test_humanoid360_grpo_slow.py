@@ -28,7 +28,7 @@ def test_grpo_learns_toy_task():
     opt = torch.optim.Adam(policy.parameters(), lr=3e-4)
     gen = torch.Generator().manual_seed(0)
     before = evaluate_policy(policy, env, eps, pidx)
-    t0, updates, episodes, after = time.time(), 0, 0, before
+    t0, updates, episodes, after, curve = time.time(), 0, 0, before, []
     while updates < 300:
         sel = torch.randint(len(eps), (32,), generator=gen)
         args, instr = reset_arguments([eps[i] for i in sel], pidx[sel], 8)
@@ -37,9 +37,10 @@ def test_grpo_learns_toy_task():
         episodes += len(ro.reward)
         if updates % 20 == 0:
             after = evaluate_policy(policy, env, eps, pidx)
+            curve.append((updates, round(after, 3), round(float(ro.success.float().mean()), 3)))
             if after >= 0.8:
                 break
     wall = time.time() - t0
     print(f"\nGRPO toy: greedy success before {before:.3f} after {after:.3f}; {updates} updates, "
-          f"{episodes} training episodes, {wall:.0f} s wall")
+          f"{episodes} training episodes, {wall:.0f} s wall\n(updates, greedy success, sampled train success): {curve}")
     assert after >= 0.8 and after > before

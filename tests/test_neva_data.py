@@ -126,6 +126,7 @@ def test_capmit_datamodule_lazy_images_and_controls(cap_root):
     dm = CapMIT1003DataModule(root=str(cap_root), clip_size=64, batch_size=4)
     q = dm.query_samples("test")
     assert len(q) == 6  # every obs_uid is a query (one caption each), all in the test split
+    assert dm.synthetic  # the fixture is marked SYNTHETIC, so tables say so
     s = q[0]
     assert s["clip_image"].shape == (3, 64, 64) and s["geometry"].shape == (7,)
     assert s["geometry"][:2].tolist() == [320, 240]
@@ -150,7 +151,7 @@ def test_mit1003_datamodule(tmp_path):
     dm = MIT1003DataModule(root=str(root), clip_size=64, resize_mode="longest", include_image=True,
                            split_fractions=(0.0, 0.0, 1.0))
     q = dm.query_samples("test")
-    assert len(q) == 2 and len(dm.human_scanpaths("test")) == 6
+    assert len(q) == 2 and len(dm.human_scanpaths("test")) == 6 and dm.synthetic
     b = collate_samples(q)
     assert b["clip_image"].shape == (2, 3, 64, 64)
     assert isinstance(b["image"], list) and b["image"][0].shape == (3, 240, 320)

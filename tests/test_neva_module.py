@@ -64,6 +64,13 @@ def test_nevaclip_controls_change_only_caption_targets(cap_root):
     assert torch.equal(mi.predict_scanpaths(b1).data[..., :2], mi.predict_scanpaths(b2).data[..., :2])
 
 
+def test_caption_target_needs_captions():
+    m = NevaClipModule(clip=TINY, n_fixations=1, n_iter=1)
+    assert "caption" in m.skip_reason({"image": torch.rand(3, 8, 8)})
+    assert m.skip_reason({"clip_image": torch.rand(3, 64, 64), "caption": "a"}) is None
+    assert NevaClipModule(clip=TINY, target="image").skip_reason({"image": torch.rand(3, 8, 8)}) is None
+
+
 def test_faithful_flag_outputs_upstream_frame(cap_root):
     dm = CapMIT1003DataModule(root=str(cap_root), clip_size=64, batch_size=2)
     b = next(iter(dm.predict_dataloader()))
@@ -166,6 +173,7 @@ def test_evaluate_py_nevaclip_offline(tmp_path, cap_root):
     assert {"NevaClip", "Human"} <= set(rows) and len(rows) >= 4
     for name in ("sed", "spp_sed", "ss", "scanmatch", "spp_scanmatch", "multimatch", "stde"):
         assert name in rows["NevaClip"]["metrics"], name
-    assert rows["NevaClip"]["n_predictions"] == 4
+    assert rows["NevaClip"]["n_predictions"] == 4 and payload["settings"]["synthetic"] is True
+    assert "Random (T=10)" in rows and "Center (point, T=10)" in rows
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert "NevaClip" in metrics["rows"] and (tmp_path / "predictions.json").is_file()

@@ -143,3 +143,14 @@ def test_head_scanpaths_metrics_consistency_and_overlay(raws, tmp_path):
     out = tmp_path / "overlay.png"
     G.overlay_figure(pano, heads + [agent], out, title="head scanpaths")
     assert out.stat().st_size > 10_000
+
+
+def test_salient360_report_writes_json_and_overlay(tmp_path):
+    need_data()
+    from omegaconf import OmegaConf
+
+    metrics = OmegaConf.to_container(OmegaConf.load(Path(__file__).resolve().parents[1] / "conf/metrics/h360.yaml"))
+    rep = G.salient360_report(DATA, tmp_path, metrics={"dtw": metrics["dtw"], "lev": metrics["lev"]})
+    assert len(rep["recordings"]) == 6 and rep["recordings"]["rawDataStatic2.csv"]["ivt_fixations"] >= 10
+    assert rep["consistency"]["head"]["dtw"]["value"] > 0
+    assert (tmp_path / "salient360_report.json").exists() and (tmp_path / "salient360_overlay.png").exists()

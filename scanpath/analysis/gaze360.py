@@ -280,3 +280,42 @@ def overlay_figure(panorama: np.ndarray | None, scanpaths: list[Scanpath], path,
     fig.tight_layout()
     atomic_save_figure(fig, path, dpi=100)
     plt.close(fig)
+
+
+def salient360_report(root, out_dir, metrics: dict | None = None, eye: str = "R", window_ms: float = 1000.0,
+                      panorama=None) -> dict:
+    """Fixations (I-VT, I-DT), head scanpaths, 360° human consistency and an overlay for a folder of raw
+    Salient360! CSVs (``root/raw_gaze/*.csv`` or ``root/*.csv``); writes ``salient360_report.json`` and
+    ``salient360_overlay.png`` into ``out_dir`` and returns the report. Static and video recordings form
+    two stimulus groups ("static", "dynamic") for the consistency scores."""
+    from pathlib import Path
+
+    from scanpath.io.atomic import atomic_write_json
+    from scanpath.io.salient360 import load_raw_gaze
+
+    root, out_dir = Path(root), Path(out_dir)
+    files = sorted((root / "raw_gaze").glob("*.csv")) or sorted(root.glob("*.csv"))
+    report: dict = {"recordings": {}, "consistency": {}}
+    heads, fixes = [], []
+    for k, f in enumerate(files):
+        raw = load_raw_gaze(f)
+        g = sphere_gaze(raw, eye=eye)
+        stim = "static" if raw.kind == "quaternion" else "dynamic"
+        fv, fd = ivt(g.gaze, g.t_ms), idt(g.gaze, g.t_ms)
+        report["recordings"][f.name] = {
+            "rows": len(raw), "valid": len(g.t_ms), "rate_hz": raw.rate_hz, "duration_s": raw.duration_s,
+            "ivt_fixations": len(fv), "ivt_per_s": len(fv) / raw.duration_s,
+            "ivt_median_ms": float(np.median(fv.duration_ms)) if len(fv) else float("nan"),
+            "idt_fixations": len(fd), "median_speed_deg_s": float(np.median(angular_speed(g.gaze, g.t_ms))),
+            "median_head_gaze_deg": float(np.median(angle_deg(g.head, g.gaze))),
+        }
+        heads.append(head_scanpath(g, window_ms, stimulus=stim, subject=k + 1))
+        fixes.append(fv.to_scanpath(stimulus=stim, subject=k + 1))
+    if metrics:
+        from scanpath.metrics import human_consistency
+
+        report["consistency"] = {"head": human_consistency(heads, metrics), "fixations": human_consistency(fixes, metrics)}
+    atomic_write_json(out_dir / "salient360_report.json", report)
+    static = [s for s in fixes if s.stimulus == "static"]
+    overlay_figure(panorama, static, out_dir / "salient360_overlay.png", title="I-VT fixations, static recordings")
+    return report

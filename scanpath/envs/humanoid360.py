@@ -147,8 +147,8 @@ class Humanoid360Env(gym.Env):
         assert self.episode is not None
         return {
             "image": self._view(),
-            "yaw": np.int64(self.yaw),
-            "pitch": np.int64(self.pitch),
+            "yaw": np.array(self.yaw, dtype=np.int64),
+            "pitch": np.array(self.pitch, dtype=np.int64),
             "instruction": self.episode.instruction,
         }
 

@@ -129,6 +129,17 @@ def _number(value: Any, *, file: str, record: Any, field: str) -> float:
     return v
 
 
+def is_synthetic(db_path: str | Path) -> bool:
+    """True for files written by :func:`write_synthetic_capmit1003` (a ``scanpath_synthetic`` table)."""
+    con = sqlite3.connect(f"file:{Path(db_path)}?mode=ro", uri=True)
+    try:
+        return bool(con.execute("SELECT name FROM sqlite_master WHERE name = 'scanpath_synthetic'").fetchall())
+    except sqlite3.DatabaseError:
+        return False
+    finally:
+        con.close()
+
+
 def image_size_of(path: Path) -> tuple[int, int]:
     """(W, H) from the image header (no full decode)."""
     from PIL import Image
@@ -264,6 +275,8 @@ def write_synthetic_capmit1003(
         db.unlink()
     con = sqlite3.connect(db)
     con.executescript(
+        "CREATE TABLE scanpath_synthetic (note TEXT);"
+        "INSERT INTO scanpath_synthetic VALUES ('SYNTHETIC fixture written by scanpath; not human data');"
         "CREATE TABLE images (img_uid TEXT PRIMARY KEY, img_path TEXT);"
         "CREATE TABLE captions (obs_uid TEXT PRIMARY KEY, usr_uid TEXT, start_time TEXT, caption TEXT, img_uid TEXT);"
         "CREATE TABLE clicks (click_id INTEGER, obs_uid TEXT, x INTEGER, y INTEGER, click_time TEXT);"

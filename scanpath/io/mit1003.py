@@ -123,6 +123,8 @@ def write_synthetic_mit1003(
     from PIL import Image
 
     root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "SYNTHETIC.txt").write_text("SYNTHETIC fixture written by scanpath; not human data\n", encoding="utf-8")
     rng = np.random.default_rng(seed)
     stems = stems or ["synthetic_000", "synthetic_001"]
     for i, stem in enumerate(stems):

@@ -50,16 +50,16 @@ def _skew_index(n: int, m: int, device) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _skew(t: torch.Tensor, cost_idx: torch.Tensor) -> torch.Tensor:
-    """``[P, n, m]`` -> ``[n+m+1, P, n+1]`` diagonal-major copy (padding cells 0)."""
+    """``[P, n, m]`` -> ``[n+m+1, n+1, P]`` diagonal-major copy, pairs innermost (padding cells 0)."""
     p = t.shape[0]
-    flat = torch.cat([t.reshape(p, -1), torch.zeros((p, 1), dtype=t.dtype, device=t.device)], dim=1)
-    return flat[:, cost_idx].permute(1, 0, 2).contiguous()
+    flat = torch.cat([t.reshape(p, -1).t(), torch.zeros((1, p), dtype=t.dtype, device=t.device)], dim=0)
+    return flat.index_select(0, cost_idx.reshape(-1)).view(*cost_idx.shape, p)
 
 
 def _add(base: torch.Tensor, step: torch.Tensor | float, d: int) -> torch.Tensor:
     """``base + step`` for diagonal d (skips the add for a zero scalar step)."""
     if isinstance(step, torch.Tensor):
-        return base + step[d][:, 1:]
+        return base + step[d, 1:]
     return base if step == 0.0 else base + step
 
 
@@ -80,15 +80,15 @@ def wavefront(
     skewed: bool = False,
 ) -> torch.Tensor:
     """Fill the DP table for a batch; return it as ``[P, N+1, M+1]`` (row/col 0 = boundary), or,
-    with ``skewed=True``, in the internal diagonal-major layout ``S[i + j, p, i] = D[p, i, j]``.
+    with ``skewed=True``, in the internal diagonal-major layout ``S[i + j, i, p] = D[p, i, j]``.
 
     ``up``/``left``/``diag``: ``[P, N, M]`` step costs (or scalars, then ``shape`` is required).
     ``row0`` ``[M+1]`` and ``col0`` ``[N+1]`` set the boundary; otherwise ``boundary`` fills both
     (``corner`` is ``D(0, 0)``). ``outer`` ``[P, N, M]``, when given, applies ``max(outer, ·)``
     after the reduction (discrete Fréchet).
 
-    Internally the table is stored diagonal-major (one contiguous ``[P, N+1]`` vector per
-    anti-diagonal, indexed by row), so each step is three shifted slices and two min/max ops.
+    Internally one anti-diagonal is a contiguous ``[N+1, P]`` block (row i, pair p), so each step
+    is three row-shifted slices and two min/max ops over the whole batch.
     """
     for t in (up, left, diag, outer):
         if isinstance(t, torch.Tensor):
@@ -124,30 +124,29 @@ def wavefront(
     G = U if diag is up else (L if diag is left else skew(diag))
     O = None if outer is None else skew(outer)
     red = torch.minimum if reduce == "min" else torch.maximum
-    S = torch.zeros((n + m + 1, p, n + 1), dtype=dtype, device=device)
-    S[0, :, 0] = r0[0]
+    # cells outside the table are never read by a valid cell, so the buffer starts uninitialised
+    S = torch.empty((n + m + 1, n + 1, p), dtype=dtype, device=device)
+    S[0, 0] = r0[0]
     for d in range(1, n + m + 1):
         prev, cur = S[d - 1], S[d]
         # rows 1..n of diagonal d: up = (i-1, j) on d-1 at row i-1; left = (i, j-1) on d-1 at row i;
         # diag = (i-1, j-1) on d-2 at row i-1
-        u = _add(prev[:, :-1], U, d)
-        lf = _add(prev[:, 1:], L, d)
-        v = red(u, lf)
+        v = red(_add(prev[:-1], U, d), _add(prev[1:], L, d))
         if d >= 2:
-            v = red(v, _add(S[d - 2][:, :-1], G, d), out=v)
+            v = red(v, _add(S[d - 2][:-1], G, d), out=v)
         if O is not None:
-            v = torch.maximum(O[d][:, 1:], v)
-        cur[:, 1:] = v
+            v = torch.maximum(O[d, 1:], v, out=v)
+        cur[1:] = v
         if d <= m:
-            cur[:, 0] = r0[d]
+            cur[0] = r0[d]
         if d <= n:
-            cur[:, d] = c0[d]
+            cur[d] = c0[d]
     if skewed:
         return S
-    # un-skew: D[p, i, j] = S[i + j, p, i]
+    # un-skew: D[p, i, j] = S[i + j, i, p]
     ii = torch.arange(n + 1, device=device)[:, None].expand(n + 1, m + 1)
     jj = torch.arange(m + 1, device=device)[None, :].expand(n + 1, m + 1)
-    return S[ii + jj, :, ii].permute(2, 0, 1).contiguous()
+    return S[ii + jj, ii].permute(2, 0, 1).contiguous()
 
 
 def wavefront_final(up, left, diag, n: torch.Tensor, m: torch.Tensor, **kwargs) -> torch.Tensor:
@@ -160,9 +159,9 @@ def wavefront_final(up, left, diag, n: torch.Tensor, m: torch.Tensor, **kwargs) 
     if shape is None or shape[1] == 0 or shape[2] == 0:
         return final_values(wavefront(up, left, diag, **kwargs), n, m)
     S = wavefront(up, left, diag, skewed=True, **kwargs)
-    idx = torch.arange(S.shape[1], device=S.device)
+    idx = torch.arange(S.shape[2], device=S.device)
     n = n.to(S.device)
-    return S[n + m.to(S.device), idx, n]
+    return S[n + m.to(S.device), n, idx]
 
 
 def final_values(D: torch.Tensor, n: torch.Tensor, m: torch.Tensor) -> torch.Tensor:

@@ -66,8 +66,9 @@ def angle_deg(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
 def _pairwise(A: torch.Tensor, B: torch.Tensor, distance: str) -> torch.Tensor:
     """``[P, N, M]`` local distances between padded point sets ``A [P, N, 2]``, ``B [P, M, 2]``."""
     if distance == "euclidean":
-        diff = A[:, :, None, :] - B[:, None, :, :]
-        return torch.sqrt((diff**2).sum(-1))
+        dx = A[:, :, None, 0] - B[:, None, :, 0]
+        dy = A[:, :, None, 1] - B[:, None, :, 1]
+        return torch.sqrt(dx * dx + dy * dy)
     if distance == "orthodromic":
         return angle_deg(A[:, :, None, :], B[:, None, :, :])
     raise ValueError(f"unknown distance {distance!r}; use 'euclidean' or 'orthodromic'")

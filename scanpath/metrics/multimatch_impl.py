@@ -329,7 +329,7 @@ def _mm_chunk(f: dict, n: torch.Tensor, m: torch.Tensor, ss: np.ndarray, tie_bre
     M = torch.sqrt(torch.abs(ax[:, :, None] - bx[:, None, :]) ** 2 + torch.abs(ay[:, :, None] - by[:, None, :]) ** 2)
     S = wavefront(M, M, M, reduce="min", boundary=float("inf"), corner=0.0, skewed=True)
     Sf = S.reshape(-1)
-    stride_d = P * (N + 1)
+    stride_d = (N + 1) * P  # S[d, i, p] -> (d·(N+1) + i)·P + p
 
     # vectorised back-track from (n, m) to (1, 1) in table coordinates; D[p, i, j] = S[i+j, p, i]
     L = N + Mx - 1
@@ -340,15 +340,14 @@ def _mm_chunk(f: dict, n: torch.Tensor, m: torch.Tensor, ss: np.ndarray, tie_bre
     ci, cj = n.clone(), m.clone()
     active = torch.ones(P, dtype=torch.bool)
     rows = torch.arange(P)
-    base = rows * (N + 1)
     for t in range(L):
         pi[:, t], pj[:, t], valid[:, t] = ci - 1, cj - 1, active
         active = active & ~((ci == 1) & (cj == 1))
         if not bool(active.any()):
             break
-        d2 = (ci + cj - 2) * stride_d + base  # diagonal of (i-1, j-1)
+        d2 = (ci + cj - 2) * stride_d + rows  # diagonal of (i-1, j-1)
         d1 = d2 + stride_d  # diagonal of (i-1, j) and (i, j-1)
-        cand = torch.stack([Sf[d2 + ci - 1], Sf[d1 + ci - 1], Sf[d1 + ci]], dim=1)  # diag, up, left
+        cand = torch.stack([Sf[d2 + (ci - 1) * P], Sf[d1 + (ci - 1) * P], Sf[d1 + ci * P]], dim=1)  # diag, up, left
         best, arg = cand.min(dim=1)
         tol = TIE_RTOL * torch.clamp(best.abs(), min=1.0)
         n_min = ((cand - best[:, None]).abs() <= tol[:, None]).sum(dim=1)

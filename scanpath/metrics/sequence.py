@@ -42,22 +42,16 @@ def chunked_pairs(
     la = la_all.numpy()[li]
     lb = lb_all.numpy()[ri]
     order = np.lexsort((lb, la))
-    start = 0
-    while start < p:
-        stop = start + 1
-        mb = lb[order[start]]
-        while stop < p:
-            mb2 = max(mb, lb[order[stop]])
-            if (stop + 1 - start) * (la[order[stop]] + 1) * (mb2 + 1) > CHUNK_CELLS:
-                break
-            mb = mb2
-            stop += 1
+    # chunk boundaries from a per-pair cell bound (rows of the pair × the longest right side)
+    cost = (la[order] + 1) * (int(lb.max()) + 1)
+    cuts = np.searchsorted(np.cumsum(cost), np.arange(CHUNK_CELLS, int(cost.sum()) + CHUNK_CELLS, CHUNK_CELLS))
+    bounds = np.unique(np.r_[0, np.minimum(cuts + 1, p), p])
+    for start, stop in zip(bounds[:-1], bounds[1:]):
         idx = order[start:stop]
-        na, nb = int(la[idx].max()), int(mb)
+        na, nb = int(la[idx].max()), int(lb[idx].max())
         ti, tj = torch.from_numpy(li[idx]), torch.from_numpy(ri[idx])
         A, B = A_all[ti, :na], B_all[tj, :nb]
         out[idx] = np.asarray(fn(A, torch.from_numpy(la[idx]), B, torch.from_numpy(lb[idx])), dtype=np.float64)
-        start = stop
     return out
 
 

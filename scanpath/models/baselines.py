@@ -52,6 +52,10 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------------------ helpers
+#: Query-record extras that describe the human observer, not the stimulus (not copied to predictions).
+_PER_OBSERVER_KEYS = {"RT", "fixOnTarget", "correct", "split", "true_length", "subject", "length"}
+
+
 def label_objects(xy: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     """Object index per fixation: the first box containing it, else the box with the nearest centre.
 
@@ -255,7 +259,12 @@ class BaselineModel(ScanpathModel):
         if self.duration_ms is not None:
             data[..., 2] = float(self.duration_ms)
         metas = []
+        targets = batch.get("target_index")
         for i, meta in enumerate(batch["scanpaths"].meta):
+            # stimulus-level fields of the query record (e.g. trial id, target box); never its fixations
+            extra = {k: v for k, v in (meta.get("extra") or {}).items() if k not in _PER_OBSERVER_KEYS}
+            if targets is not None:
+                extra["target_index"] = int(targets[i])
             for k in range(s):
                 metas.append(
                     {
@@ -264,7 +273,7 @@ class BaselineModel(ScanpathModel):
                         "task": meta.get("task"),
                         "condition": meta.get("condition"),
                         "image_size": tuple(int(v) for v in sizes[i].tolist()),
-                        "extra": {},
+                        "extra": dict(extra),
                     }
                 )
         fixation_extra = {}

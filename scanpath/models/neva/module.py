@@ -269,6 +269,13 @@ class NevaClipModule(_OptimisedNeva):
             return [base] * n
         return [f"{base}:{m}" for m in modes]
 
+    def skip_reason(self, sample: dict[str, Any]) -> str | None:
+        why = super().skip_reason(sample)
+        needs_caption = self.target == "caption" or (self.target == "schedule" and "caption" in self.schedule_targets)
+        if why is None and needs_caption and "caption" not in sample:
+            why = f"target {self.target!r} needs a 'caption' per sample (data=capmit1003, or mit1003 with captions_db)"
+        return why
+
     def extra_of(self, batch: dict[str, Any], n: int) -> list[dict[str, Any]]:
         caps = batch.get("caption") or [None] * n
         obs = batch.get("obs_uid") or [None] * n

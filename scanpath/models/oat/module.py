@@ -224,7 +224,7 @@ class OATModule(ScanpathModel):
         override the ``trainer`` group, which Hydra merges after it. ``model.train_budget=null`` (as in
         ``experiment=oat_paper`` / ``oat_amazon``) leaves the trainer config untouched."""
         budget = dict(self.hparams.train_budget or {})
-        if not budget:
+        if not budget or self.trainer.fast_dev_run:
             return
         trainer = self.trainer
         if "max_epochs" in budget:
