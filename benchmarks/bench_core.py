@@ -145,14 +145,18 @@ def bench_equirect(dev: str, V: int):
     return rows
 
 
+TARGETS = {"foveate": 5.0, "ecc_avg_pool": 10.0, "equirect_to_perspective": 10.0}
+
+
 def table(rows, dev: str, copy_bw: float | None) -> str:
-    head = "| op | case | device | ours (s) | reference | ref (s) | ratio | check |"
+    head = "| op | case | device | ours (s) | reference | ref (s) | ratio | target | check |"
     if copy_bw:
         head += " BW / copy BW |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         line = (f"| {r['op']} | {r['case']} | {dev} | {r['ours']:.4f} | {r['refname']} | {r['ref']:.4f} | "
-                f"{r['ref'] / r['ours']:.1f}x | {r['check']} |")
+                f"{r['ref'] / r['ours']:.1f}x | >={TARGETS[r['op']]:.0f}x "
+                f"{'met' if r['ref'] / r['ours'] >= TARGETS[r['op']] else 'NOT met'} | {r['check']} |")
         if copy_bw:
             line += f" {r['bw'] / copy_bw:.2f} |" if r.get("bw") else " - |"
         lines.append(line)
@@ -214,7 +218,18 @@ def main() -> None:
               f"torch {torch.__version__}, {threads} thread(s), load average at the end {load:.1f}; {stamp}.\n"
               f"Command: `OMP_NUM_THREADS={threads} python benchmarks/bench_core.py "
               f"{' '.join(sys.argv[1:])}`. Our times: best of 3 runs after a warm-up (equirect: best of 2); reference times: best of 2 for ecc_avg_pool, one run otherwise.\n")
-    text = header + "\n" + "\n\n".join(out) + "\n"
+    notes = (
+        "\nNotes: the box is shared by 8 engineers (load average 9-14 during these runs), so absolute times "
+        "and ratios move by about 2x between runs. The equirect rows use fewer views than the issue's 256 "
+        "(py360convert takes about 1 s per 1280x720 view here), the same count on both sides; the panorama "
+        "is uniform noise, the worst case for the interpolation difference to py360convert (its cv2 path "
+        "quantises weights to 1/32 px; on the P41 photograph the test suite measures mean |d| of about 0.1). "
+        "Our CPU equirect time is dominated by grid_sample and the float64 maps; the per-pitch map cache "
+        "helps the lattice row."
+        + ("" if torch.cuda.is_available() else " No CUDA device was available, so no GPU rows or bandwidth fractions.")
+        + "\n"
+    )
+    text = header + "\n" + "\n\n".join(out) + "\n" + notes
     print(text)
     if args.record:
         record(text)

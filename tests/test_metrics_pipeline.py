@@ -292,3 +292,15 @@ def test_metric_presets_resolve(preset):
     cfg = yaml.safe_load((REPO / f"conf/metrics/{preset}.yaml").read_text())
     for entry, params in cfg.items():
         resolve(entry, params)
+
+
+def test_dss_scandiff_compat_uses_t_lists():
+    hs = [Scanpath([10, 60], [10, 10], stimulus="a", subject=k, image_size=(100, 100)) for k in range(2)]
+    # two different predictions without durations: labels differ (SS_MM = 0.5) but T lists are equal
+    ps = [Scanpath([10, 60], [10, 10], stimulus="a", subject="m0", image_size=(100, 100)),
+          Scanpath([10, 10], [10, 60], stimulus="a", subject="m1", image_size=(100, 100))]
+    fixed = score_scanpaths(ps, hs, {"dss": {"grid": [2, 2]}})["dss"]["value"]
+    compat = score_scanpaths(ps, hs, {"dss": {"grid": [2, 2], "dss_scandiff_compat": True}})["dss"]["value"]
+    ss_hm = (1.0 + 0.5) / 2  # pred 0 equals the humans; pred 1 shares one label
+    assert fixed == pytest.approx(ss_hm / (1 + abs(0.5 - 1.0)))
+    assert compat == pytest.approx(ss_hm / (1 + abs(1.0 - 1.0)))

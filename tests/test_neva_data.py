@@ -157,3 +157,14 @@ def test_mit1003_datamodule(tmp_path):
     assert isinstance(b["image"], list) and b["image"][0].shape == (3, 240, 320)
     with pytest.raises(ScanpathDataError, match="data.root"):
         MIT1003DataModule(root=None)
+
+
+def test_mit1003_with_caption_queries(tmp_path):
+    mit = write_synthetic_mit1003(tmp_path / "mit", stems=["synthetic_000", "synthetic_001"])
+    cap = write_synthetic_capmit1003(tmp_path / "cap", n_images=3, captions_per_image=2)
+    dm = MIT1003DataModule(root=str(mit), clip_size=64, captions_db=str(cap / "capmit1003.db"),
+                           split_fractions=(0.0, 0.0, 1.0))
+    q = dm.query_samples("test")
+    assert len(q) == 4  # 2 matched stimuli × 2 captions (synthetic_002 has no eye tracking)
+    assert all(s["caption"] and s["obs_uid"].startswith(("obs0_", "obs1_")) for s in q)
+    assert q[0]["clip_image"].shape == (3, 64, 64)

@@ -207,3 +207,23 @@ def test_bright_object_attracts_fixations(capsys):
     with capsys.disabled():
         print(f"\n[neva] first fixation within {radius} units of the object: {hit:.3f} (uniform random: {chance:.3f})")
     assert hit >= 0.5 and hit > 5 * chance
+
+
+def test_normalise_after_foveation_equals_before():
+    """§7 item 3 (as used here): foveate→normalise equals normalise→foveate (blur and blend are affine)."""
+    from scanpath.core import foveate
+
+    opt = NevaOptimizer(nn.Identity(), mean=(0.48, 0.46, 0.41), std=(0.27, 0.26, 0.28))
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 64, 64, generator=g, dtype=torch.float64)
+    p = torch.rand(2, 3, 2, generator=g, dtype=torch.float64) * 2 - 1
+    a = opt.normalize(foveate(x, p, blur_k=9, blur_sigma=3.0).flatten(0, 1))
+    b = foveate(opt.normalize(x), p, blur_k=9, blur_sigma=3.0).flatten(0, 1)
+    assert (a - b).abs().max() < 1e-5
+
+
+def test_pyramid_levels_and_noise_options_run():
+    x = noise_patch_image(S=64, centre=(0.0, 0.5), size=12)
+    for kw in ({"levels": 2}, {"noise": 0.15}, {"restart": "jitter", "clip": 2.5}):
+        res = NevaOptimizer(nn.Identity(), loss="mse", n_fixations=2, n_iter=4, blur_k=9, blur_sigma=3.0, **kw)(x, x)
+        assert torch.isfinite(res.fix_norm).all() and torch.isfinite(res.loss).all()

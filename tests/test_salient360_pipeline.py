@@ -154,3 +154,37 @@ def test_salient360_report_writes_json_and_overlay(tmp_path):
     assert len(rep["recordings"]) == 6 and rep["recordings"]["rawDataStatic2.csv"]["ivt_fixations"] >= 10
     assert rep["consistency"]["head"]["dtw"]["value"] > 0
     assert (tmp_path / "salient360_report.json").exists() and (tmp_path / "salient360_overlay.png").exists()
+
+
+def test_ivt_and_idt_recover_synthetic_fixations_across_the_seam():
+    """Three 300 ms fixations (one straddling yaw ±180°) joined by 40 ms saccades at 250 Hz."""
+    rng = np.random.default_rng(0)
+    targets = [(170.0, 10.0), (-175.0, 5.0), (-120.0, -20.0)]
+    yaw, pitch, t = [], [], []
+    clock = 0.0
+    for k, (ty, tp) in enumerate(targets):
+        for _ in range(75):  # 300 ms of fixation, 0.05° jitter
+            yaw.append(ty + rng.normal(0, 0.05))
+            pitch.append(tp + rng.normal(0, 0.05))
+            t.append(clock)
+            clock += 4.0
+        if k + 1 < len(targets):  # 40 ms saccade, ≥ 300°/s
+            ny, np_ = targets[k + 1]
+            dy = (ny - ty + 180) % 360 - 180
+            for s in range(1, 10):
+                yaw.append(ty + dy * s / 10)
+                pitch.append(tp + (np_ - tp) * s / 10)
+                t.append(clock)
+                clock += 4.0
+    pitch_r = np.radians(pitch)
+    # sphere frame of vec_to_yawpitch: lon_n = atan2(x, y)/2π − 0.25, lat_n = 0.5 − asin(z)/π
+    lon = (np.asarray(yaw) / 360.0 + 0.5 + 0.25) * 2 * np.pi
+    v = np.stack([np.sin(lon) * np.cos(pitch_r), np.cos(lon) * np.cos(pitch_r), np.sin(pitch_r)], 1)
+    assert np.allclose(G.vec_to_yawpitch(v)[1], pitch, atol=1e-9)
+    t = np.asarray(t)
+    for fx in (G.ivt(v, t, outlier_sigma=None), G.idt(v, t)):
+        sp = fx.to_scanpath()
+        assert len(sp) == 3, len(sp)
+        err = (sp.x - np.array([ty for ty, _ in targets]) + 180) % 360 - 180
+        assert np.abs(err).max() < 0.1 and np.abs(sp.y - [tp for _, tp in targets]).max() < 0.1
+        assert np.all(np.abs(sp.duration - 296) <= 12)

@@ -10,7 +10,11 @@ fixations, both strings empty) are excluded and counted in ``n_nan``.
 as a prediction against the OTHER subjects of its key, never against itself (``include_self``
 exists for reproducing published numbers only).
 
-Each result: ``{"value", "values" (sub-dimensions, optional), "params", "n", "n_nan", ...}``.
+Each result: ``{"value", "values" (sub-dimensions, optional), "params", "n", "n_nan", ...}`` with
+``n`` = scored units (predictions; pairs for ``pair_reduce="flat"``) with a finite value, ``n_nan`` =
+NaN pairs excluded, ``n_pairs`` = pairs scored, ``n_unmatched`` = predictions without any human of
+their key. Human consistency applies the prediction-side settings (``truncate_pred``,
+``cut_at_target``) to the held-out human, as the model pipeline does.
 """
 
 from __future__ import annotations

@@ -282,7 +282,15 @@ def _dss(predictions, humans, key, params):
         hm_pairs = [(a, b) for a in lp for b in lh]
         hm = sequence.sequence_score([a for a, _ in hm_pairs], [b for _, b in hm_pairs])
         ss_hm = float(np.nanmean(hm)) if np.isfinite(hm).any() else float("nan")
-        ss_mm, ss_hh = _distinct_pair_mean(lp), _distinct_pair_mean(lh)
+        if params["dss_scandiff_compat"] and not params["timed"]:
+            # ScanDiff's no-duration DSS compares the predictions' T lists (zeros when no durations
+            # are predicted), not their label strings, in SS_MM
+            mm_seqs = [np.round(s.duration if s.duration is not None else np.zeros(len(s))).astype(np.int64)
+                       for s in gp[k]]
+            ss_mm = _distinct_pair_mean(mm_seqs)
+        else:
+            ss_mm = _distinct_pair_mean(lp)
+        ss_hh = _distinct_pair_mean(lh)
         val = ss_hm / (1 + abs(ss_mm - ss_hh))
         if np.isnan(val):
             n_nan += 1
@@ -292,7 +300,7 @@ def _dss(predictions, humans, key, params):
 
 
 register(MetricSpec("dss", "set", _dss, {**LABEL_DEFAULTS, "frame": None, "timed": False, "bin_ms": 50.0,
-                                        "default_duration_ms": None},
+                                        "default_duration_ms": None, "dss_scandiff_compat": False},
                     description="diversity-aware sequence score SS_HM/(1+|SS_MM−SS_HH|) per key (ScanDiff)"))
 
 
