@@ -67,9 +67,19 @@ def predict(cfg: DictConfig, model: pl.LightningModule, datamodule: Any, ckpt_pa
     return out
 
 
+def predict_samples(datamodule: Any) -> Any:
+    """The predict dataset when it is indexable (fully loaded samples), else the raw query samples."""
+    ds = datamodule.predict_dataloader().dataset
+    try:
+        len(ds)
+        return ds
+    except TypeError:  # iterable dataset
+        return datamodule.query_samples("test")
+
+
 def first_sample(datamodule: Any) -> dict[str, Any]:
     """One fully loaded predict sample (what a model will see), for ``skip_reason`` checks."""
-    ds = datamodule.predict_dataloader().dataset
+    ds = predict_samples(datamodule)
     if len(ds) == 0:
         raise ValueError(f"dataset {getattr(datamodule, 'name', '?')} has no test samples to evaluate")
     return ds[0]
@@ -286,7 +296,7 @@ def save_figures(cfg: DictConfig, out_dir: Path, datamodule: Any, humans: Sequen
     by_h = group_by_stimulus(humans)
     by_p = group_by_stimulus(predictions)
     images: dict[str, Any] = {}
-    ds = datamodule.predict_dataloader().dataset
+    ds = predict_samples(datamodule)
     paths = []
     for i in range(len(ds)):
         if len(paths) >= n:

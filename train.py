@@ -56,6 +56,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
     hparams = OmegaConf.to_container(cfg, resolve=True)
+    hparams.pop("hydra", None)  # present only when composed with the Hydra node (tests)
     hparams["synthetic_data"] = synthetic
     for lg in trainer.loggers:
         lg.log_hyperparams(hparams)

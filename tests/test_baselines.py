@@ -166,3 +166,13 @@ def test_learned_center_bias_fits_the_human_distribution():
     assert loss.item() < before
     np.testing.assert_allclose(m.mu.detach().numpy(), [0.3, 0.7], atol=0.03)
     np.testing.assert_allclose(m.log_sigma.exp().detach().numpy(), [0.05, 0.05], atol=0.015)
+
+
+def test_predictions_carry_stimulus_fields_but_not_observer_fields():
+    q = Scanpath(x=[1.0], y=[1.0], stimulus="7.jpg", subject=4, task="target_1.jpg", image_size=(20, 10),
+                 extra={"trial_id": "7.jpg#4", "true_length": 19, "RT": 900})
+    batch = {"scanpaths": ScanpathBatch.from_list([q]), "image_size": torch.tensor([[20, 10]]), "target_index": [5]}
+    out = RandomBaseline(n_fixations=2, samples=2).predict_scanpaths(batch).to_list()
+    for k, s in enumerate(out, start=1):
+        assert s.subject == k and s.task == "target_1.jpg" and s.stimulus == "7.jpg"
+        assert s.extra == {"trial_id": "7.jpg#4", "target_index": 5}

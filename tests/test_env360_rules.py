@@ -114,7 +114,7 @@ def test_reward_totals(actions, quirk, total, success):
 def test_no_submit_truncates_as_failure():
     env = make([ep()], max_steps=10)
     env.reset(options={"episode": 0})
-    for k in range(10):
+    for _ in range(10):
         _, r, term, trunc, info = env.step(Rotate(10, 0))
         assert r == 0.0 and not term
     assert trunc and not info["success"]
@@ -162,7 +162,7 @@ def test_batched_twin_matches_single_env():
     env = make(eps, max_steps=5)
     for i in range(24):
         env.reset(options={"episode": i})
-        total, done = 0.0, False
+        total = 0.0
         for t in range(5):
             k, a = plan[t * 24 + i]
             act = [Rotate(int(a[0]), int(a[1])), Submit(int(a[0]), int(a[1])), "garbage"][k]

@@ -70,6 +70,26 @@ def test_evaluate_tiny_coco_with_baselines(tmp_path):
     assert metrics["rows"]["Human"]["loso"] is True and metrics["settings"]["human_consistency"]["include_self"] is False
 
 
+def test_evaluate_with_images_runs_the_saliency_baseline(tmp_path):
+    cv2 = pytest.importorskip("cv2")
+    ann = write_tiny_coco(tmp_path / "tiny.json", n_stimuli=5, frame=(160, 100))
+    img_dir = tmp_path / "images"
+    img_dir.mkdir()
+    rng = np.random.default_rng(0)
+    for s in {r.stimulus for r in read_coco_json(ann)}:
+        cv2.imwrite(str(img_dir / s), (rng.uniform(0, 255, (100, 160, 3))).astype(np.uint8))
+    cfg = compose_config("evaluate", ["model=random", "data=coco_search18", f"data.annotations={ann}",
+                                      "data.frame=null", f"data.image_dir={img_dir}", "data.image_resize=[80,50]",
+                                      "n_figures=1"], tmp_path / "out")
+    payload = evaluate_script.evaluate(cfg)
+    metrics = _check_outputs(tmp_path / "out", payload, {"Random", "Center bias", "Saliency+IOR", "Human"})
+    assert "target_crop" in metrics["skipped"]["Target similarity"]
+    # the saliency baseline's fixations are in the original 160×100 frame although images were served at 80×50
+    sal = read_coco_json(tmp_path / "out" / "predictions_saliency_ior.json")
+    assert all(s.image_size == (160, 100) for s in sal)
+    assert max(float(s.x.max()) for s in sal) > 80
+
+
 def test_evaluate_amazon_covers_human_row_is_leave_one_subject_out(tmp_path, shared_data):
     pytest.importorskip("datamodules.amazon_covers")
     from scanpath.metrics import score_scanpaths

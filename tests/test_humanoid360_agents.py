@@ -5,11 +5,10 @@ from __future__ import annotations
 import copy
 import json
 
-import numpy as np
 import pytest
 import torch
 
-from scanpath.envs.actions import Rotate, Submit
+from scanpath.envs.actions import Rotate
 from scanpath.envs.humanoid360 import Humanoid360Env
 from scanpath.models.humanoid360.agents import RandomSubmitAgent, ScriptedVLM, TurnInPlaceAgent
 from scanpath.models.humanoid360.grpo import group_advantages, k3_kl, ppo_clip_objective

@@ -6,7 +6,6 @@ import sqlite3
 
 import numpy as np
 import pytest
-import torch
 
 from datamodules.base import collate_samples
 from datamodules.capmit1003 import CapMIT1003DataModule

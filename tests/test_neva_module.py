@@ -7,7 +7,6 @@ import json
 import pytest
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader
 
 from datamodules.base import ScanpathDataModule, collate_samples
 from datamodules.capmit1003 import CapMIT1003DataModule
@@ -198,3 +197,20 @@ def test_neva_trained_mode_learns_to_fixate_the_object():
                enable_model_summary=False).fit(model, datamodule=dm)
     after = dist()
     assert after < 3.0 and after < 0.5 * before
+
+
+def test_neva_opt_predicts_with_a_frozen_classifier():
+    from scanpath.models.neva.module import NevaOptModule
+    from scanpath.models.neva.torch_model import SmallClassifier
+
+    dm = BrightSquares(n=8, size=40, split_fractions=(0.0, 0.0, 1.0))
+    batch = collate_samples(dm.query_samples("test")[:3])
+    m = NevaOptModule(SmallClassifier(4), image_size=32, resize=36, mean=None, std=None, n_fixations=3, n_iter=3,
+                      sigma_f=0.15, noise=0.1, blur_k=5, blur_sigma=5.0, forgetting=0.1)
+    assert m.optimizer.restart == "jitter" and m.optimizer.clip_value == 2.5
+    assert all(not p.requires_grad for p in m.classifier.parameters())
+    out = m.predict_scanpaths(batch)
+    assert out.data.shape == (3, 3, 3)
+    xy = out.data[..., :2]
+    # resize 36 → centre crop 32 of a 40-px image: reachable x, y ∈ [2.2, 37.8]
+    assert (xy >= 2.2 - 1e-9).all() and (xy <= 37.8 + 1e-9).all()

@@ -159,3 +159,15 @@ def test_optuna_sweep_two_trials(tmp_path):
           f"data.annotations={ann}", "data.frame=null", "debug=limit", "hydra.sweeper.n_trials=2",
           "hydra.sweeper.sampler.n_startup_trials=2", f"hydra.sweep.dir={sweep}"], REPO_ROOT)
     assert "best_value" in (sweep / "optimization_results.yaml").read_text()
+
+
+def test_wandb_run_is_closed_even_when_training_fails(tmp_path, monkeypatch):
+    wandb = pytest.importorskip("wandb")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    cfg = compose_config("train", ["model=random", *_coco(tmp_path)], tmp_path)  # random is not trainable
+    wandb.init(mode="offline", dir=str(tmp_path), project="scanpath-test")
+    assert wandb.run is not None
+    with pytest.raises(ValueError, match="not trainable"):
+        train_script.main.__wrapped__(cfg)  # the function under @hydra.main
+    assert wandb.run is None

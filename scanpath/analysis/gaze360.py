@@ -134,7 +134,7 @@ class Fixations:
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, end) index pairs of True runs."""
     d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
 
 
 def _fixations_from_runs(v: np.ndarray, t: np.ndarray, runs: list[tuple[int, int]], min_ms: float) -> Fixations:

@@ -216,7 +216,7 @@ class Humanoid360VectorEnv(gym.vector.VectorEnv):
             chosen = self._rng.integers(len(self.episodes), size=self.num_envs).tolist()
         if "reset_mask" in options and self.current:
             mask = np.asarray(options["reset_mask"], bool)
-            chosen = [c if m else old for c, m, old in zip(chosen, mask, self.current)]
+            chosen = [c if m else old for c, m, old in zip(chosen, mask, self.current, strict=True)]
             keep = ~mask
         else:
             keep = None

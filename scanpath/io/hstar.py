@@ -70,7 +70,7 @@ def parse_items(items: Any, folder: Path, file: Path, task_type: str | None = No
                 lev = list(levels)
             else:
                 lev = [levels] * len(starts)
-        for s, lv in zip(starts, lev):
+        for s, lv in zip(starts, lev, strict=True):
             eps.append(Episode(folder.name, panorama, instr, kind, ywin, pwin, start_yaw=s, level=lv,
                                extra={"item": r, "annotation": str(file)}))
     return eps

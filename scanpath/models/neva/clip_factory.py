@@ -98,13 +98,10 @@ class ClipBundle:
 
     @torch.no_grad()
     def encode_text(self, captions: list[str], device: torch.device | str | None = None) -> torch.Tensor:
-        """Text embeddings ``[N, D]`` under ``no_grad`` (Q8 fixed)."""
-        tokens = self.tokenizer(list(captions))
-        if device is not None:
-            tokens = tokens.to(device)
-        else:
-            tokens = tokens.to(next(self.model.parameters()).device)
-        return self.model.encode_text(tokens)
+        """Text embeddings ``[N, D]`` under ``no_grad`` (Q8 fixed), returned on ``device``."""
+        own = next(self.model.parameters()).device
+        out = self.model.encode_text(self.tokenizer(list(captions)).to(own))
+        return out if device is None else out.to(device)
 
 
 def build_clip(

@@ -238,6 +238,7 @@ class NevaClipModule(_OptimisedNeva):
         self.save_hyperparameters(ignore=["clip"])
         self.clip_cfg = dict(clip or {})
         self.bundle: ClipBundle = build_clip(**self.clip_cfg)
+        self.clip_model = self.bundle.model  # registered, so Lightning moves text and image towers together
         self.image_size = self.bundle.image_size
         self.optimizer = NevaOptimizer(
             self.bundle.visual, loss="cosine", mean=self.bundle.mean, std=self.bundle.std, **self.opt_kwargs
