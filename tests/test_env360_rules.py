@@ -186,3 +186,13 @@ def test_gymnasium_env_checker_passes():
         warnings.simplefilter("always")
         check_env(env, skip_render_check=False)
     assert not [w for w in caught if "Casting" in str(w.message) or "not within" in str(w.message)]
+
+
+def test_submit_keeps_head_and_feedback_but_scanpath_ends_at_submitted_heading():
+    env = make([ep()])
+    env.reset(options={"episode": 0})
+    env.step(Rotate(90, 0))
+    obs, _, term, _, info = env.step(Submit(200, 5))
+    assert term and (int(obs["yaw"]), int(obs["pitch"])) == (90, 0)  # upstream: the head does not move
+    assert info["feedback"] == FEEDBACK_OK.format(yaw=90, pitch=0)
+    assert info["headings"] == [(0, 0), (90, 0), (200, 5)]

@@ -212,5 +212,5 @@ def test_neva_opt_predicts_with_a_frozen_classifier():
     out = m.predict_scanpaths(batch)
     assert out.data.shape == (3, 3, 3)
     xy = out.data[..., :2]
-    # resize 36 → centre crop 32 of a 40-px image: reachable x, y ∈ [2.2, 37.8]
-    assert (xy >= 2.2 - 1e-9).all() and (xy <= 37.8 + 1e-9).all()
+    # resize 36 → centre crop 32 of a 40-px image: reachable x, y ∈ [(0.5+2)·40/36, (31.5+2)·40/36]
+    assert (xy >= 2.5 * 40 / 36 - 1e-9).all() and (xy <= 33.5 * 40 / 36 + 1e-9).all()

@@ -131,6 +131,7 @@ class BatchedHumanoid360Env:
         self.success = torch.zeros(n, dtype=torch.bool, device=dev)
         self.submitted = torch.zeros(n, dtype=torch.bool, device=dev)
         self.format_ok = torch.ones(n, dtype=torch.bool, device=dev)
+        self.submit_heading = torch.zeros(n, 2, dtype=torch.long, device=dev)
         self.views = torch.zeros((n, 3, *self.out_hw), dtype=torch.uint8, device=dev)
         self._render()
         return self.observation()
@@ -159,16 +160,20 @@ class BatchedHumanoid360Env:
             reward = reward + self.format_reward * (sub & self.format_ok).double()
         if self.distance_reward_weight:
             reward = reward + self.distance_reward_weight * distance_reward(angles[:, 0], angles[:, 1], self.windows) * sub
-        self.yaw = torch.where(rot, ny, torch.where(sub, torch.remainder(angles[:, 0], 360), self.yaw))
-        self.pitch = torch.where(rot, np_, torch.where(sub, angles[:, 1].clamp(-90, 90), self.pitch))
+        self.yaw = torch.where(rot, ny, self.yaw)  # a submit leaves the head where it is (upstream)
+        self.pitch = torch.where(rot, np_, self.pitch)
+        self.submit_heading = torch.where(
+            sub[:, None], torch.stack([torch.remainder(angles[:, 0], 360), angles[:, 1].clamp(-90, 90)], 1),
+            self.submit_heading)
         self.success = self.success | ok
         self.submitted = self.submitted | sub
         terminated = sub
         truncated = active & ~sub & (self.steps >= self.max_steps)
         self.done = self.done | terminated | truncated
-        moved = (rot | sub).nonzero(as_tuple=True)[0]
+        moved = rot.nonzero(as_tuple=True)[0]
         self._render(moved)
-        info = {"success": ok, "valid": active & ~inv, "active": active}
+        info = {"success": ok, "valid": active & ~inv, "active": active, "submitted": sub,
+                "submit_heading": self.submit_heading.clone()}
         return self.observation(), reward, terminated, truncated, info
 
 
@@ -224,7 +229,8 @@ class Humanoid360VectorEnv(gym.vector.VectorEnv):
             raise ValueError(f"need {self.num_envs} episodes, got {len(chosen)}")
         old = None
         if keep is not None and keep.any():
-            old = {k: getattr(self.env, k).clone() for k in ("yaw", "pitch", "steps", "done", "success", "submitted", "format_ok", "views")}
+            old = {k: getattr(self.env, k).clone() for k in ("yaw", "pitch", "steps", "done", "success", "submitted",
+                                                              "format_ok", "submit_heading", "views")}
         eps = [self.episodes[i] for i in chosen]
         self.current = chosen
         arrs = np.array([e.window_arrays() for e in eps])

@@ -218,8 +218,9 @@ class Humanoid360Env(gym.Env):
                 reward += self.distance_reward_weight * float(
                     distance_reward(torch.tensor([act.yaw]), torch.tensor([act.pitch]), self.windows)[0]
                 )
-            self.yaw, self.pitch = int(act.yaw) % 360, int(np.clip(act.pitch, -90, 90))
-            self.headings.append((self.yaw, self.pitch))
+            # upstream keeps the head where it is (the feedback reports the current heading); the
+            # agent's scanpath ends with the submitted heading
+            self.headings.append((int(act.yaw) % 360, int(np.clip(act.pitch, -90, 90))))
             feedback = FEEDBACK_OK.format(yaw=self.yaw, pitch=self.pitch)
         else:
             assert isinstance(act, Invalid)

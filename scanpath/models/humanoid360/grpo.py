@@ -81,10 +81,11 @@ def rollout(policy: HeadRotationPolicy, env: BatchedHumanoid360Env, reset_args: 
                      ("actions", a), ("logp", dist.log_prob(a)), ("valid", active)):
             rec[k].append(v)
         kind, ang = decode_actions(a, obs["yaw"], obs["pitch"])
-        obs, r, _, _, _ = env.step(kind, ang)
+        obs, r, _, _, info = env.step(kind, ang)
         total += r
         prev = a
-        headings.append(torch.stack([obs["yaw"], obs["pitch"]], 1))
+        heading = torch.stack([obs["yaw"], obs["pitch"]], 1)
+        headings.append(torch.where(info["submitted"][:, None], info["submit_heading"], heading))
     st = {k: torch.stack(v) for k, v in rec.items()}
     return Rollout(st["images"], st["yaw"], st["pitch"], st["prev"], st["actions"], st["logp"], st["valid"], instr,
                    total.float(), env.success.clone(), env.steps.clone(), torch.stack(headings))

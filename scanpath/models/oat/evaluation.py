@@ -139,6 +139,7 @@ def run_oat_evaluation(
     sim_include_pad: bool = False,
     batch_size: int = 16,
     split: str = "test",
+    module: OATModule | None = None,
 ) -> dict[str, Any]:
     """Evaluate OAT (greedy + K samples), object baselines and humans; write metrics.json/.md."""
     from hydra.utils import instantiate
@@ -159,7 +160,11 @@ def run_oat_evaluation(
     n_objects = int(np.prod(dm.grid))
     first = dict(dm.query_samples(split)[0])
 
-    module = load_module(cfg, dm)
+    if module is None:
+        module = load_module(cfg, dm)
+    else:
+        module.max_len = module.max_len or int(dm.max_len)
+        module.eval()
     rows: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
     predictions: dict[str, list[Scanpath]] = {}
