@@ -126,6 +126,7 @@ def bench_equirect(dev: str, V: int):
     for name, pitches in sets.items():
         def ours_fn():
             _projection._MAP_CACHE.clear()
+            _projection._SAMPLE_CACHE.clear()  # every call pays its per-pitch trigonometry
             return equirect_to_perspective(t, yaws, pitches, 100.0, out_hw, grid="py360", pole="flip",
                                            vfov_deg=67.673)
 

@@ -214,3 +214,18 @@ def test_neva_opt_predicts_with_a_frozen_classifier():
     xy = out.data[..., :2]
     # resize 36 → centre crop 32 of a 40-px image: reachable x, y ∈ [(0.5+2)·40/36, (31.5+2)·40/36]
     assert (xy >= 2.5 * 40 / 36 - 1e-9).all() and (xy <= 33.5 * 40 / 36 + 1e-9).all()
+
+
+def test_attention_networks_output_clamped_positions():
+    from scanpath.models.neva.torch_model import WideResNetAttention
+
+    x = torch.rand(2, 3, 32, 32)
+    for net in (SimpleAttentionNet(), WideResNetAttention(depth=10, widen=1)):
+        out = net.eval()(x * 100)
+        assert out.shape == (2, 2) and out.abs().max() <= 2.5
+    # Q10: upstream clamps the pooled features, not the output, so a large head can exceed ±2.5
+    q = WideResNetAttention(depth=10, widen=1, upstream_quirks=True).eval()
+    torch.nn.init.constant_(q.fc.weight, 10.0)
+    assert q(x).abs().max() > 2.5
+    with pytest.raises(ValueError, match="6n\\+4"):
+        WideResNetAttention(depth=11)
