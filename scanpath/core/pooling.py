@@ -225,8 +225,8 @@ def _ecc_sat_torch(xs: torch.Tensor, geo: EccPoolGeometry, stride: int, chunk: i
     """SAT EccPool. On CPU the float64 table is built NCHW in chunks of ``chunk`` planes (default: as
     many as fit in ~4 MB, so the table stays cache-resident), with in-place ``cumsum_`` along columns
     then rows into a zero-bordered scratch table reused across chunks (no per-chunk allocations, no
-    transposes); the four corners of every window are gathered with one ``index_select`` of the
-    precomputed flat indices into a reused buffer and combined in place. Other devices: one NCHW
+    transposes); the four corners of every window are gathered with one ``gather`` of the cached
+    flat indices (expanded over planes, no copy) into a reused buffer and combined in place. Other devices: one NCHW
     ``cumsum`` table and one gather."""
     B, C, n, _ = xs.shape
     idx, area = _sat_index(geo, stride, xs.device)
@@ -253,7 +253,8 @@ def _ecc_sat_torch(xs: torch.Tensor, geo: EccPoolGeometry, stride: int, chunk: i
         Iv.copy_(xf[c0:c0 + m])
         Iv.cumsum_(-1)
         Iv.cumsum_(-2)
-        torch.index_select(I.reshape(m, -1), 1, idxf, out=G)
+        # gather with a stride-0 expanded index: ~5x faster than index_select along dim 1 on CPU
+        torch.gather(I.reshape(m, -1), 1, idxf.expand(m, -1), out=G)
         g = G.reshape(m, 4, P)
         torch.sub(g[:, 0], g[:, 1], out=S)
         S.sub_(g[:, 2]).add_(g[:, 3]).div_(area)

@@ -21,6 +21,14 @@ Spec: ../shared/specs/humanoid360.md §2.1. Angles in degrees.
 Yaw only shifts longitude, so the per-pixel (lon, lat) maps depend on pitch alone; they are cached
 per (pitch, fov, size, grid) and yaw is added afterwards (views that share a pitch, as in the H*
 environment's discrete head rotations, pay the trigonometry once).
+
+On CPU (uint8/float32/float64 input) :func:`equirect_to_perspective` does not call ``grid_sample``:
+it evaluates the same bilinear border-clamped sampling of the padded panorama directly in source
+pixels (``_render_cpu``): element-wise float32 trigonometry on half the columns (mirror symmetry),
+one flat-index ``index_select`` per corner and channel straight from the uint8 planes, ``lerp`` in
+float32, rounding into a preallocated uint8 output. It is several times faster than ``grid_sample``
+on the float32 channels-last copy (profile in benchmarks/RESULTS.md ``## Core``). :func:`view_maps`
+stays float64 (it is the 0.01 px parity reference). Other devices keep ``grid_sample``.
 """
 
 from __future__ import annotations
@@ -222,9 +230,9 @@ _SAMPLE_CACHE: "OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tenso
 def _pitch_sampling(pitch: float, out_hw, pano_hw, fov_deg, vfov_deg, grid, dtype, idx_dtype):
     """Per-pitch, yaw-free part of the CPU sampler, cached like the (lon, lat) maps.
 
-    Returns flat ``[h*w]`` tensors: ``lonpix`` (column in panorama px at yaw 0, before the mod, in
-    ``dtype``), ``rowbase`` (``idx_dtype`` flat offset of the upper source row in the padded panorama,
-    plus the pad column) and ``fy`` (row weight, ``dtype``). Trigonometry runs element-wise in
+    Returns flat ``[h*w]`` tensors: ``lonpix`` (padded column coordinate at yaw 0, before the mod,
+    in ``dtype``), ``rowbase`` (``idx_dtype`` flat offset of the upper source row in the padded
+    panorama) and ``fy`` (row weight, ``dtype``). Trigonometry runs element-wise in
     ``dtype`` (float32 for uint8/float32 input: 1 ulp of atan2 is 1.6e-4 px at W = 4096, the same
     resolution the old float32 ``grid_sample`` coordinates had); the ray rotation is float64.
     """
@@ -239,9 +247,16 @@ def _pitch_sampling(pitch: float, out_hw, pano_hw, fov_deg, vfov_deg, grid, dtyp
     c, s = math.cos(p), math.sin(p)
     y1 = (c * y - s).to(dtype)[:, None]
     z1 = (s * y + c).to(dtype)[:, None]
-    x = x.to(dtype)[None, :]
-    lon = torch.atan2(x, z1)
-    lat = torch.atan2(y1, torch.hypot(x, z1))
+    # mirror symmetry: x(j) = -x(j') exactly (the axes are built from integers), so lon(j) = -lon(j')
+    # and lat(j) = lat(j'): the trigonometry runs on the left half (plus centre) only
+    h, w = out_hw
+    half, a = ((w + 1) // 2, 0) if grid == "py360" else (w // 2 + 1, 1)
+    r = w - half
+    xl = x[:half].to(dtype)[None, :]
+    lonl = torch.atan2(xl, z1)
+    latl = torch.atan2(y1, torch.hypot(xl, z1))
+    lon = torch.cat([lonl, lonl[:, a:a + r].flip(-1).neg_()], dim=1)
+    lat = torch.cat([latl, latl[:, a:a + r].flip(-1)], dim=1)
     if grid == "hstar":
         lonpix = lon.mul_(W / (2 * math.pi)).add_(W / 2)
         py = lat.mul_(H / math.pi).add_(0.5 * H + 1.0)  # +1: padded row coordinates
@@ -249,9 +264,10 @@ def _pitch_sampling(pitch: float, out_hw, pano_hw, fov_deg, vfov_deg, grid, dtyp
         lonpix = lon.mul_(W / (2 * math.pi)).add_(0.5 * W - 0.5)
         py = lat.mul_(H / math.pi).add_(0.5 * H + 0.5)
     py.clamp_(0.0, H + 1.0)  # grid_sample's border clamp on the padded image
-    y0 = py.to(torch.int64).clamp_(max=H)
-    fy = py.sub_(y0)
-    rowbase = y0.mul_(W + 2).add_(1).to(idx_dtype)  # +1: the pad column
+    y0f = py.floor().clamp_(max=H)
+    fy = py.sub_(y0f)
+    rowbase = y0f.to(idx_dtype).mul_(W + 2)  # float -> int32 converts fast, float -> int64 does not
+    lonpix.add_(1.0)  # +1: padded column coordinates
     hit = (lonpix.reshape(-1), rowbase.reshape(-1), fy.reshape(-1))
     _SAMPLE_CACHE[key] = hit
     if len(_SAMPLE_CACHE) > _MAP_CACHE_SIZE:
@@ -283,21 +299,38 @@ def _render_cpu(pano, yaw, pitch, fov_deg, out_hw, grid, pole, vfov_deg, padded)
         raise ValueError(f"equirect_to_perspective: {V} views for a batch of {B} panoramas (need B == V or B == 1)")
     planes = src.contiguous().reshape(B, C, Hp * Wp)
     h, w = out_hw
+    N = h * w
     idx_dtype = torch.int32 if Hp * Wp < 2**31 - Wp - 2 else torch.int64
-    out = torch.empty((V, C, h * w), dtype=pano.dtype)
+    out = torch.empty((V, C, N), dtype=pano.dtype)
     is_u8 = pano.dtype == torch.uint8
+    # floor(padded column) lies in [0, 2W] (lon in [-pi, pi], yaw shift in [0, W)); this small table
+    # maps it to the padded column of (column - 1) mod W, + 1: a cache-resident gather instead of an
+    # integer division per pixel (3 entries of slack for rounding at yaw -> 360)
+    wrap = torch.remainder(torch.arange(-1, 2 * W + 3, dtype=idx_dtype), W).add_(1)
+    # scratch reused for every view and channel (no per-view allocations)
+    fx = torch.empty(N, dtype=work)
+    x0f = torch.empty(N, dtype=work)
+    x0 = torch.empty(N, dtype=idx_dtype)
+    i00 = torch.empty(N, dtype=idx_dtype)
+    raw = torch.empty((4, N), dtype=pano.dtype)
+    cf = raw if raw.dtype == work else torch.empty((4, N), dtype=work)
     for v, (yw, pt) in enumerate(zip(yaw_t.tolist(), pitch_t.tolist())):
         lonpix, rowbase, fy = _pitch_sampling(pt, out_hw, (H, W), fov_deg, vfov_deg, grid, work, idx_dtype)
-        px = lonpix + yw / 360.0 * W
-        x0f = px.floor()
-        fx = px.sub_(x0f)
-        i00 = torch.remainder(x0f.to(idx_dtype), W).add_(rowbase)  # column mod W, then the row
+        torch.add(lonpix, yw / 360.0 * W, out=fx)
+        torch.floor(fx, out=x0f)
+        fx.sub_(x0f)
+        x0.copy_(x0f)
+        torch.index_select(wrap, 0, x0, out=i00)
+        i00.add_(rowbase)
         img = planes[0 if B == 1 else v]
         for ch in range(C):
             pl = img[ch]
-            c00, c01, c10, c11 = (pl[o:].index_select(0, i00).to(work) for o in (0, 1, Wp, Wp + 1))
-            top = c00.lerp_(c01, fx)
-            top.lerp_(c10.lerp_(c11, fx), fy)
+            for k, o in enumerate((0, 1, Wp, Wp + 1)):  # the plane shifted by o gives the other corners
+                torch.index_select(pl[o:], 0, i00, out=raw[k])
+            if cf is not raw:
+                cf.copy_(raw)
+            top = cf[0].lerp_(cf[1], fx)
+            top.lerp_(cf[2].lerp_(cf[3], fx), fy)
             out[v, ch].copy_(top.round_().clamp_(0, 255) if is_u8 else top)
     return out.reshape(V, C, h, w)
 

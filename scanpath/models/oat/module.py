@@ -94,7 +94,6 @@ class OATModule(ScanpathModel):
         sampling: str = "greedy",
         samples: int = 1,
         decode_seed: int = 0,
-        val_max_batches: int | None = None,
         delta_compat: bool = False,
         gradient_clip_val: float | None = 1.0,
         train_budget: Mapping[str, Any] | None = None,
@@ -270,7 +269,7 @@ class OATModule(ScanpathModel):
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            delta, _ = oat_delta(model, human, compat=True)
+            delta, _ = oat_delta(model, human, compat=bool(self.hparams.delta_compat))
         self.log(f"{stage}/delta", delta, prog_bar=True)
         for k, v in model.items():
             self.log(f"{stage}/{k}", v)
