@@ -192,7 +192,8 @@ def equirect_to_perspective(
     work_dtype = torch.float32 if pano.dtype == torch.uint8 else pano.dtype
     if not work_dtype.is_floating_point:
         raise ValueError(f"equirect_to_perspective: pano must be float or uint8, got {pano.dtype}")
-    if pano.device.type == "cpu" and pano.dtype in (torch.uint8, torch.float32, torch.float64):
+    if (pano.device.type == "cpu" and pano.dtype in (torch.uint8, torch.float32, torch.float64)
+            and not pano.requires_grad):  # the fast CPU sampler writes into out= buffers (no autograd)
         return _render_cpu(pano, yaw, pitch, fov_deg, out_hw, grid, pole, vfov_deg, padded)
     if padded:
         src = pano.to(work_dtype)
