@@ -15,16 +15,16 @@ the sample; small LRU cache):
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from datamodules.base import ScanpathDataModule
+from datamodules.lazy import LazySample
 from scanpath.io.errors import ScanpathDataError
 from scanpath.io.mit1003 import read_mit1003
+from scanpath.utils.lru import LruCache
 from scanpath.models.neva.coords import RESIZE_MODES, compute_geometry, preprocess_pil
 
 
@@ -39,16 +39,15 @@ class ImageStore:
         self.resize_mode = resize_mode
         self.include_image = bool(include_image)
         self.cache_size = int(cache_size)
-        self._cache: OrderedDict[str, dict[str, torch.Tensor]] = OrderedDict()
+        self._cache: LruCache[dict[str, torch.Tensor]] = LruCache(self.cache_size)
 
     def keys(self) -> tuple[str, ...]:
         return ("clip_image", "geometry", "image") if self.include_image else ("clip_image", "geometry")
 
     def get(self, path: str) -> dict[str, torch.Tensor]:
-        hit = self._cache.get(path)
-        if hit is not None:
-            self._cache.move_to_end(path)
-            return hit
+        return self._cache.get_or_compute(path, lambda: self._decode(path))
+
+    def _decode(self, path: str) -> dict[str, torch.Tensor]:
         from PIL import Image, UnidentifiedImageError
 
         try:
@@ -62,60 +61,28 @@ class ImageStore:
                     out["image"] = TF.pil_to_tensor(im).to(torch.float32) / 255.0
         except (OSError, UnidentifiedImageError) as exc:
             raise ScanpathDataError(f"cannot read image ({exc})", file=path, field="image") from exc
-        if self.cache_size > 0:
-            self._cache[path] = out
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
         return out
 
     def geometry_of(self, size: tuple[int, int]) -> torch.Tensor:
         return compute_geometry(size[0], size[1], self.clip_size, self.resize_mode).as_tensor()
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_cache"] = OrderedDict()
-        return state
 
 
-class ImageSample(MutableMapping):
+class ImageSample(LazySample):
     """A sample dict whose image fields come from an :class:`ImageStore` when first read."""
 
-    __slots__ = ("_data", "_store")
+    __slots__ = ()
 
     def __init__(self, data: dict[str, Any], store: ImageStore) -> None:
-        self._data = data
-        self._store = store
+        super().__init__(data, store)
 
-    def _lazy(self) -> tuple[str, ...]:
-        return tuple(k for k in self._store.keys() if k not in self._data)
+    def _lazy_keys(self) -> tuple[str, ...]:
+        return self._store.keys()
 
-    def __getitem__(self, key: str) -> Any:
-        if key in self._data:
-            return self._data[key]
-        if key in self._lazy():
-            if key == "geometry":  # computable from the header size, no decode needed
-                return self._store.geometry_of(self._data["image_size"])
-            return self._store.get(self._data["image_file"])[key]
-        raise KeyError(key)
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._data[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        yield from self._data
-        yield from self._lazy()
-
-    def __len__(self) -> int:
-        return len(self._data) + len(self._lazy())
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data or key in self._lazy()
-
-    def __repr__(self) -> str:
-        return f"ImageSample({sorted(self)})"
+    def _load(self, key: str) -> Any:
+        if key == "geometry":  # computable from the header size, no decode needed
+            return self._store.geometry_of(self._data["image_size"])
+        return self._store.get(self._data["image_file"])[key]
 
 
 class MIT1003DataModule(ScanpathDataModule):

@@ -31,8 +31,7 @@ The evaluation key is the trial's (layout, target): ``eval_key="task"`` (``scanp
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +39,10 @@ import numpy as np
 import torch
 
 from datamodules.base import ScanpathDataModule, split_by_stimulus
+from datamodules.lazy import LazySample
 from scanpath.io.errors import ScanpathDataError
 from scanpath.io.object_trial import ObjectTrial
+from scanpath.utils.lru import LruCache
 
 log = logging.getLogger(__name__)
 
@@ -58,79 +59,34 @@ class LayoutStore:
     def __init__(self, include_image: bool = False, cache_size: int = 32) -> None:
         self.include_image = bool(include_image)
         self.cache_size = int(cache_size)
-        self._cache: OrderedDict[str, dict[str, torch.Tensor]] = OrderedDict()
+        self._cache: LruCache[dict[str, torch.Tensor]] = LruCache(self.cache_size)
 
     def compute(self, layout_id: str) -> dict[str, torch.Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def get(self, layout_id: str) -> dict[str, torch.Tensor]:
-        hit = self._cache.get(layout_id)
-        if hit is not None:
-            self._cache.move_to_end(layout_id)
-            return hit
-        out = self.compute(layout_id)
-        if self.cache_size > 0:
-            self._cache[layout_id] = out
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        return out
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_cache"] = OrderedDict()
-        return state
+        return self._cache.get_or_compute(layout_id, lambda: self.compute(layout_id))
 
 
-class ObjectSample(MutableMapping):
+class ObjectSample(LazySample):
     """A sample dict whose ``crops`` / ``target_crop`` / ``image`` come from a :class:`LayoutStore`
     when first read (not kept in the sample). Behaves like a plain ``dict`` otherwise."""
 
-    __slots__ = ("_data", "_store")
+    __slots__ = ()
 
     def __init__(self, data: dict[str, Any], store: LayoutStore | None = None) -> None:
-        self._data = data
-        self._store = store
+        super().__init__(data, store)
 
-    def _heavy(self) -> tuple[str, ...]:
+    def _lazy_keys(self) -> tuple[str, ...]:
         if self._store is None:
             return ()
-        keys = ("crops", "target_crop", "image") if self._store.include_image else ("crops", "target_crop")
-        return tuple(k for k in keys if k not in self._data)
+        return ("crops", "target_crop", "image") if self._store.include_image else ("crops", "target_crop")
 
-    def __getitem__(self, key: str) -> Any:
-        if key in self._data:
-            return self._data[key]
-        if key in self._heavy():
-            fields = self._store.get(self._data["layout_id"])  # type: ignore[union-attr]
-            if key == "target_crop":
-                return fields["crops"][self._data["target_index"]]
-            return fields[key]
-        raise KeyError(key)
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._data[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        yield from self._data
-        yield from self._heavy()
-
-    def __len__(self) -> int:
-        return len(self._data) + len(self._heavy())
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data or key in self._heavy()
-
-    def __repr__(self) -> str:
-        return f"ObjectSample({sorted(self)})"
-
-    # identity semantics: comparing two samples must not materialise and compare tensors
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-    __hash__ = object.__hash__
+    def _load(self, key: str) -> Any:
+        fields = self._store.get(self._data["layout_id"])
+        if key == "target_crop":
+            return fields["crops"][self._data["target_index"]]
+        return fields[key]
 
 
 def read_split_file(path: str | Path, n: int) -> np.ndarray:

@@ -19,7 +19,6 @@ defects fixed by default:
 from __future__ import annotations
 
 import string
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +31,7 @@ from scanpath.envs.actions import Invalid, Rotate, Submit, to_action
 from scanpath.envs.episodes import Episode, load_panorama
 from scanpath.envs.render import HFOV_DEG, draw_crosshair, pad_panoramas, render_py360, render_views, view_size
 from scanpath.envs.windows import distance_reward, judge, rotate_heading, widen_windows
+from scanpath.utils.lru import LruCache
 
 FEEDBACK_OK = "Last action executed successfully, your current direction (yaw,pitch) is ({yaw},{pitch})"
 FEEDBACK_FAIL = "Last action is not executed successfully."
@@ -83,8 +83,7 @@ class Humanoid360Env(gym.Env):
         self.quirk_zero_format_reward = bool(quirk_zero_format_reward)
         self.render_mode = render_mode
         self.device = torch.device(device)
-        self._cache: OrderedDict[int, Any] = OrderedDict()
-        self._cache_size = int(panorama_cache)
+        self._cache: LruCache[Any] = LruCache(int(panorama_cache))
         h, w = self.out_hw
         self.observation_space = spaces.Dict(
             {
@@ -103,19 +102,15 @@ class Humanoid360Env(gym.Env):
     # ------------------------------------------------------------------ helpers
     def _panorama(self, ep: Episode) -> Any:
         key = id(ep.panorama) if isinstance(ep.panorama, np.ndarray) else hash(str(ep.panorama))
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
+        return self._cache.get_or_compute(key, lambda: self._prepare_panorama(ep))
+
+    def _prepare_panorama(self, ep: Episode) -> Any:
         img = load_panorama(ep.panorama)
         if self.renderer == "py360convert":
-            val = img
-        else:  # float, padded once (core pad_equirect), rendered many times
-            t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].to(self.device).float()
-            val = pad_panoramas(t, self.pole)
-        self._cache[key] = val
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return val
+            return img
+        # float, padded once (core pad_equirect), rendered many times
+        t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].to(self.device).float()
+        return pad_panoramas(t, self.pole)
 
     def _view(self) -> np.ndarray:
         assert self.episode is not None
