@@ -168,8 +168,10 @@ def test_callbacks_config(name, tmp_path):
     cbs = instantiate_callbacks(cfg.callbacks)
     assert len(cbs) == len([v for v in (cfg.callbacks or {}).values() if "_target_" in v])
     if name == "default":
-        ckpt = next(c for c in cbs if type(c).__name__ == "ModelCheckpoint")
-        assert ckpt.save_last and ckpt.monitor == cfg.optimized_metric
+        ckpts = [c for c in cbs if type(c).__name__ == "ModelCheckpoint"]
+        assert ckpts[0].monitor == cfg.optimized_metric  # trainer.checkpoint_callback = the best one
+        last = [c for c in ckpts if c.monitor is None and c.filename == "last"]
+        assert len(last) == 1 and last[0].save_top_k == 1 and not last[0]._enable_version_counter
 
 
 @pytest.mark.parametrize("name", _params("metrics"))

@@ -114,6 +114,18 @@ def test_resume_from_last_ckpt_continues_the_step_count(tmp_path):
     assert objs["ckpt_path"] == str(last) and objs["trainer"].global_step == 5 * steps_per_epoch
 
 
+def test_last_ckpt_is_refreshed_every_epoch_even_without_improvement(tmp_path):
+    # optimized_mode=max on a falling val/loss: the monitored checkpoint stops improving after epoch 0,
+    # yet last.ckpt must follow training (Lightning's own save_last would stay at epoch 0).
+    common = ["model=center_bias", *_coco(tmp_path), "callbacks.early_stopping.patience=100"]
+    cfg = compose_config("train", [*common, "trainer.max_epochs=3", "test=false", "optimized_mode=max"], tmp_path)
+    _, objs = train_script.train(cfg)
+    trainer = objs["trainer"]
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    assert last["epoch"] == 2 and last["global_step"] == trainer.global_step
+    assert "epoch_000" in Path(trainer.checkpoint_callback.best_model_path).name
+
+
 def test_ckpt_path_last_without_checkpoint_fails_clearly(tmp_path):
     cfg = compose_config("train", ["model=center_bias", *_coco(tmp_path), "ckpt_path=last"], tmp_path)
     with pytest.raises(FileNotFoundError, match="ckpt_path=last"):
