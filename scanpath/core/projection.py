@@ -225,6 +225,7 @@ def equirect_to_perspective(
     return out
 
 
+_GATHER_GROUP_PIXELS = 1 << 20
 _SAMPLE_CACHE: "OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]" = OrderedDict()
 
 
@@ -308,31 +309,46 @@ def _render_cpu(pano, yaw, pitch, fov_deg, out_hw, grid, pole, vfov_deg, padded)
     # maps it to the padded column of (column - 1) mod W, + 1: a cache-resident gather instead of an
     # integer division per pixel (3 entries of slack for rounding at yaw -> 360)
     wrap = torch.remainder(torch.arange(-1, 2 * W + 3, dtype=idx_dtype), W).add_(1)
-    # scratch reused for every view and channel (no per-view allocations)
-    fx = torch.empty(N, dtype=work)
-    x0f = torch.empty(N, dtype=work)
-    x0 = torch.empty(N, dtype=idx_dtype)
-    i00 = torch.empty(N, dtype=idx_dtype)
-    raw = torch.empty((4, N), dtype=pano.dtype)
-    cf = raw if raw.dtype == work else torch.empty((4, N), dtype=work)
-    for v, (yw, pt) in enumerate(zip(yaw_t.tolist(), pitch_t.tolist())):
-        lonpix, rowbase, fy = _pitch_sampling(pt, out_hw, (H, W), fov_deg, vfov_deg, grid, work, idx_dtype)
-        torch.add(lonpix, yw / 360.0 * W, out=fx)
-        torch.floor(fx, out=x0f)
-        fx.sub_(x0f)
-        x0.copy_(x0f)
-        torch.index_select(wrap, 0, x0, out=i00)
-        i00.add_(rowbase)
-        img = planes[0 if B == 1 else v]
+    # views of one panorama are gathered in groups of ~1M pixels: one index_select per corner and
+    # channel serves the whole group (small RL-sized views would otherwise be dominated by per-call
+    # overhead); scratch is allocated once for the largest group and reused
+    group = max(1, min(V, _GATHER_GROUP_PIXELS // max(N, 1))) if B == 1 else 1
+    GN = group * N
+    fx = torch.empty(GN, dtype=work)
+    fy = torch.empty(GN, dtype=work)
+    x0f = torch.empty(GN, dtype=work)
+    x0 = torch.empty(GN, dtype=idx_dtype)
+    i00 = torch.empty(GN, dtype=idx_dtype)
+    raw = torch.empty((4, GN), dtype=pano.dtype)
+    cf = raw if raw.dtype == work else torch.empty((4, GN), dtype=work)
+    yaws, pitches = yaw_t.tolist(), pitch_t.tolist()
+    out_flat = out.view(V, C, N)
+    for g0 in range(0, V, group):
+        g1 = min(V, g0 + group)
+        n = (g1 - g0) * N
+        for j, v in enumerate(range(g0, g1)):
+            lonpix, rowbase, fyv = _pitch_sampling(pitches[v], out_hw, (H, W), fov_deg, vfov_deg, grid, work, idx_dtype)
+            sl = slice(j * N, (j + 1) * N)
+            torch.add(lonpix, yaws[v] / 360.0 * W, out=fx[sl])
+            fy[sl].copy_(fyv)
+            torch.floor(fx[sl], out=x0f[sl])
+            fx[sl].sub_(x0f[sl])
+            x0[sl].copy_(x0f[sl])
+            torch.index_select(wrap, 0, x0[sl], out=i00[sl])
+            i00[sl].add_(rowbase)
+        img = planes[0 if B == 1 else g0]
+        idx, wx, wy = i00[:n], fx[:n], fy[:n]
         for ch in range(C):
             pl = img[ch]
             for k, o in enumerate((0, 1, Wp, Wp + 1)):  # the plane shifted by o gives the other corners
-                torch.index_select(pl[o:], 0, i00, out=raw[k])
+                torch.index_select(pl[o:], 0, idx, out=raw[k, :n])
+            c4 = cf[:, :n]
             if cf is not raw:
-                cf.copy_(raw)
-            top = cf[0].lerp_(cf[1], fx)
-            top.lerp_(cf[2].lerp_(cf[3], fx), fy)
-            out[v, ch].copy_(top.round_().clamp_(0, 255) if is_u8 else top)
+                c4.copy_(raw[:, :n])
+            top = c4[0].lerp_(c4[1], wx)
+            top.lerp_(c4[2].lerp_(c4[3], wx), wy)
+            res = (top.round_().clamp_(0, 255) if is_u8 else top).view(g1 - g0, N)
+            out_flat[g0:g1, ch].copy_(res)
     return out.reshape(V, C, h, w)
 
 

@@ -65,8 +65,8 @@ def render_views(
     for p in torch.unique(idx).tolist():
         sel = (idx == p).nonzero(as_tuple=True)[0]
         src = panoramas[p : p + 1]
-        if not src.is_floating_point():
-            src = src.float()
+        if not as_uint8 and not src.is_floating_point():
+            src = src.float()  # uint8 in → the core rounds to uint8; keep fractional values when asked
         views = equirect_to_perspective(
             src,
             yaw[sel].to(panoramas.device, torch.float64),

@@ -2,6 +2,8 @@
 
 * :class:`GridLabeler` — ``col = floor(int(x)·Xbin/W)``, ``row = floor(int(y)·Ybin/H)`` clamped,
   label ``row·Xbin + col``; ``wrap_x`` folds longitude (360° equirectangular grids, yaw in degrees).
+  ``integer_cells`` uses the FixaTons cell ``min(floor(x/floor(W/Xbin)), Xbin−1)`` (NevaClip SED);
+  ``integer_cells_compat`` the same without the clamp (upstream spill into the next row).
 * :class:`SegmentationLabeler` — ``seg[clamp(int y), clamp(int x)]`` on a label map.
 * :class:`ObjectLabeler` — ``fixation_extra["object"]`` when present, else the containing box,
   otherwise the box with the nearest centre.
@@ -48,11 +50,12 @@ class GridLabeler:
     """Grid cells on a (W, H) frame; ``grid=(Xbin, Ybin)``."""
 
     def __init__(self, grid: Sequence[int] = (5, 5), size: Sequence[int] | None = None,
-                 wrap_x: bool = False, integer_cells_compat: bool = False) -> None:
+                 wrap_x: bool = False, integer_cells_compat: bool = False, integer_cells: bool = False) -> None:
         self.xbin, self.ybin = int(grid[0]), int(grid[1])
         self.size = None if size is None else (float(size[0]), float(size[1]))
         self.wrap_x = wrap_x
         self.integer_cells_compat = integer_cells_compat
+        self.integer_cells = integer_cells
 
     def labels_xy(self, x: np.ndarray, y: np.ndarray, size) -> np.ndarray:
         """Labels for coordinate arrays; ``size`` is (W, H) or per-point arrays (W[k], H[k])."""
@@ -62,12 +65,16 @@ class GridLabeler:
         yi = np.trunc(np.asarray(y, dtype=np.float64))
         if self.wrap_x:
             xi = np.mod(xi, w)
-        if self.integer_cells_compat:
-            # FixaTons: integer cells W//n, H//n; points past n·step spill into the next row
+        if self.integer_cells_compat or self.integer_cells:
+            # FixaTons: integer cells W//n, H//n; upstream lets points past n·step spill into the
+            # next row (compat), the fixed form clamps to the last cell
             sx = np.maximum(w.astype(np.int64) // self.xbin, 1)
             sy = np.maximum(h.astype(np.int64) // self.ybin, 1)
             col = (xi // sx).astype(np.int64)
             row = (yi // sy).astype(np.int64)
+            if not self.integer_cells_compat:
+                col = np.clip(col, 0, self.xbin - 1)
+                row = np.clip(row, 0, self.ybin - 1)
             return row * self.xbin + col
         col = np.clip(np.floor(xi * self.xbin / w), 0, self.xbin - 1).astype(np.int64)
         row = np.clip(np.floor(yi * self.ybin / h), 0, self.ybin - 1).astype(np.int64)
@@ -181,8 +188,12 @@ def make_labeler(params: Mapping[str, Any], context: Mapping[str, Any] | None = 
     kind = params.get("labeler", "grid")
     context = context or {}
     if kind == "grid":
-        return GridLabeler(params.get("grid", (5, 5)),
-                           integer_cells_compat=bool(params.get("sed_integer_cells_compat", False)))
+        cells = params.get("grid_cells", "fraction")
+        if cells not in ("fraction", "integer"):
+            raise ValueError(f"grid_cells must be 'fraction' or 'integer', got {cells!r}")
+        compat = bool(params.get("sed_integer_cells_compat", False) or params.get("upstream_grid", False))
+        return GridLabeler(params.get("grid", (5, 5)), integer_cells_compat=compat,
+                           integer_cells=cells == "integer")
     if kind == "equirect":
         return EquirectGridLabeler(params.get("grid", (12, 8)))
     if kind == "object":

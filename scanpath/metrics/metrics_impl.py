@@ -85,8 +85,40 @@ register(MetricSpec("fed", "pair", _ed, {**LABEL_DEFAULTS, "labeler": "cluster",
 register(MetricSpec("semfed", "pair", _ed, {**LABEL_DEFAULTS, "labeler": "segmentation", "segmentation_dir": None,
                                            "frame": [512, 320]},
                     higher_is_better=False, description="Levenshtein distance on segmentation labels"))
-register(MetricSpec("sed", "pair", _ed, dict(LABEL_DEFAULTS), higher_is_better=False,
-                    description="string-edit distance on grid labels (5×5; pair_reduce mean or min)"))
+def _sed_pairs(left, right, li, ri, params):
+    """(distance, similarity) per pair: Levenshtein, or unrestricted Damerau–Levenshtein with
+    ``transpositions``; similarity = 1 − d/max(|a|, |b|)."""
+    a, b = _labels(left, params), _labels(right, params)
+    fn = sequence.damerau_levenshtein if params["transpositions"] else sequence.edit_distance
+    d = fn(a, b, li, ri)
+    return np.column_stack([d, sequence.edit_similarity(d, a, b, li, ri)])
+
+
+def _sed_sim(left, right, li, ri, params):
+    return _sed_pairs(left, right, li, ri, params)[:, 1]
+
+
+def _sbtde(left, right, li, ri, params):
+    a, b = _labels(left, params), _labels(right, params)
+    return sequence.window_edit_distance(a, b, int(params["k"]), bool(params["transpositions"]), li, ri)
+
+
+# SED params: grid_cells "fraction" = floor(x·n/W) (specs/metrics.md), "integer" = FixaTons
+# min(floor(x/floor(W/n)), n−1) (specs/nevaclip.md); upstream_grid (= sed_integer_cells_compat) drops
+# the clamp (Q13); transpositions = unrestricted Damerau–Levenshtein (nltk 3.9 transpositions=True)
+SED_DEFAULTS = {**LABEL_DEFAULTS, "grid_cells": "fraction", "upstream_grid": False, "transpositions": False}
+register(MetricSpec("sed", "pair", _sed_pairs, dict(SED_DEFAULTS), higher_is_better=False,
+                    subdims=("distance", "similarity"), main="distance",
+                    description="string-edit distance on grid labels (5×5; pair_reduce mean or min); values "
+                                "also give the similarity 1 − d/max(|a|,|b|), each column reduced on its own"))
+register(MetricSpec("sed_similarity", "pair", _sed_sim, dict(SED_DEFAULTS),
+                    description="SED similarity 1 − d/max(|a|,|b|) alone (for best-match reductions, pair_reduce max)"))
+register(MetricSpec("sbtde", "pair", _sbtde,
+                    {**LABEL_DEFAULTS, "grid": [4, 4], "grid_cells": "integer", "upstream_grid": False,
+                     "transpositions": True, "k": 3},
+                    higher_is_better=False,
+                    description="string-based time-delay embedding: mean over model k-windows of min SED to any "
+                                "human k-window, / k (FixaTons cells, Damerau–Levenshtein)"))
 register(MetricSpec("scanmatch", "pair", _scanmatch,
                     {"grid": [8, 6], "frame": [1024, 768], "threshold": 3.5, "gap": 0.0, "temp_bin": 0.0,
                      "default_duration_ms": None},
@@ -241,13 +273,24 @@ def _multimatch(left, right, li, ri, params):
 
 
 MM_DIMS = ("vector", "direction", "length", "position", "duration")
+MM_DEFAULTS = {"screen_size": None, "grouping": False, "tdir": 0.0, "tdur": 0.0, "tamp": 0.0, "short_policy": "nan",
+               "tie_break": "reference", "duration_policy": "real", "default_duration_ms": None,
+               "legacy_float32": False}
 register(MetricSpec(
-    "multimatch", "pair", _multimatch,
-    {"screen_size": None, "grouping": False, "tdir": 0.0, "tdur": 0.0, "tamp": 0.0, "short_policy": "nan",
-     "tie_break": "reference", "duration_policy": "real", "default_duration_ms": None, "legacy_float32": False},
+    "multimatch", "pair", _multimatch, dict(MM_DEFAULTS),
     subdims=MM_DIMS, main=lambda d: float(np.mean([d["vector"], d["direction"], d["length"], d["position"]])),
     description="MultiMatch (multimatch-gaze 0.1.3 semantics); value = MM = mean of vector, direction, "
                 "length, position"))
+
+
+def _mm_mean(left, right, li, ri, params):
+    return np.mean(_multimatch(left, right, li, ri, params)[:, :4], axis=1)
+
+
+register(MetricSpec(
+    "multimatch_mm", "pair", _mm_mean, dict(MM_DEFAULTS),
+    description="per-pair MM = mean of MultiMatch vector, direction, length, position (so pair_reduce max "
+                "picks the best human by MM; used by spp_multimatch)"))
 
 
 # ----------------------------------------------------------------------------- DSS

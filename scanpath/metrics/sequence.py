@@ -164,3 +164,114 @@ def scanmatch_score(
     mx = np.maximum(pa, pb).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(mx > 0, score / (threshold * np.where(mx > 0, mx, 1)), np.nan)
+
+
+# --------------------------------------------------------------------------- Damerau–Levenshtein
+def _dl(A, lA, B, lB):
+    """Unrestricted Damerau–Levenshtein (Lowrance–Wagner) on padded label rows, vectorised over pairs.
+
+    ``D[i+1, j+1]`` holds the distance of the prefixes a[:i], b[:j]; row/column 0 hold the
+    "infinite" border (n + m) the transposition step reads when a symbol was not seen before.
+    """
+    A, B = np.asarray(A), np.asarray(B)
+    p, n = A.shape
+    m = B.shape[1]
+    _, inv = np.unique(np.concatenate([A.ravel(), B.ravel()]), return_inverse=True)
+    Ac, Bc = inv[: A.size].reshape(p, n), inv[A.size:].reshape(p, m)
+    k_sym = int(inv.max()) + 1 if inv.size else 1
+    big = float(n + m)
+    D = np.empty((p, n + 2, m + 2))
+    D[:, 0, :] = big
+    D[:, :, 0] = big
+    D[:, 1, 1:] = np.arange(m + 1)
+    D[:, 1:, 1] = np.arange(n + 1)
+    da = np.zeros((p, k_sym), dtype=np.int64)  # last row (1-based) where each symbol occurred in a
+    rows = np.arange(p)
+    for i in range(1, n + 1):
+        ai = Ac[:, i - 1]
+        db = np.zeros(p, dtype=np.int64)  # last column (1-based) of a match in this row
+        for j in range(1, m + 1):
+            bj = Bc[:, j - 1]
+            k = da[rows, bj]
+            l = db
+            match = ai == bj
+            trans = D[rows, k, l] + (i - k - 1) + 1 + (j - l - 1)
+            best = np.minimum(D[:, i, j] + (~match), np.minimum(D[:, i + 1, j], D[:, i, j + 1]) + 1.0)
+            D[:, i + 1, j + 1] = np.minimum(best, trans)
+            db = np.where(match, j, db)
+        da[rows, ai] = i
+    return D[rows, np.asarray(lA) + 1, np.asarray(lB) + 1]
+
+
+def damerau_levenshtein(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
+    """Unrestricted Damerau–Levenshtein distance of each pair (insert, delete, substitute and
+    transpose adjacent symbols, with edits allowed between transposed symbols; = nltk 3.9
+    ``edit_distance(a, b, transpositions=True)``). Both empty → NaN (library rule)."""
+    a, b = _labels(a), _labels(b)
+    d = chunked_pairs(a, b, lambda A, la, B, lb: _dl(A.numpy(), la.numpy(), B.numpy(), lb.numpy()),
+                      fill=-1, dtype=torch.long, li=li, ri=ri)
+    pa, pb = _pair_lengths(a, b, li, ri)
+    d[(pa == 0) & (pb == 0)] = np.nan
+    return d
+
+
+def edit_similarity(d: np.ndarray, a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
+    """1 − d / max(|a|, |b|) per pair (NaN when both are empty)."""
+    pa, pb = _pair_lengths(_labels(a), _labels(b), li, ri)
+    mx = np.maximum(pa, pb).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(mx > 0, 1.0 - np.asarray(d, dtype=np.float64) / np.where(mx > 0, mx, 1), np.nan)
+
+
+def window_edit_distance(a: Sequence, b: Sequence, k: int = 3, transpositions: bool = True,
+                         li=None, ri=None) -> np.ndarray:
+    """SBTDE (string-based time-delay embedding): mean over a's k-windows of the minimum edit
+    distance to any of b's k-windows, divided by k. NaN when either side has fewer than k labels.
+
+    Window pairs are deduplicated (windows are short strings over a small alphabet) before the
+    batched edit distance runs.
+    """
+    a, b = _labels(a), _labels(b)
+    if li is None or ri is None:
+        li = ri = np.arange(len(a))
+    li, ri = np.asarray(li, dtype=np.int64), np.asarray(ri, dtype=np.int64)
+    out = np.full(len(li), np.nan)
+
+    def windows(s):
+        return np.lib.stride_tricks.sliding_window_view(s, k) if len(s) >= k else np.zeros((0, k), np.int64)
+
+    wa, wb = [windows(s) for s in a], [windows(s) for s in b]
+    ok = np.array([len(wa[i]) > 0 and len(wb[j]) > 0 for i, j in zip(li, ri)], dtype=bool)
+    if not ok.any():
+        return out
+    # every (pair, a-window, b-window) triple; windows coded as rows of a global window table
+    all_w = np.concatenate([w for w in wa + wb if len(w)] or [np.zeros((0, k), np.int64)])
+    uniq, code = np.unique(all_w, axis=0, return_inverse=True)
+    code = code.reshape(-1)
+    offs_a = np.cumsum([0] + [len(w) for w in wa])
+    offs_b = offs_a[-1] + np.cumsum([0] + [len(w) for w in wb])
+    pid, ca, cb, wa_id = [], [], [], []
+    for p in np.flatnonzero(ok):
+        i, j = li[p], ri[p]
+        x = code[offs_a[i]:offs_a[i + 1]]
+        y = code[offs_b[j]:offs_b[j + 1]]
+        pid.append(np.full(len(x) * len(y), p))
+        ca.append(np.repeat(x, len(y)))
+        cb.append(np.tile(y, len(x)))
+        wa_id.append(np.repeat(np.arange(len(x)), len(y)))
+    pid, ca, cb, wa_id = map(np.concatenate, (pid, ca, cb, wa_id))
+    pair_code, inv = np.unique(ca * len(uniq) + cb, return_inverse=True)
+    ua, ub = pair_code // len(uniq), pair_code % len(uniq)
+    rows = list(uniq)
+    dist_fn = damerau_levenshtein if transpositions else edit_distance
+    d = dist_fn(rows, rows, ua, ub)[inv.reshape(-1)]
+    # min over b-windows per (pair, a-window), then mean over a-windows per pair
+    grp = pid * (int(wa_id.max()) + 1) + wa_id
+    g_u, g_inv = np.unique(grp, return_inverse=True)
+    mins = np.full(len(g_u), np.inf)
+    np.minimum.at(mins, g_inv.reshape(-1), d)
+    g_pair = g_u // (int(wa_id.max()) + 1)
+    sums = np.bincount(g_pair, weights=mins, minlength=len(li))
+    cnt = np.bincount(g_pair, minlength=len(li))
+    out[ok] = sums[ok] / cnt[ok] / k
+    return out
