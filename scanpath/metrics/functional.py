@@ -16,13 +16,16 @@ from scanpath.metrics.search import (
     tfp_curve,
 )
 from scanpath.metrics.sequence import (
+    damerau_levenshtein,
     edit_distance,
+    edit_similarity,
     lcs_length,
     levenshtein,
     repeat_by_duration,
     scanmatch_score,
     scanmatch_substitution,
     sequence_score,
+    window_edit_distance,
 )
 from scanpath.metrics.spherical import sphere_dtw, sphere_levenshtein, sphere_multimatch, sphere_recurrence
 
