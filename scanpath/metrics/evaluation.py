@@ -190,6 +190,14 @@ def _check_inputs(scanpaths: Sequence[Scanpath], needs_xy: bool) -> None:
             check_finite(s)
 
 
+def _finish_result(res: Mapping[str, Any], spec: Any, params: Mapping[str, Any]) -> dict:
+    """Attach plain params and the metric's direction to a set-level metric's result."""
+    res = dict(res)
+    res["params"] = _plain(res.get("params", params))
+    res.setdefault("higher_is_better", spec.higher_is_better)
+    return res
+
+
 def score_scanpaths(
     predictions: Sequence[Scanpath],
     humans: Sequence[Scanpath],
@@ -205,11 +213,7 @@ def score_scanpaths(
         if spec.kind == "pair":
             out[entry] = _score_pairs(spec, params, predictions, humans, key, loso=False)
         else:
-            res = dict(spec.fn(list(predictions), list(humans), key, params))
-            res.setdefault("params", _plain(params))
-            res["params"] = _plain(res["params"])
-            res.setdefault("higher_is_better", spec.higher_is_better)
-            out[entry] = res
+            out[entry] = _finish_result(spec.fn(list(predictions), list(humans), key, params), spec, params)
     return out
 
 
@@ -229,11 +233,7 @@ def human_consistency(
             res["loso"] = True
             out[entry] = res
         elif spec.human_fn is not None:
-            res = dict(spec.human_fn(list(humans), key, params))
-            res.setdefault("params", _plain(params))
-            res["params"] = _plain(res["params"])
-            res.setdefault("higher_is_better", spec.higher_is_better)
-            out[entry] = res
+            out[entry] = _finish_result(spec.human_fn(list(humans), key, params), spec, params)
         else:
             out[entry] = {"value": float("nan"), "params": _plain(params), "n": 0, "n_nan": 0,
                           "note": "no human consistency defined for this metric"}
