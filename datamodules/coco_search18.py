@@ -90,30 +90,34 @@ class CocoSearch18DataModule(ScanpathDataModule):
         self.synthetic = bool(synthetic)
 
     def load_samples(self) -> list[dict[str, Any]]:
-        samples = []
-        for ann in self.annotations:
-            for sp in read_coco_json(
-                ann, image_size=self.frame, invalid_policy=self.invalid_policy,
-                fix_length_mismatch=self.fix_length_mismatch,
-            ):
-                sample: dict[str, Any] = {
-                    "scanpath": sp,
-                    "stimulus": sp.stimulus,
-                    "task": sp.task,
-                    "condition": sp.condition,
-                    "image_size": sp.image_size,
-                    "split_hint": sp.extra.get("split"),
-                }
-                if self.image_dir is not None:
-                    path = self.image_dir / sp.stimulus
-                    if not path.is_file() and sp.task:
-                        path = self.image_dir / sp.task / sp.stimulus  # COCO-Search18 images/<task>/<name>
-                    if not path.is_file():
-                        raise ScanpathDataError(f"image not found under {self.image_dir}", file=ann, field="name",
-                                                record=sp.stimulus)
-                    sample["image_path"] = path
-                samples.append(sample)
+        samples = [s for ann in self.annotations for s in self.samples_from(ann)]
         log.info("%s: %d scanpaths from %s", self.name, len(samples), self.annotations)
+        return samples
+
+    def samples_from(self, ann: str | Path) -> list[dict[str, Any]]:
+        """The samples of one annotation file (image paths resolved, not loaded)."""
+        samples = []
+        for sp in read_coco_json(
+            ann, image_size=self.frame, invalid_policy=self.invalid_policy,
+            fix_length_mismatch=self.fix_length_mismatch,
+        ):
+            sample: dict[str, Any] = {
+                "scanpath": sp,
+                "stimulus": sp.stimulus,
+                "task": sp.task,
+                "condition": sp.condition,
+                "image_size": sp.image_size,
+                "split_hint": sp.extra.get("split"),
+            }
+            if self.image_dir is not None:
+                path = self.image_dir / sp.stimulus
+                if not path.is_file() and sp.task:
+                    path = self.image_dir / sp.task / sp.stimulus  # COCO-Search18 images/<task>/<name>
+                if not path.is_file():
+                    raise ScanpathDataError(f"image not found under {self.image_dir}", file=ann, field="name",
+                                            record=sp.stimulus)
+                sample["image_path"] = path
+            samples.append(sample)
         return samples
 
     def split_samples(self, samples: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -83,6 +83,31 @@ def write_tiny_coco(path: Path, n_stimuli: int = 10, n_subjects: int = 3, seed: 
     return path
 
 
+def write_tiny_natural(root: Path, n_stimuli: int = 5, seed: int = 0, frame=(320, 200)) -> tuple[Path, Path]:
+    """:func:`write_tiny_coco` plus its images: seeded grey noise with a saturated red/blue checkerboard
+    target filling each record's bbox. Returns (annotations, image_dir)."""
+    import cv2
+
+    from scanpath.io.coco import read_coco_json
+
+    ann = write_tiny_coco(root / "natural.json", n_stimuli=n_stimuli, seed=seed, frame=frame)
+    img_dir = root / "images"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    done = set()
+    for sp in read_coco_json(ann):
+        if sp.stimulus in done:
+            continue
+        done.add(sp.stimulus)
+        img = rng.integers(60, 140, size=(frame[1], frame[0], 3)).astype(np.uint8)
+        x, y, w, h = (int(round(v)) for v in sp.extra["bbox"])
+        yy, xx = np.mgrid[0:h, 0:w]
+        check = ((yy // 5 + xx // 5) % 2).astype(bool)
+        img[y:y + h, x:x + w] = np.where(check[..., None], [255, 0, 0], [0, 0, 255]).astype(np.uint8)
+        cv2.imwrite(str(img_dir / sp.stimulus), cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 100])
+    return ann, img_dir
+
+
 @pytest.fixture
 def tiny_coco(tmp_path: Path) -> Path:
     return write_tiny_coco(tmp_path / "tiny_coco.json")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import CONF_DIR, SHARED_DATA, compose_config, write_tiny_coco
+from conftest import CONF_DIR, SHARED_DATA, compose_config, write_tiny_coco, write_tiny_natural
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
@@ -38,6 +38,9 @@ def _data_overrides(name: str, tmp_path: Path) -> list[str]:
         return [f"data.annotations={write_tiny_coco(tmp_path / 'tiny.json')}", "data.frame=null"]
     if name == "search_arrays":
         return ["data.num_layouts=12"]
+    if name == "natural_search":
+        ann, img_dir = write_tiny_natural(tmp_path)
+        return [f"data.annotations={ann}", f"data.image_dir={img_dir}"]
     return []
 
 

@@ -8,7 +8,15 @@ Variants (specs/eccnet.md §2.4; pools, eccentric, layer mask):
 * ``chance`` / ``pixel_match``: no network.
 
 ``upstream=True`` turns on every reproduce flag of §6 (``last_fix_as_miss``, ``baseline_bugs``,
-``lighting_gt_jitter``, JPEG quality 95 stimuli); each flag can also be set on its own.
+``lighting_gt_jitter``, JPEG quality 95 stimuli, and in natural-image mode ``natural.check_last=false``);
+each flag can also be set on its own.
+
+Two ways to run:
+
+* asymmetry benchmark: ``python evaluate.py experiment=eccnet_asymmetry`` (runner over generated trials);
+* natural-image search (§2.6): ``python evaluate.py experiment=eccnet_natural ...``; ``predict_scanpaths``
+  takes batches with ``image`` (display), ``target_crop`` and ``gt_mask`` (datamodules.natural_search)
+  and returns the searches in the original stimulus frame.
 """
 
 from __future__ import annotations
@@ -17,13 +25,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from scanpath.models.base import ScanpathModel
+from scanpath.models.eccnet.natural import NaturalSearchParams, natural_search, snap_to_points
 from scanpath.models.eccnet.search import SearchParams, SearchResult, baseline_search, eccnet_search
 from scanpath.models.eccnet.torch_model import EccNet, EccNetConfig
 from scanpath.stimuli.asymmetry import ExperimentSpec, Trial
-from scanpath.types import ScanpathBatch
+from scanpath.types import Scanpath, ScanpathBatch
+
+#: Per-sample inputs of the natural-image mode (datamodules.natural_search).
+NATURAL_KEYS = ("image", "target_crop", "gt_mask")
+#: Stimulus-level record fields copied onto predictions (never a human's per-observer fields).
+_STIMULUS_KEYS = ("bbox",)
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "eccnet": dict(pool="avg", eccentric=True, layer_mask=(1, 1, 1)),
@@ -37,7 +52,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 
 class EccNetSearchModel(ScanpathModel):
-    """Zero-shot target-search model (eccNET family or a search baseline) on asymmetry trials."""
+    """Zero-shot target-search model (eccNET family or a search baseline): asymmetry trials or natural images."""
 
     trainable = False
 
@@ -58,6 +73,7 @@ class EccNetSearchModel(ScanpathModel):
         batch_size: int = 4,
         seed: int = 0,
         display_name: str | None = None,
+        natural: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if variant not in VARIANTS:
@@ -81,6 +97,11 @@ class EccNetSearchModel(ScanpathModel):
         self.weights_path = Path(weights_path) if weights_path else None
         if self.weights_path is not None and not self.weights_path.is_file():
             raise FileNotFoundError(f"weights_path={self.weights_path}: file not found")
+        nat = dict(natural or {})
+        snap = nat.pop("snap_points", None)
+        self.snap_points = None if snap is None else np.asarray(snap, np.float64).reshape(-1, 2)
+        self.natural = NaturalSearchParams.from_config(
+            nat, layer_mask=self.layer_mask, check_last=False if upstream else None)
 
     @property
     def net(self) -> EccNet:
@@ -116,10 +137,49 @@ class EccNetSearchModel(ScanpathModel):
         return eccnet_search(self.net, trials, params, batch_size=self.batch_size, on_trial_done=on_trial_done)
 
     def predict_scanpaths(self, batch: dict[str, Any]) -> ScanpathBatch:
-        raise NotImplementedError(
-            "eccNET runs through the asymmetry runner (python evaluate.py experiment=eccnet_asymmetry); "
-            "the natural-image (COCO-Search18-style) mode of specs/eccnet.md §2.6 is not implemented yet"
-        )
+        """Natural-image search (§2.6) on a collated batch with ``image`` (display, float [0, 1]),
+        ``target_crop`` and ``gt_mask`` (display px); fixations come back in the original frame
+        (``image_size``), snapped to ``natural.snap_points`` when set. ``extra`` records found and N."""
+        if self.baseline is not None:
+            raise ValueError(self.skip_reason({}))
+        missing = [k for k in NATURAL_KEYS if k not in batch]
+        if missing:
+            raise KeyError(f"natural-image eccNET needs batch keys {NATURAL_KEYS}; missing {missing} "
+                           "(use data=natural_search)")
+        displays = [_to_uint8_hwc(x) for x in batch["image"]]
+        targets = [_to_uint8_hwc(x) for x in batch["target_crop"]]
+        gts = [np.asarray(torch.as_tensor(g).cpu(), bool) for g in batch["gt_mask"]]
+        results = natural_search(self.net, displays, targets, gts, self.natural, batch_size=self.batch_size)
+        sizes = batch.get("image_size")
+        out = []
+        for i, (res, disp, meta) in enumerate(zip(results, displays, batch["scanpaths"].meta)):
+            H, W = disp.shape[:2]
+            W0, H0 = (int(v) for v in sizes[i]) if sizes is not None else (W, H)
+            xy = np.stack([res.fixations[:, 1] * (W0 / W), res.fixations[:, 0] * (H0 / H)], 1).astype(np.float64)
+            if self.snap_points is not None:
+                xy = snap_to_points(xy, self.snap_points)
+            extra = {k: v for k, v in (meta.get("extra") or {}).items() if k in _STIMULUS_KEYS}
+            extra.update(found=bool(res.found), N=int(res.n_fix) if res.found else None)
+            out.append(Scanpath(xy[:, 0], xy[:, 1], None, stimulus=meta.get("stimulus") or "", subject=1,
+                                task=meta.get("task"), condition=meta.get("condition"), image_size=(W0, H0),
+                                extra=extra))
+        return ScanpathBatch.from_list(out)
 
     def skip_reason(self, sample: dict[str, Any]) -> str | None:
-        return "eccNET is evaluated with experiment=eccnet_asymmetry (natural-image mode not implemented)"
+        if self.baseline is not None:
+            return (f"{self.variant} is an asymmetry-benchmark baseline (experiment=eccnet_asymmetry); "
+                    "it has no natural-image mode")
+        missing = [k for k in NATURAL_KEYS if k not in sample]
+        if missing:
+            return (f"natural-image eccNET needs {', '.join(NATURAL_KEYS)} per sample (data=natural_search); "
+                    f"this dataset lacks {', '.join(missing)}. The asymmetry benchmark runs with "
+                    "experiment=eccnet_asymmetry")
+        return None
+
+
+def _to_uint8_hwc(x: Any) -> np.ndarray:
+    """A float [0, 1] ``[3, H, W]`` (or uint8) image tensor as uint8 ``[H, W, 3]``."""
+    t = torch.as_tensor(x).detach().cpu()
+    if t.dtype != torch.uint8:
+        t = (t.float() * 255.0).round().clamp(0, 255).to(torch.uint8)
+    return np.ascontiguousarray(t.permute(1, 2, 0).numpy())

@@ -93,6 +93,19 @@ def combine_layers(maps: np.ndarray, layer_mask: Sequence[float], pattern: str =
     return out
 
 
+def fixation_from_maps(maps: np.ndarray, allowed_crop: np.ndarray, layer_mask: Sequence[float], pattern: str,
+                       dog: DogParams) -> tuple[int, int]:
+    """§2.4 steps 3-6 for one trial: combine the layer maps ``[L, h, w]``, sharpen, resize to the crop
+    (INTER_AREA), subtract the minimum, mask with ``allowed_crop`` and take the first row-major argmax.
+    Returns (row, col) in crop pixels."""
+    side_r, side_c = allowed_crop.shape
+    a = dog_sharpen(combine_layers(maps, layer_mask, pattern), dog)
+    a = cv2.resize(a, (side_c, side_r), interpolation=cv2.INTER_AREA)
+    a = (a - a.min()) * allowed_crop
+    r, c = divmod(int(np.argmax(a)), side_c)
+    return r, c
+
+
 class _Geometry:
     """Cell layout of one experiment: union mask and a gaze -> cell lookup."""
 
@@ -171,10 +184,8 @@ def eccnet_search(
             maps = net.attention(taps, [t.index_select(0, idx) for t in tgt]).float().cpu().numpy()
             for j, i in enumerate(active):
                 st, trial = states[i], batch[i]
-                A = dog_sharpen(combine_layers(maps[j], params.layer_mask, params.weight_pattern), params.dog)
-                A = cv2.resize(A, (2 * st.m, 2 * st.m), interpolation=cv2.INTER_AREA)
-                A = (A - A.min()) * st.crop(st.allowed)
-                r, c = divmod(int(np.argmax(A)), 2 * st.m)
+                r, c = fixation_from_maps(maps[j], st.crop(st.allowed), params.layer_mask, params.weight_pattern,
+                                          params.dog)
                 st.g = np.clip(st.g - st.m + np.array([r, c]), st.m, st.m + geo.H)
                 dr, dc = (int(v) for v in st.g - st.m)
                 st.fix.append((dr, dc))
