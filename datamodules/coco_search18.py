@@ -133,9 +133,13 @@ class CocoSearch18DataModule(ScanpathDataModule):
             out[_SPLIT_NAMES[s["split_hint"]]].append(s)
         return out
 
+    def make_dataset(self, samples: list[dict[str, Any]]) -> Dataset:
+        """Samples -> a dataset that loads the heavy fields (images) on access."""
+        return _LazyImageDataset(samples, self.image_resize)
+
     def _loader(self, samples: list[dict[str, Any]], shuffle: bool) -> DataLoader:
         return DataLoader(
-            _LazyImageDataset(samples, self.image_resize),
+            self.make_dataset(samples),
             batch_size=self.batch_size,
             shuffle=shuffle,
             num_workers=self.num_workers,

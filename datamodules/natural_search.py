@@ -28,9 +28,8 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from datamodules.base import collate_samples
 from datamodules.coco_search18 import CocoSearch18DataModule
 from scanpath.io.errors import ScanpathDataError
 
@@ -188,8 +187,5 @@ class NaturalSearchDataModule(CocoSearch18DataModule):
             log.info("%s: dropped %d target-absent scanpaths from %s (present_only)", self.name, dropped, ann)
         return out
 
-    def _loader(self, samples: list[dict[str, Any]], shuffle: bool) -> DataLoader:
-        ds = NaturalSearchDataset(samples, self.image_resize, self.target_size, self.target_source, self.gt_source)
-        return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
-                          pin_memory=self.pin_memory, collate_fn=collate_samples,
-                          persistent_workers=self.num_workers > 0)
+    def make_dataset(self, samples: list[dict[str, Any]]) -> Dataset:
+        return NaturalSearchDataset(samples, self.image_resize, self.target_size, self.target_source, self.gt_source)
