@@ -201,20 +201,24 @@ def _fmt(v: Any) -> str:
     return f"{f:.3f}" if abs(f) < 1000 else f"{f:.1f}"
 
 
+def _arrow(higher_is_better: bool | None) -> str:
+    return "" if higher_is_better is None else (" ↑" if higher_is_better else " ↓")
+
+
 def table_columns(rows: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, str | None]]:
     """(column title, metric entry, sub-dimension or None) in metric-config order."""
     cols: list[tuple[str, str, str | None]] = []
     seen: set[tuple[str, str | None]] = set()
     for row in rows.values():
         for entry, res in (row.get("metrics") or {}).items():
-            arrow = "" if res.get("higher_is_better") is None else (" ↑" if res["higher_is_better"] else " ↓")
             if (entry, None) not in seen:
                 seen.add((entry, None))
-                cols.append((f"{entry}{arrow}", entry, None))
+                cols.append((f"{entry}{_arrow(res.get('higher_is_better'))}", entry, None))
+            dirs = res.get("dim_higher_is_better") or {}
             for dim in (res.get("values") or {}):
                 if (entry, dim) not in seen:
                     seen.add((entry, dim))
-                    cols.append((f"{entry}.{dim}{arrow}", entry, dim))
+                    cols.append((f"{entry}.{dim}{_arrow(dirs.get(dim, res.get('higher_is_better')))}", entry, dim))
     return cols
 
 

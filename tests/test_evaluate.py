@@ -158,3 +158,22 @@ def test_runner_hook_replaces_predict_and_score(tmp_path, capsys):
     assert (tmp_path / "run" / "runner.txt").read_text() == "task=evaluate"
     assert "| a | 1.0 |" in capsys.readouterr().out
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_table_arrows_follow_each_sub_dimension():
+    from scanpath.metrics import score_scanpaths
+    from scanpath.types import Scanpath
+
+    rng = np.random.default_rng(0)
+    humans = [Scanpath(rng.uniform(0, 100, 5), rng.uniform(0, 80, 5), stimulus="a", subject=s, task="t",
+                       condition="present", image_size=(100, 80), extra={"bbox": [10, 10, 20, 20]})
+              for s in (1, 2)]
+    preds = [Scanpath(rng.uniform(0, 100, 4), rng.uniform(0, 80, 4), stimulus="a", subject=1, task="t",
+                      condition="present", image_size=(100, 80), extra={"bbox": [10, 10, 20, 20]})]
+    scores = score_scanpaths(preds, humans, {"sed": {"labeler": "grid", "grid": [5, 5]},
+                                             "saliency": {"frame": [100, 80], "n_splits": 2},
+                                             "search_efficiency": {"max_steps": 3}}, key="task")
+    titles = [c[0] for c in evaluate_script.table_columns({"m": {"metrics": scores}})]
+    for t in ("sed ↓", "sed.distance ↓", "sed.similarity ↑", "saliency.cc ↑", "saliency.kld ↓",
+              "search_efficiency.prob_mismatch ↓", "search_efficiency.tfp_auc ↑", "search_efficiency.tfp_1"):
+        assert t in titles, (t, titles)

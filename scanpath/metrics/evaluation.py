@@ -179,6 +179,7 @@ def _score_pairs(
     }
     if spec.subdims is not None:
         res["values"] = dims
+        res["dim_higher_is_better"] = spec.dim_directions(dims)
     if n_nan:
         warnings.warn(f"{spec.name}: {n_nan} of {len(li)} pairs are NaN and excluded", stacklevel=3)
     return res
@@ -195,6 +196,8 @@ def _finish_result(res: Mapping[str, Any], spec: Any, params: Mapping[str, Any])
     res = dict(res)
     res["params"] = _plain(res.get("params", params))
     res.setdefault("higher_is_better", spec.higher_is_better)
+    if res.get("values") is not None:
+        res.setdefault("dim_higher_is_better", spec.dim_directions(res["values"]))
     return res
 
 

@@ -109,6 +109,7 @@ def _sbtde(left, right, li, ri, params):
 SED_DEFAULTS = {**LABEL_DEFAULTS, "grid_cells": "fraction", "upstream_grid": False, "transpositions": False}
 register(MetricSpec("sed", "pair", _sed_pairs, dict(SED_DEFAULTS), higher_is_better=False,
                     subdims=("distance", "similarity"), main="distance",
+                    dim_higher_is_better={"distance": False, "similarity": True},
                     description="string-edit distance on grid labels (5×5; pair_reduce mean or min); values "
                                 "also give the similarity 1 − d/max(|a|,|b|), each column reduced on its own"))
 register(MetricSpec("sed_similarity", "pair", _sed_sim, dict(SED_DEFAULTS),
@@ -233,6 +234,7 @@ def _oat_delta_human(humans, key, params):
 
 
 register(MetricSpec("oat_delta", "set", _oat_delta, {"delta_oat_compat": False}, higher_is_better=False,
+                    dim_higher_is_better={},  # the values are raw behavioural statistics
                     human_fn=_oat_delta_human, description="OAT behavioural Δ (found, length, search, refix, revisit)"))
 
 
@@ -387,6 +389,8 @@ def _search_eff_human(humans, key, params):
 
 register(MetricSpec("search_efficiency", "set", _search_eff, {"max_steps": 6},
                     human_fn=_search_eff_human,
+                    dim_higher_is_better={"tfp_auc": True, "prob_mismatch": False, "scanpath_ratio": True,
+                                          "mean_steps_found": False},
                     description="TFP(k), TFP-AUC, probability mismatch, scanpath ratio (target present)"))
 
 
@@ -465,6 +469,7 @@ def _saliency_human(humans, key, params):
 register(MetricSpec("saliency", "set", _saliency,
                     {"frame": None, "sigma": 16.0, "ddof": 1, "jitter_seed": None, "n_splits": 100, "seed": 0},
                     subdims=SAL_DIMS, main="cc", human_fn=_saliency_human,
+                    dim_higher_is_better={d: d != "kld" for d in SAL_DIMS},
                     description="fixation-density map metrics per key (CC, KLD, SIM, NSS, AUC-Judd, AUC-Borji, sAUC)"))
 
 

@@ -45,6 +45,15 @@ class MetricSpec:
     higher_is_better: bool = True
     description: str = ""
     human_fn: Callable[..., Any] | None = None
+    #: Direction of each sub-dimension where it differs from the metric's (None = no direction, e.g. raw
+    #: statistics); unset = every sub-dimension follows ``higher_is_better``.
+    dim_higher_is_better: dict[str, bool | None] | None = None
+
+    def dim_directions(self, dims: Any) -> dict[str, bool | None]:
+        """``{dim: higher_is_better}`` for the sub-dimensions of a result."""
+        if self.dim_higher_is_better is None:
+            return {d: self.higher_is_better for d in dims}
+        return {d: self.dim_higher_is_better.get(d) for d in dims}
 
     def params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         merged = dict(PIPELINE_DEFAULTS) if self.kind == "pair" else {}
