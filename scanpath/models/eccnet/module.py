@@ -74,6 +74,7 @@ class EccNetSearchModel(ScanpathModel):
         seed: int = 0,
         display_name: str | None = None,
         natural: dict[str, Any] | None = None,
+        skip_background: bool = True,
     ) -> None:
         super().__init__()
         if variant not in VARIANTS:
@@ -89,6 +90,7 @@ class EccNetSearchModel(ScanpathModel):
         self.lighting_gt_jitter = upstream if lighting_gt_jitter is None else bool(lighting_gt_jitter)
         self.jpeg_quality = (95 if upstream else None) if jpeg_quality is None else (int(jpeg_quality) or None)
         self.batch_size = int(batch_size)
+        self.skip_background = bool(skip_background)
         self.seed = int(seed)
         self._net: EccNet | None = None
         self.net_config = None if self.baseline else EccNetConfig(
@@ -134,7 +136,8 @@ class EccNetSearchModel(ScanpathModel):
         if self.baseline is not None:
             return baseline_search(trials, params, self.baseline, seed=self.seed, baseline_bugs=self.baseline_bugs,
                                    on_trial_done=on_trial_done)
-        return eccnet_search(self.net, trials, params, batch_size=self.batch_size, on_trial_done=on_trial_done)
+        return eccnet_search(self.net, trials, params, batch_size=self.batch_size, on_trial_done=on_trial_done,
+                             skip_background=self.skip_background)
 
     def predict_scanpaths(self, batch: dict[str, Any]) -> ScanpathBatch:
         """Natural-image search (§2.6) on a collated batch with ``image`` (display, float [0, 1]),
@@ -149,7 +152,8 @@ class EccNetSearchModel(ScanpathModel):
         displays = [_to_uint8_hwc(x) for x in batch["image"]]
         targets = [_to_uint8_hwc(x) for x in batch["target_crop"]]
         gts = [np.asarray(torch.as_tensor(g).cpu(), bool) for g in batch["gt_mask"]]
-        results = natural_search(self.net, displays, targets, gts, self.natural, batch_size=self.batch_size)
+        results = natural_search(self.net, displays, targets, gts, self.natural, batch_size=self.batch_size,
+                                 skip_background=self.skip_background)
         sizes = batch.get("image_size")
         out = []
         for i, (res, disp, meta) in enumerate(zip(results, displays, batch["scanpaths"].meta)):

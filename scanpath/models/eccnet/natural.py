@@ -112,6 +112,11 @@ class _NaturalState:
         m = self.m
         return arr[self.g[0] - m:self.g[0] + m, self.g[1] - m:self.g[1] + m]
 
+    def display_box(self) -> tuple[int, int, int, int]:
+        """Rows and columns of the display inside the current crop (everything else is bg)."""
+        r0, c0 = 2 * self.m - int(self.g[0]), 2 * self.m - int(self.g[1])
+        return r0, r0 + self.H, c0, c0 + self.W
+
     def judge(self, k: int) -> bool:
         """Oracle on fixation k (0 = start); True when the trial stops there."""
         last = k == self.params.num_fix
@@ -147,6 +152,7 @@ def natural_search(
     batch_size: int = 4,
     on_crop: Callable[[int, int, np.ndarray], None] | None = None,
     on_trial_done: Callable[[int], None] | None = None,
+    skip_background: bool = True,
 ) -> list[SearchResult]:
     """Search every display (uint8 ``[H, W, 3]``) for its target (uint8 ``[h, w, 3]``); ``gt_masks`` are
     bool ``[H, W]`` in display pixels. Trials with equal display and target shapes share forward passes
@@ -154,6 +160,7 @@ def natural_search(
 
     Returns one :class:`SearchResult` per trial; fixations are (row, col) display px, index 0 the start.
     ``on_crop(trial_index, step, crop)`` sees every gaze-centred crop before its forward pass.
+    ``skip_background``: see :func:`scanpath.models.eccnet.search.eccnet_search`.
     """
     if not len(displays) == len(targets) == len(gt_masks):
         raise ValueError(f"got {len(displays)} displays, {len(targets)} targets and {len(gt_masks)} gt masks")
@@ -191,7 +198,8 @@ def natural_search(
                 if on_crop is not None:
                     for j, crop in zip(live, crops):
                         on_crop(ids[j], k + 1, crop)
-                taps = net.search_taps(net.preprocess(crops))
+                boxes = [states[j].display_box() for j in live] if skip_background else None
+                taps = net.search_taps(net.preprocess(crops), boxes, params.bg)
                 sel = torch.as_tensor(live, device=tgt[0].device)
                 maps = net.attention(taps, [t.index_select(0, sel) for t in tgt]).float().cpu().numpy()
                 for a, j in enumerate(live):

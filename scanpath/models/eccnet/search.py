@@ -134,7 +134,7 @@ def oracle_hit(gt: np.ndarray, r: int, c: int, half: int = 5) -> bool:
 class _EccState:
     def __init__(self, trial: Trial, geo: _Geometry, params: SearchParams) -> None:
         H, m = geo.H, geo.H + params.margin
-        self.m = m
+        self.m, self.H = m, H
         side = H + 2 * m
         self.canvas = np.full((side, side), params.bg, np.uint8)
         self.canvas[m:m + H, m:m + H] = trial.display
@@ -149,6 +149,11 @@ class _EccState:
         m = self.m
         return arr[self.g[0] - m:self.g[0] + m, self.g[1] - m:self.g[1] + m]
 
+    def display_box(self) -> tuple[int, int, int, int]:
+        """Rows and columns of the display inside the current crop (everything else is bg)."""
+        r0, c0 = 2 * self.m - int(self.g[0]), 2 * self.m - int(self.g[1])
+        return r0, r0 + self.H, c0, c0 + self.H
+
 
 @torch.inference_mode()
 def eccnet_search(
@@ -158,10 +163,13 @@ def eccnet_search(
     batch_size: int = 4,
     on_trial_done: Callable[[int], None] | None = None,
     on_crop: Callable[[int, int, np.ndarray], None] | None = None,
+    skip_background: bool = True,
 ) -> list[SearchResult]:
     """Run the search on ``trials`` (all of one experiment), ``batch_size`` trials per forward pass.
 
     ``on_crop(trial_index, step, crop)`` (optional) sees every gaze-centred crop before the forward pass.
+    ``skip_background`` computes the search stream only where the crop is not uniform background
+    (:mod:`scanpath.models.eccnet.background_skip`; same maps up to float32 rounding, fewer FLOPs).
     """
     results: list[SearchResult | None] = [None] * len(trials)
     if not trials:
@@ -179,7 +187,8 @@ def eccnet_search(
             if on_crop is not None:
                 for j, i in enumerate(active):
                     on_crop(b0 + i, k, crops[j])
-            taps = net.search_taps(net.preprocess(crops))
+            boxes = [states[i].display_box() for i in active] if skip_background else None
+            taps = net.search_taps(net.preprocess(crops), boxes, params.bg)
             idx = torch.as_tensor(active, device=tgt[0].device)
             maps = net.attention(taps, [t.index_select(0, idx) for t in tgt]).float().cpu().numpy()
             for j, i in enumerate(active):

@@ -16,6 +16,7 @@ the model's pool type. Top-down attention is the target taps convolved over the 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -24,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scanpath.core import ecc_avg_pool, tf_same_avg_pool2d, tf_same_max_pool2d
+from scanpath.core import ecc_avg_pool, ecc_kernel_map, tf_same_avg_pool2d, tf_same_max_pool2d
+from scanpath.models.eccnet.background_skip import skip_background_trunk
 
 POOL_INDICES = (4, 9, 16, 23, 30)
 TAP_INDICES = (15, 22, 29)  # relu3_3, relu4_3, relu5_3
@@ -79,6 +81,11 @@ class EccPool(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return ecc_avg_pool(x, None, self.slope, self.deg2px, self.fovea_size, self.rf_min, 2,
                             self.rf_quant, impl=self.impl)
+
+    def max_kernel(self, n: int) -> int:
+        """Largest pooling kernel on an n x n input (background skipping dilates by it)."""
+        geo = ecc_kernel_map(n, self.slope, self.deg2px, self.fovea_size, self.rf_min, 2, self.rf_quant)
+        return int(geo.kernel.max())
 
     def extra_repr(self) -> str:
         return f"slope={self.slope}, deg2px={self.deg2px}, fovea_size={self.fovea_size}, impl={self.impl}"
@@ -194,9 +201,22 @@ class EccNet(nn.Module):
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x.contiguous()
 
-    def search_taps(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Search stream on a preprocessed crop: [Q(Q(r3)), Q(r4), r5] (stride 16)."""
-        r3, r4, r5 = self._trunk(self._layout(x), target=False)
+    def search_taps(self, x: torch.Tensor, boxes: Sequence[tuple[int, int, int, int] | None] | None = None,
+                    background: int | None = None) -> list[torch.Tensor]:
+        """Search stream on a preprocessed crop: [Q(Q(r3)), Q(r4), r5] (stride 16).
+
+        With ``boxes`` (per sample: display rows [r0, r1), cols [c0, c1) in crop px) and ``background``
+        (the uint8 grey level of every crop pixel outside its box), the uniform background is skipped
+        (:mod:`scanpath.models.eccnet.background_skip`): same taps up to float32 rounding, less work.
+        """
+        x = self._layout(x)
+        if boxes is None:
+            r3, r4, r5 = self._trunk(x, target=False)
+        else:
+            if background is None:
+                raise ValueError("background skipping needs the background grey level")
+            bg = self.preprocess(np.full((1, 1, 1), int(background), np.uint8))
+            r3, r4, r5 = skip_background_trunk(list(self.features), x, boxes, bg, TAP_INDICES)
         return [self.q(self.q(r3)), self.q(r4), r5]
 
     def target_taps(self, x: torch.Tensor) -> list[torch.Tensor]:
