@@ -1,10 +1,14 @@
-"""eccNET search speed: seconds per trial, one-pass (SAT) EccPool vs the ring-by-ring reference network.
+"""eccNET search speed: seconds per trial, ours vs the ring-by-ring reference network.
 
-Both runs use the same random-init VGG16 weights, the same trials and the same search loop; only the
-EccPool implementation differs (``pool_impl=sat`` vs ``reference``). Random weights give arbitrary
-search lengths, so each trial runs a fixed number of fixation steps (``--steps``, NumFix capped) and we
-report seconds per trial for that cap and seconds per fixation step; the pooling layers' own time is
-measured with forward hooks. Fixations of the two runs are compared (they must be identical).
+Three runs share the random-init VGG16 weights, the trials and the search loop:
+
+* reference: ring-by-ring EccPool (``pool_impl=reference``, as upstream), dense search stream;
+* ours (dense): one-pass summed-area-table EccPool (``pool_impl=sat``), dense search stream;
+* ours: SAT EccPool + background skipping (``skip_background=True``, the default).
+
+Random weights give arbitrary search lengths, so each trial runs a fixed number of fixation steps
+(``--steps``, NumFix capped) and we report seconds per trial for that cap; the pooling layers' own time
+is measured with forward hooks. Fixations of the three runs are compared (they must be identical).
 
     OMP_NUM_THREADS=1 python benchmarks/bench_eccnet.py [--trials 1] [--steps 2] [--device cpu]
 """
@@ -37,10 +41,10 @@ def _pool_timer(net: EccNet) -> tuple[dict[str, float], list]:
     return acc, hooks
 
 
-def run(net: EccNet, trials: list, params: SearchParams) -> tuple[float, float, list]:
+def run(net: EccNet, trials: list, params: SearchParams, skip: bool) -> tuple[float, float, list]:
     acc, hooks = _pool_timer(net)
     t0 = time.perf_counter()
-    res = eccnet_search(net, trials, params, batch_size=1)
+    res = eccnet_search(net, trials, params, batch_size=1, skip_background=skip)
     dt = time.perf_counter() - t0
     for h in hooks:
         h.remove()
@@ -62,21 +66,24 @@ def main() -> None:
         last = spec.n_trials - args.trials
         trials = [make_trial(cond, i) for i in range(last, spec.n_trials)]  # largest set size
         params = SearchParams(num_fix=min(args.steps, spec.num_fix), bg=spec.bg, dog=spec.dog)
-        run(ours, trials[:1], SearchParams(num_fix=1, bg=spec.bg, dog=spec.dog))  # warm-up
-        t_o, p_o, r_o = run(ours, trials, params)
-        t_r, p_r, r_r = run(ref, trials, params)
-        same = all(np.array_equal(a.fixations, b.fixations) for a, b in zip(r_o, r_r))
-        steps = sum(r.n_fix for r in r_o)
-        rows.append((label, len(trials), steps, t_o / len(trials), t_r / len(trials), t_r / t_o, p_o / steps,
-                     p_r / steps, p_r / max(p_o, 1e-12), same))
+        run(ours, trials[:1], SearchParams(num_fix=1, bg=spec.bg, dog=spec.dog), True)  # warm-up
+        t_s, p_s, r_s = run(ours, trials, params, True)
+        t_d, p_d, r_d = run(ours, trials, params, False)
+        t_r, p_r, r_r = run(ref, trials, params, False)
+        same = all(np.array_equal(a.fixations, b.fixations) and np.array_equal(a.fixations, c.fixations)
+                   for a, b, c in zip(r_s, r_d, r_r))
+        steps = sum(r.n_fix for r in r_s)
+        n = len(trials)
+        rows.append((label, n, steps, t_s / n, t_d / n, t_r / n, t_r / t_s, t_r / t_d, p_d / steps, p_r / steps,
+                     p_r / max(p_d, 1e-12), same))
     dev = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {torch.get_num_threads()} thread(s)"
     print(f"device: {dev}; torch {torch.__version__}; {args.steps} fixation steps per trial (NumFix cap)")
-    print("| experiment | trials | steps | ours s/trial | ring-by-ring s/trial | ratio | ours pool s/step "
-          "| ring-by-ring pool s/step | pool ratio | same fixations |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| experiment | trials | steps | ours s/trial | ours (dense) s/trial | reference s/trial | ratio ours "
+          "| ratio ours (dense) | SAT pool s/step | ring-by-ring pool s/step | pool ratio | same fixations |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.2f} | {r[4]:.2f} | {r[5]:.2f}x | {r[6]:.3f} | {r[7]:.3f} | "
-              f"{r[8]:.1f}x | {r[9]} |")
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.2f} | {r[4]:.2f} | {r[5]:.2f} | {r[6]:.2f}x | {r[7]:.2f}x | "
+              f"{r[8]:.3f} | {r[9]:.3f} | {r[10]:.1f}x | {r[11]} |")
 
 
 if __name__ == "__main__":

@@ -145,3 +145,31 @@ def test_pixel_match_fft_equals_direct():
         t = rng.integers(0, 256, (k, k)).astype(np.uint8)
         a, b = pixel_match_map(d, t), pixel_match_map(d, t, impl="direct")
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-3 * np.abs(b).max() * 1e-3)
+
+
+def test_runner_resume_reuses_finished_conditions(tmp_path):
+    if not HUMAN_CSV.is_file():
+        pytest.skip("human RT CSV not available at ../shared/data/asymmetry")
+    model = EccNetSearchModel("eccnet", weights="random", seed=0)
+    model._net = thin_net()
+    kw = dict(conditions=["top_down", "left_right"], max_trials_per_size=1, num_fix_cap=3,
+              human_csv=str(HUMAN_CSV), progress=False)
+    first = run_asymmetry(None, tmp_path, model=model, **kw)
+    calls = []
+    original = model.search
+    model.search = lambda trials, params, on_trial_done=None: calls.append(len(trials)) or original(
+        trials, params, on_trial_done)
+    (tmp_path / "left_right" / "trials.json").unlink()  # as if interrupted before left_right finished
+    again = run_asymmetry(None, tmp_path, model=model, resume=True, **kw)
+    assert calls == [3]  # only left_right searched again
+    assert again["slopes"] == first["slopes"]
+    per = json.loads((tmp_path / "slopes.json").read_text())["per_condition"]
+    assert per["top_down"]["reused"] is True and per["left_right"]["reused"] is False
+    other = EccNetSearchModel("eccnet", weights="random", seed=0, layer_mask=(0, 0, 1))  # other settings
+    other._net = model._net
+    calls_other = []
+    orig_other = other.search
+    other.search = lambda trials, params, on_trial_done=None: calls_other.append(len(trials)) or orig_other(
+        trials, params, on_trial_done)
+    run_asymmetry(None, tmp_path, model=other, resume=True, **kw)
+    assert calls_other == [3, 3]  # nothing reused: the model signature differs

@@ -21,6 +21,7 @@ Two ways to run:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,14 @@ class EccNetSearchModel(ScanpathModel):
                     "or model.weights=random (random init cannot reproduce the published asymmetries)") from e
             self._net.to(self.device)
         return self._net
+
+    def signature(self) -> dict[str, Any]:
+        """Everything that changes the searches (recorded in trials.json; ``resume`` compares it)."""
+        return {"variant": self.variant, "weights": self.weights,
+                "weights_path": None if self.weights_path is None else str(self.weights_path),
+                "net": None if self.net_config is None else dataclasses.asdict(self.net_config),
+                "weight_pattern": self.weight_pattern, "layer_mask": list(self.layer_mask),
+                "last_fix_as_miss": self.last_fix_as_miss, "baseline_bugs": self.baseline_bugs, "seed": self.seed}
 
     def stimulus_kwargs(self) -> dict[str, Any]:
         """Stimulus-generation options implied by the flags (JPEG round trip, Exp2 gt jitter)."""

@@ -17,6 +17,7 @@ bar and writes, atomically:
 from __future__ import annotations
 
 import io
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -69,6 +70,28 @@ def _save_csv(path: Path, arr: np.ndarray) -> None:
         np.savetxt(fh, arr, fmt="%d", delimiter=",")
 
 
+def load_finished(cdir: Path, trials: Sequence[Trial], settings: dict[str, Any]) -> list[SearchResult] | None:
+    """Results of a condition an earlier run already finished with the same settings (``resume``), else None.
+
+    The condition counts as finished when its ``trials.json`` and ``fixations.npy`` exist, the recorded
+    settings (model, seed, NumFix, stimulus options) equal ``settings`` and the trials are the same.
+    """
+    meta_path, fix_path = cdir / "trials.json", cdir / "fixations.npy"
+    if not (meta_path.is_file() and fix_path.is_file()):
+        return None
+    meta = json.loads(meta_path.read_text())
+    if any(meta.get(k) != v for k, v in settings.items()):
+        return None
+    recs = meta.get("trials", [])
+    if [(r.get("index"), r.get("seed")) for r in recs] != [(t.index, t.seed) for t in trials]:
+        return None
+    fix = np.load(fix_path)
+    if fix.shape[0] != len(recs):
+        return None
+    return [SearchResult(fix[i, :int(r["n_fix"]) + 1].copy(), int(r["n_fix"]), bool(r["found"]))
+            for i, r in enumerate(recs)]
+
+
 def rt_figure(model_rt: dict[str, dict[int, float]], human: dict[str, Any], model_name: str) -> Any:
     """RT vs set size, one panel per condition (human vs model), experiments in rows."""
     import matplotlib
@@ -105,11 +128,14 @@ def run_asymmetry(
     human_csv: str | None = None,
     model: Any = None,
     progress: bool = True,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Run the benchmark; returns slopes, AIs, correlation, timings and a printable ``table``.
 
     ``max_trials_per_size`` keeps the first k trials of every set-size block and ``num_fix_cap`` lowers
     NumFix (quick / CPU runs; the published protocol uses neither). ``model`` overrides ``cfg.model``.
+    ``resume`` reuses the conditions an interrupted run in the same ``output_dir`` already finished with
+    the same settings (long CPU runs, preempted cluster jobs); the others are searched again.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -123,6 +149,7 @@ def run_asymmetry(
         experiment_of(c)  # validates the name
     human = read_human_rt(human_csv)
     skw = model.stimulus_kwargs()
+    signature = json.loads(json.dumps(model.signature())) if hasattr(model, "signature") else None
     trials_by_cond: dict[str, list[Trial]] = {
         c: list(iter_trials(c, seed=seed, max_trials_per_size=max_trials_per_size, **skw)) for c in conditions
     }
@@ -142,8 +169,16 @@ def run_asymmetry(
             trials = trials_by_cond[cond]
             params = model.search_params(spec, num_fix_cap)
             bar.update(task, description=f"{name}: {cond}")
+            cdir = out / cond
+            settings = {"condition": cond, "seed": seed, "num_fix": params.num_fix, "model": name,
+                        "model_signature": signature, "stimulus_options": skw}
             t0 = time.perf_counter()
-            results = model.search(trials, params, on_trial_done=lambda n: bar.advance(task, n))
+            results = load_finished(cdir, trials, settings) if resume else None
+            reused = results is not None
+            if reused:
+                bar.advance(task, len(trials))
+            else:
+                results = model.search(trials, params, on_trial_done=lambda n: bar.advance(task, n))
             dt = time.perf_counter() - t0
             is_baseline = getattr(model, "baseline", None) is not None
             ncols = params.num_fix + (0 if (params.last_fix_as_miss and not is_baseline) else 1)
@@ -154,7 +189,6 @@ def run_asymmetry(
             found = table.any(1)
             n_fix = table.argmax(1)
             n_eff = effective_fixations(n_fix, found, set_size)
-            cdir = out / cond
             _save_csv(cdir / "found_at.csv", table)
             _save_npy(cdir / "fixations.npy", fixation_array(results, params.num_fix))
             records = []
@@ -162,13 +196,12 @@ def run_asymmetry(
                 rec = t.to_json()
                 rec.update(n_fix=int(r.n_fix), found=bool(r.found), N=int(nf) if fd else None)
                 records.append(rec)
-            atomic_write_json(cdir / "trials.json", {"condition": cond, "experiment": spec.key, "seed": seed,
-                                                     "num_fix": params.num_fix, "model": name, "trials": records})
+            atomic_write_json(cdir / "trials.json", {**settings, "experiment": spec.key, "trials": records})
             slopes[cond] = rt_slope(n_eff, set_size)
             model_rt[cond] = rt_by_set_size(n_eff, set_size)
             trial_rts[cond] = (rt_from_fixations(n_eff), set_size)
             per_cond[cond] = {"n_trials": len(trials), "found_rate": float(found.mean()),
-                              "mean_N": float(n_eff.mean()), "seconds": dt,
+                              "mean_N": float(n_eff.mean()), "seconds": dt, "reused": reused,
                               "seconds_per_trial": dt / max(len(trials), 1), "rt_ms": model_rt[cond]}
     total_s = time.perf_counter() - t_start
 
