@@ -134,3 +134,71 @@ def test_read_found_at(tmp_path):
     p.write_text("0,1,1\n")
     with pytest.raises(ScanpathDataError, match="one-hot"):
         an.read_found_at(p)
+
+
+# ------------------------------------------------------------------ upstream per-trial outputs (§3, §5, §7)
+#: §5 asymmetry-index rows (exp1..exp6, mean) of the upstream per-trial outputs
+PUBLISHED_AI = {
+    "eccNET": (1.000, 1.000, 0.495, 0.789, -1.000, 0.791, 0.513),
+    "IVSN": (0.830, 0.988, -0.631, 0.290, -0.581, 1.000, 0.316),
+    "eccNET_MNIST": (0.997, 0.274, 0.060, -0.108, 0.040, -0.153, 0.185),
+    "eccNET_0_0_1": (-0.008, 0.970, -0.276, 0.392, -0.528, -0.046, 0.084),
+    "eccNET_noecc": (0.962, -0.771, -0.679, 0.803, 1.000, -1.000, 0.052),
+    "chance": (0.414, -0.261, 0.400, 0.129, -0.294, -0.407, -0.003),
+    "pixelMatch": (-1.000, -0.568, 0.000, -1.000, 1.000, 0.502, -0.178),
+    "eccNET_Rot90": (-1.000, -1.000, -0.092, -0.173, -1.000, 0.834, -0.405),
+}
+
+
+def _write_found_at(path, n, num_fix):
+    table = np.zeros((len(n), num_fix), int)
+    for i, v in enumerate(n):
+        if v >= 0:
+            table[i, v] = 1
+    np.savetxt(path, table, fmt="%d", delimiter=",")
+
+
+def test_upstream_outputs_analysis_on_constructed_tables(tmp_path, human, capsys):
+    from scanpath.analysis.upstream_outputs import analyse_upstream_outputs, main, match_files
+    from scanpath.stimuli.asymmetry import experiment_of
+
+    rng = np.random.default_rng(0)
+    expected = {}
+    for cond in ("non_cross", "cross", "Ts"):
+        spec = experiment_of(cond)
+        n = rng.integers(-1, spec.num_fix, spec.n_trials)  # -1 = unfound (zero row)
+        _write_found_at(tmp_path / f"intersection_{cond}.csv", n, spec.num_fix)
+        s = np.repeat(spec.set_sizes, spec.trials_per_size)
+        expected[cond] = an.rt_slope(np.where(n >= 0, n, s), s)
+    files = match_files(tmp_path)
+    assert files["cross"].name == "intersection_cross.csv" and files["non_cross"].name == "intersection_non_cross.csv"
+    res = analyse_upstream_outputs(tmp_path, HUMAN_CSV)
+    assert res["slopes"] == pytest.approx(expected, abs=1e-9)
+    assert set(res["asymmetry_index"]) == {"exp3", "mean"}  # exp4 lacks Ls
+    main([str(tmp_path), "--human-csv", str(HUMAN_CSV)])
+    assert f"{res['asymmetry_index']['exp3']:.3f}" in capsys.readouterr().out
+    np.savetxt(tmp_path / "intersection_Ls.csv", np.zeros((5, 10), int), fmt="%d", delimiter=",")
+    with pytest.raises(ScanpathDataError, match="5 rows, expected 108"):
+        analyse_upstream_outputs(tmp_path, HUMAN_CSV)
+
+
+def test_upstream_outputs_reproduce_published_table():
+    """§7: with a local copy of upstream's per-trial outputs (SCANPATH_VSA_OUT=<.../vs_exp/eccNET/out>, one
+    folder per model with out_data/), the §5 asymmetry-index rows come out to 3 dp."""
+    import os
+
+    from scanpath.analysis.upstream_outputs import analyse_upstream_outputs
+
+    root = os.environ.get("SCANPATH_VSA_OUT")
+    if not root or not Path(root).is_dir():
+        pytest.skip("upstream per-trial outputs not available (set SCANPATH_VSA_OUT; VSA has no licence to vendor them)")
+    checked = 0
+    for model, row in PUBLISHED_AI.items():
+        d = Path(root) / model / "out_data"
+        if not d.is_dir():
+            continue
+        ai = analyse_upstream_outputs(d, HUMAN_CSV)["asymmetry_index"]
+        got = tuple(round(ai[k], 3) for k in ("exp1", "exp2", "exp3", "exp4", "exp5", "exp6", "mean"))
+        assert got == pytest.approx(row, abs=1.5e-3), model
+        checked += 1
+    assert checked, f"no <model>/out_data folder under {root}"
