@@ -11,6 +11,7 @@ Random weights give arbitrary search lengths, so each trial runs a fixed number 
 is measured with forward hooks. Fixations of the three runs are compared (they must be identical).
 
     OMP_NUM_THREADS=1 python benchmarks/bench_eccnet.py [--trials 1] [--steps 2] [--device cpu]
+    OMP_NUM_THREADS=1 python benchmarks/bench_eccnet.py --forward-only   # dense vs background skipping
 """
 
 from __future__ import annotations
@@ -51,12 +52,45 @@ def run(net: EccNet, trials: list, params: SearchParams, skip: bool) -> tuple[fl
     return dt, acc["pool"], res
 
 
+def forward_only(device: str) -> None:
+    """One search-stream forward pass, dense vs background skipping, eccNET and IVSN pools, display box at
+    the crop centre (gaze at the display centre) and at the top edge (gaze at a display corner)."""
+    from scanpath.models.eccnet.torch_model import EccNetConfig
+
+    rng = np.random.default_rng(0)
+    print("| network | crop | display box | dense s | skip s | ratio | max rel. difference |")
+    print("|---|---|---|---|---|---|---|")
+    for name, cfg in (("eccNET", EccNetConfig()), ("IVSN", EccNetConfig(pool="max", eccentric=False))):
+        torch.manual_seed(0)
+        net = EccNet(cfg).to(device)
+        for H in (339, 615):
+            m = H + 64
+            for where, (r0, c0) in (("centre", (m - H // 2, m - H // 2)), ("top edge", (64, 64 + H // 3))):
+                crop = np.zeros((2 * m, 2 * m), np.uint8)
+                crop[r0:r0 + H, c0:c0 + H] = rng.integers(0, 256, (H, H))
+                x = net.preprocess(crop[None])
+                with torch.inference_mode():
+                    net.search_taps(x[..., :64, :64])  # warm-up
+                    t = time.perf_counter()
+                    dense = net.search_taps(x)
+                    td = time.perf_counter() - t
+                    t = time.perf_counter()
+                    skip = net.search_taps(x, [(r0, r0 + H, c0, c0 + H)], 0)
+                    ts = time.perf_counter() - t
+                err = max(float((a - b).abs().max() / a.abs().max()) for a, b in zip(dense, skip))
+                print(f"| {name} | {2 * m} | {where} | {td:.2f} | {ts:.2f} | {td / ts:.2f}x | {err:.1e} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=1)
     ap.add_argument("--steps", type=int, default=2, help="fixation steps per trial (NumFix cap)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--forward-only", action="store_true", help="time single search-stream passes instead")
     args = ap.parse_args()
+    if args.forward_only:
+        forward_only(args.device)
+        return
     torch.manual_seed(0)
     ours = EccNet().to(args.device)
     ref = ours.with_pool_impl("reference").to(args.device)
