@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from scanpath.models.eccnet.search import DogParams, SearchResult, fixation_from_maps
+from scanpath.models.eccnet.search import DogParams, GazeCrop, SearchResult, fixation_from_maps
 from scanpath.models.eccnet.torch_model import EccNet
 
 Box = tuple[int, int, int, int]  # (x, y, w, h) display px
@@ -88,7 +88,7 @@ def window_hit(mask: np.ndarray, r: int, c: int, size: int) -> bool:
     return bool(mask[max(r0, 0):max(min(r0 + size, H), 0), max(c0, 0):max(min(c0 + size, W), 0)].any())
 
 
-class _NaturalState:
+class _NaturalState(GazeCrop):
     """One trial: padded canvas, allowed map (display or cells x IOR mask), gaze in canvas px."""
 
     def __init__(self, display: np.ndarray, gt: np.ndarray, params: NaturalSearchParams) -> None:
@@ -107,15 +107,6 @@ class _NaturalState:
         self.fix = [(H // 2, W // 2)]
         self.found = False
         self.done = False
-
-    def crop(self, arr: np.ndarray) -> np.ndarray:
-        m = self.m
-        return arr[self.g[0] - m:self.g[0] + m, self.g[1] - m:self.g[1] + m]
-
-    def display_box(self) -> tuple[int, int, int, int]:
-        """Rows and columns of the display inside the current crop (everything else is bg)."""
-        r0, c0 = 2 * self.m - int(self.g[0]), 2 * self.m - int(self.g[1])
-        return r0, r0 + self.H, c0, c0 + self.W
 
     def judge(self, k: int) -> bool:
         """Oracle on fixation k (0 = start); True when the trial stops there."""

@@ -131,10 +131,29 @@ def oracle_hit(gt: np.ndarray, r: int, c: int, half: int = 5) -> bool:
     return bool(gt[max(r - half, 0):max(min(r + half, H), 0), max(c - half, 0):max(min(c + half, W), 0)].any())
 
 
-class _EccState:
+class GazeCrop:
+    """A display of H x W pixels padded by m on every side; the gaze ``g`` is in canvas pixels and the
+    search crop is [g - m, g + m)^2."""
+
+    m: int
+    H: int
+    W: int
+    g: np.ndarray
+
+    def crop(self, arr: np.ndarray) -> np.ndarray:
+        m = self.m
+        return arr[self.g[0] - m:self.g[0] + m, self.g[1] - m:self.g[1] + m]
+
+    def display_box(self) -> tuple[int, int, int, int]:
+        """Rows and columns of the display inside the current crop (everything else is bg)."""
+        r0, c0 = 2 * self.m - int(self.g[0]), 2 * self.m - int(self.g[1])
+        return r0, r0 + self.H, c0, c0 + self.W
+
+
+class _EccState(GazeCrop):
     def __init__(self, trial: Trial, geo: _Geometry, params: SearchParams) -> None:
         H, m = geo.H, geo.H + params.margin
-        self.m, self.H = m, H
+        self.m, self.H, self.W = m, H, H
         side = H + 2 * m
         self.canvas = np.full((side, side), params.bg, np.uint8)
         self.canvas[m:m + H, m:m + H] = trial.display
@@ -144,15 +163,6 @@ class _EccState:
         self.fix = [tuple(int(v) for v in self.g - m)]
         self.found = False
         self.done = False
-
-    def crop(self, arr: np.ndarray) -> np.ndarray:
-        m = self.m
-        return arr[self.g[0] - m:self.g[0] + m, self.g[1] - m:self.g[1] + m]
-
-    def display_box(self) -> tuple[int, int, int, int]:
-        """Rows and columns of the display inside the current crop (everything else is bg)."""
-        r0, c0 = 2 * self.m - int(self.g[0]), 2 * self.m - int(self.g[1])
-        return r0, r0 + self.H, c0, c0 + self.H
 
 
 @torch.inference_mode()
