@@ -2,9 +2,9 @@
 
 Random weights cannot reproduce the published polarity (that needs ImageNet weights); this checks the
 whole pipeline (generation, search to the published NumFix, outputs, RT/slope/AI analysis) runs and gives
-finite slopes. By default it keeps the first trial of every set-size block (40 of the 1,272 trials; about
-half an hour on a 2-core CPU). ``SCANPATH_ECCNET_TRIALS_PER_SIZE=all`` runs every trial (the published
-protocol, many hours on CPU), any integer k keeps k trials per block.
+finite slopes. By default it keeps the first trial of every set-size block (40 of the 1,272 trials; 18 min
+on a 2-core CPU before background skipping, see benchmarks/RESULTS.md). ``SCANPATH_ECCNET_TRIALS_PER_SIZE``
+= k keeps k trials per block; ``all`` runs every trial (the published protocol, hours on CPU).
 """
 
 from __future__ import annotations
