@@ -135,9 +135,13 @@ class ScanpathDataModule(pl.LightningDataModule):
             seen.setdefault(scanpath_key(s["scanpath"], self.eval_key), s)
         return list(seen.values())
 
+    def make_dataset(self, samples: list[dict[str, Any]]) -> Dataset:
+        """Samples -> the dataset a loader serves (subclasses load heavy fields such as images lazily)."""
+        return SampleDataset(samples)
+
     def _loader(self, samples: list[dict[str, Any]], shuffle: bool) -> DataLoader:
         return DataLoader(
-            SampleDataset(samples),
+            self.make_dataset(samples),
             batch_size=self.batch_size,
             shuffle=shuffle,
             num_workers=self.num_workers,

@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from datamodules.base import ScanpathDataModule, collate_samples
+from datamodules.base import ScanpathDataModule
 from scanpath.io.coco import read_coco_json
 from scanpath.io.errors import ScanpathDataError
 
@@ -29,17 +30,29 @@ log = logging.getLogger(__name__)
 _SPLIT_NAMES = {"train": "train", "valid": "val", "val": "val", "validation": "val", "test": "test"}
 
 
-def load_image(path: Path, resize: Sequence[int] | None = None) -> torch.Tensor:
-    """RGB image as ``[3, H, W]`` float in [0, 1] (OpenCV; optional resize to (W, H))."""
+def read_rgb(path: Path, record: Any = None) -> np.ndarray:
+    """uint8 RGB ``[H, W, 3]`` via OpenCV; an unreadable file raises naming it (and the record)."""
     import cv2
 
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
-        raise ScanpathDataError("cannot read image", file=path)
+        raise ScanpathDataError("cannot read image", file=path, record=record)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def rgb_to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """uint8 ``[H, W, 3]`` -> float ``[3, H, W]`` in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div_(255.0)
+
+
+def load_image(path: Path, resize: Sequence[int] | None = None) -> torch.Tensor:
+    """RGB image as ``[3, H, W]`` float in [0, 1] (OpenCV; optional resize to (W, H))."""
+    import cv2
+
+    rgb = read_rgb(path)
     if resize is not None:
-        bgr = cv2.resize(bgr, (int(resize[0]), int(resize[1])), interpolation=cv2.INTER_AREA)
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    return torch.from_numpy(rgb).permute(2, 0, 1).float().div_(255.0)
+        rgb = cv2.resize(rgb, (int(resize[0]), int(resize[1])), interpolation=cv2.INTER_AREA)
+    return rgb_to_tensor(rgb)
 
 
 class _LazyImageDataset(Dataset):
@@ -136,14 +149,3 @@ class CocoSearch18DataModule(ScanpathDataModule):
     def make_dataset(self, samples: list[dict[str, Any]]) -> Dataset:
         """Samples -> a dataset that loads the heavy fields (images) on access."""
         return _LazyImageDataset(samples, self.image_resize)
-
-    def _loader(self, samples: list[dict[str, Any]], shuffle: bool) -> DataLoader:
-        return DataLoader(
-            self.make_dataset(samples),
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            collate_fn=collate_samples,
-            persistent_workers=self.num_workers > 0,
-        )

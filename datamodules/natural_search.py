@@ -30,22 +30,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from datamodules.coco_search18 import CocoSearch18DataModule
+from datamodules.coco_search18 import CocoSearch18DataModule, read_rgb, rgb_to_tensor
 from scanpath.io.errors import ScanpathDataError
 
 log = logging.getLogger(__name__)
 SOURCES = ("bbox", "dir")
-
-
-def _read_rgb(path: Path, record: str) -> np.ndarray:
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ScanpathDataError("cannot read image", file=path, record=record)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div_(255.0)
 
 
 def bbox_to_pixels(bbox: Sequence[float], scale_x: float, scale_y: float, width: int, height: int
@@ -85,20 +74,18 @@ class NaturalSearchDataset(Dataset):
         path = s.pop("image_path")
         target_path, gt_path = s.pop("target_path", None), s.pop("gt_path", None)
         rec = str(s["stimulus"])
-        original = _read_rgb(path, rec)
+        original = read_rgb(path, rec)
         h0, w0 = original.shape[:2]
         frame_w, frame_h = s["image_size"] if s.get("image_size") is not None else (w0, h0)
         s["image_size"] = (int(frame_w), int(frame_h))
         W, H = self.display_size or (w0, h0)
         display = original if (W, H) == (w0, h0) else cv2.resize(original, (W, H), interpolation=cv2.INTER_AREA)
-        bbox = s["scanpath"].extra.get("bbox")
-        if "bbox" in (self.target_source, self.gt_source):
-            check_bbox(bbox, (frame_w, frame_h), path, rec)
+        bbox = s["scanpath"].extra.get("bbox")  # checked against the frame at setup
         if self.target_source == "bbox":
             r0, r1, c0, c1 = bbox_to_pixels(bbox, w0 / frame_w, h0 / frame_h, w0, h0)
             target = original[r0:r1, c0:c1]
         else:
-            target = _read_rgb(target_path, rec)
+            target = read_rgb(target_path, rec)
         target = cv2.resize(target, self.target_size, interpolation=cv2.INTER_AREA)
         gt = np.zeros((H, W), bool)
         if self.gt_source == "bbox":
@@ -111,8 +98,8 @@ class NaturalSearchDataset(Dataset):
             gt = cv2.resize(m, (W, H), interpolation=cv2.INTER_NEAREST) > 127
             if not gt.any():
                 raise ScanpathDataError("gt mask has no target pixel (> 127)", file=gt_path, record=rec)
-        s["image"] = _to_tensor(display)
-        s["target_crop"] = _to_tensor(target)
+        s["image"] = rgb_to_tensor(display)
+        s["target_crop"] = rgb_to_tensor(target)
         s["gt_mask"] = torch.from_numpy(gt)
         return s
 

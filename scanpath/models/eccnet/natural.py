@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from scanpath.models.eccnet.search import DogParams, GazeCrop, SearchResult, fixation_from_maps
+from scanpath.models.eccnet.search import DogParams, GazeCrop, SearchResult, fixation_from_maps, window_hit
 from scanpath.models.eccnet.torch_model import EccNet
 
 Box = tuple[int, int, int, int]  # (x, y, w, h) display px
@@ -79,13 +79,6 @@ class NaturalSearchParams:
         if "layer_mask" in kw:
             kw["layer_mask"] = tuple(float(v) for v in kw["layer_mask"])  # type: ignore[union-attr]
         return cls(**kw)  # type: ignore[arg-type]
-
-
-def window_hit(mask: np.ndarray, r: int, c: int, size: int) -> bool:
-    """Whether ``mask`` has a pixel in the ``size`` window centred on (r, c)."""
-    H, W = mask.shape
-    r0, c0 = r - size // 2, c - size // 2
-    return bool(mask[max(r0, 0):max(min(r0 + size, H), 0), max(c0, 0):max(min(c0 + size, W), 0)].any())
 
 
 class _NaturalState(GazeCrop):

@@ -125,10 +125,17 @@ class _Geometry:
         return slice(r0, r0 + self.C), slice(c0, c0 + self.C)
 
 
+def window_hit(mask: np.ndarray, r: int, c: int, size: int) -> bool:
+    """Whether ``mask`` has a pixel in the ``size`` window centred on (r, c):
+    rows [r - size//2, r - size//2 + size), columns alike (clipped to the mask)."""
+    H, W = mask.shape
+    r0, c0 = r - size // 2, c - size // 2
+    return bool(mask[max(r0, 0):max(min(r0 + size, H), 0), max(c0, 0):max(min(c0 + size, W), 0)].any())
+
+
 def oracle_hit(gt: np.ndarray, r: int, c: int, half: int = 5) -> bool:
     """Whether the gt mask has a pixel in [r-half, r+half) x [c-half, c+half)."""
-    H, W = gt.shape
-    return bool(gt[max(r - half, 0):max(min(r + half, H), 0), max(c - half, 0):max(min(c + half, W), 0)].any())
+    return window_hit(gt, r, c, 2 * half)
 
 
 class GazeCrop:
