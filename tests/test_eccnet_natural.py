@@ -272,3 +272,24 @@ def test_evaluate_experiment_eccnet_natural(tmp_path):
     assert all(1 <= len(p["X"]) <= 3 and "found" in p for p in preds)  # start + at most NumFix = 2 fixations
     row = out["rows"]["eccnet"]["metrics"]
     assert np.isfinite(row["scanmatch"]["value"])
+
+
+def test_datamodule_bad_gt_masks(tmp_path):
+    import cv2
+
+    ann, img_dir = write_tiny_natural(tmp_path)
+    gdir = tmp_path / "gt"
+    gdir.mkdir()
+    names = sorted({sp.stimulus for sp in read_coco_json(ann)})
+    for n in names:
+        cv2.imwrite(str(gdir / f"{Path(n).stem}.png"), np.zeros((200, 320), np.uint8))  # no target pixel
+    dm = NaturalSearchDataModule(str(ann), image_dir=str(img_dir), gt_source="dir", gt_dir=str(gdir),
+                                 gt_pattern="{stem}.png", split="stimulus", split_fractions=(0, 0, 1))
+    dm.setup("predict")
+    ds = dm.predict_dataloader().dataset
+    with pytest.raises(ScanpathDataError, match="no target pixel") as e:
+        ds[0]
+    assert f"{Path(ds.samples[0]['stimulus']).stem}.png" in str(e.value) and ds.samples[0]["stimulus"] in str(e.value)
+    (gdir / f"{Path(ds.samples[0]['stimulus']).stem}.png").write_bytes(b"not an image")
+    with pytest.raises(ScanpathDataError, match="cannot read gt mask"):
+        ds[0]
