@@ -19,7 +19,7 @@ import torch
 
 from scanpath.envs.actions import Rotate
 from scanpath.envs.batched import BatchedHumanoid360Env
-from scanpath.envs.episodes import Episode
+from scanpath.io.episodes import Episode
 from scanpath.envs.humanoid360 import Humanoid360Env
 
 P41 = Path(__file__).resolve().parents[2] / "shared" / "data" / "salient360" / "stimuli" / "P41_2000x1000.jpg"

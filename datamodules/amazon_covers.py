@@ -24,7 +24,7 @@ import torch
 
 from datamodules.object_layout import LayoutStore, ObjectLayoutDataModule
 from scanpath.io.amazon import amazon_crops, load_amazon
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.io.object_trial import ObjectTrial
 
 log = logging.getLogger(__name__)

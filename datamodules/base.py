@@ -5,7 +5,7 @@ scanpath (a *sample*). Required keys: ``"scanpath"`` (:class:`scanpath.types.Sca
 the original stimulus) and ``"stimulus"`` (id string). Optional keys used by models: ``"image"``
 (float tensor ``[3, H, W]`` in [0, 1]), ``"image_size"`` ((W, H)), ``"task"``, plus any
 family-specific fields (OAT: ``"boxes"``, ``"grid"``, ``"target_index"``, ``"crops"`` …), which
-:func:`collate_samples` stacks when they are tensors of equal shape and lists otherwise.
+:func:`scanpath.batch.collate_samples` stacks when they are tensors of equal shape and lists otherwise.
 
 Splits are made **by stimulus** (all scanpaths of a stimulus land in one split) from a seeded
 permutation, so results are reproducible and no stimulus leaks between train and test.
@@ -23,7 +23,8 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from scanpath.types import Scanpath, ScanpathBatch, scanpath_key
+from scanpath.batch import collate_samples
+from scanpath.types import Scanpath, scanpath_key
 
 SPLITS = ("train", "val", "test")
 
@@ -39,22 +40,6 @@ class SampleDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         return self.samples[i]
-
-
-def collate_samples(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Collate sample dicts: scanpaths → :class:`ScanpathBatch` under ``"scanpaths"``; equal-shape
-    tensors are stacked; ``image_size`` becomes a ``[B, 2]`` long tensor; everything else a list."""
-    batch: dict[str, Any] = {"scanpaths": ScanpathBatch.from_list([s["scanpath"] for s in samples])}
-    keys = {k for s in samples for k in s} - {"scanpath"}
-    for k in sorted(keys):
-        vals = [s.get(k) for s in samples]
-        if k == "image_size" and all(v is not None for v in vals):
-            batch[k] = torch.as_tensor(np.asarray(vals), dtype=torch.long)
-        elif all(isinstance(v, torch.Tensor) for v in vals) and len({tuple(v.shape) for v in vals}) == 1:
-            batch[k] = torch.stack(vals)
-        else:
-            batch[k] = vals
-    return batch
 
 
 def split_by_stimulus(

@@ -24,7 +24,7 @@ import numpy as np
 from datamodules.base import ScanpathDataModule
 from datamodules.mit1003 import ImageSample, ImageStore
 from scanpath.io.capmit1003 import is_synthetic, read_capmit1003
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 
 from datamodules.base import ScanpathDataModule
 from scanpath.io.coco import read_coco_json
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 
 log = logging.getLogger(__name__)
 _SPLIT_NAMES = {"train": "train", "valid": "val", "val": "val", "validation": "val", "test": "test"}

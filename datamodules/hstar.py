@@ -12,8 +12,8 @@ from typing import Any
 
 from datamodules.base import ScanpathDataModule
 from datamodules.panoramas import episode_samples
-from scanpath.envs.episodes import Episode
-from scanpath.io.errors import ScanpathDataError
+from scanpath.io.episodes import Episode
+from scanpath.errors import ScanpathDataError
 
 
 class HstarDataModule(ScanpathDataModule):

@@ -6,7 +6,7 @@ the sample; small LRU cache):
 
 * ``"clip_image"`` ``[3, S, S]`` in [0, 1]: open_clip's preprocessing of the PIL image without
   normalisation (``resize_mode`` ``shortest`` = centre crop, ``longest`` = letterbox), see
-  :func:`scanpath.models.neva.coords.preprocess_pil`;
+  :func:`scanpath.core.coords.preprocess_pil`;
 * ``"geometry"`` ``[7]`` float64 (W, H, W′, H′, o_x, o_y, S): the transform actually applied, so a
   model maps its fixations back to original pixels (spec ../shared/specs/nevaclip.md §2.4);
 * ``"image"`` ``[3, H, W]`` in [0, 1] at the original resolution (only with ``include_image=True``;
@@ -22,10 +22,10 @@ import torch
 
 from datamodules.base import ScanpathDataModule
 from datamodules.lazy import LazySample
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.io.mit1003 import read_mit1003
 from scanpath.utils.lru import LruCache
-from scanpath.models.neva.coords import RESIZE_MODES, compute_geometry, preprocess_pil
+from scanpath.core.coords import RESIZE_MODES, compute_geometry, preprocess_pil
 
 
 class ImageStore:

@@ -31,7 +31,7 @@ import torch
 from torch.utils.data import Dataset
 
 from datamodules.coco_search18 import CocoSearch18DataModule, read_rgb, rgb_to_tensor
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 
 log = logging.getLogger(__name__)
 SOURCES = ("bbox", "dir")

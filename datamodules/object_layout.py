@@ -40,7 +40,7 @@ import torch
 
 from datamodules.base import ScanpathDataModule, split_by_stimulus
 from datamodules.lazy import LazySample
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.io.object_trial import ObjectTrial
 from scanpath.utils.lru import LruCache
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from datamodules.base import ScanpathDataModule
-from scanpath.envs.episodes import Episode
+from scanpath.io.episodes import Episode
 from scanpath.types import Scanpath
 
 

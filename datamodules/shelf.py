@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from datamodules.object_layout import LayoutStore, ObjectLayoutDataModule
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.io.object_trial import ObjectTrial, read_rgb
 from scanpath.io.shelf import load_shelf, shelf_crops
 

@@ -8,7 +8,7 @@
   round-trip losslessly (metadata and per-fixation extras such as OAT's object index included).
 
 Validation policy for bad fixations (NaN coordinates, negative durations, points outside the image):
-``"error"`` (default) raises :class:`~scanpath.io.errors.ScanpathDataError` naming file, record and
+``"error"`` (default) raises :class:`~scanpath.errors.ScanpathDataError` naming file, record and
 field; ``"clip"`` clamps coordinates into the image (and negative durations to 0) but still rejects
 NaN; ``"drop"`` removes the offending fixations. An empty scanpath is valid data (metrics define
 what it scores); it is never silently padded.
@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 
 InvalidPolicy = Literal["error", "clip", "drop"]
 INVALID_POLICIES = ("error", "clip", "drop")

@@ -9,7 +9,7 @@ import pytest
 
 from scanpath.analysis import asymmetry as an
 from scanpath.analysis import asymmetry_index
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.stimuli.asymmetry import CONDITIONS, experiment_of
 
 HUMAN_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "asymmetry" / "human_rt_digitized.csv"

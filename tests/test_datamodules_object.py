@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from datamodules.amazon_covers import AmazonCoversDataModule
-from datamodules.base import collate_samples
+from scanpath.batch import collate_samples
 from datamodules.search_arrays import SearchArraysDataModule
 from datamodules.shelf import ShelfDataModule
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.types import scanpath_key
 
 REPO = Path(__file__).resolve().parents[1]

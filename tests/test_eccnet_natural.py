@@ -13,7 +13,7 @@ from conftest import compose_config, write_tiny_natural
 
 from datamodules.natural_search import NaturalSearchDataModule
 from scanpath.io.coco import read_coco_json, write_coco_json
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.models.eccnet.module import EccNetSearchModel
 from scanpath.models.eccnet.natural import NaturalSearchParams, natural_search, snap_to_points, window_hit
 from scanpath.models.eccnet.torch_model import EccNet

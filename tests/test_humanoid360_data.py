@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.io.hstar import load_hstar
 from scanpath.stimuli.panoramas import (
     direction,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from scanpath.io.amazon import AMAZON_GRID, amazon_crops, load_amazon, mask_boxes, read_amazon_json
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.io.object_trial import box_iou, grid_boxes, points_to_boxes, points_to_cells
 from scanpath.metrics.behavioural import STATS, oat_stats
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from scanpath.io import coco
 from scanpath.io.coco import read_coco_json, sidecar_path, write_coco_json, write_predictions
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.types import Scanpath
 
 FRAME = (512, 320)

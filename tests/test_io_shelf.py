@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.io.shelf import COLUMNS, SHELF_GEOMETRY, load_shelf, shelf_crops
 
 Q1_ROWS = [

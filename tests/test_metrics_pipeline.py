@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.metrics import (
     human_consistency,
     mean_stats,

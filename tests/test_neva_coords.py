@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from scanpath.models.neva.coords import (
+from scanpath.core.coords import (
     compute_geometry,
     fixable_region,
     norm_to_pixels,

@@ -8,7 +8,8 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from datamodules.base import ScanpathDataModule, collate_samples
+from datamodules.base import ScanpathDataModule
+from scanpath.batch import collate_samples
 from datamodules.capmit1003 import CapMIT1003DataModule
 from scanpath.io.capmit1003 import write_synthetic_capmit1003
 from scanpath.models.neva.module import NevaClipModule, NevaModule

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from scanpath.models.neva.clip_factory import build_clip
-from scanpath.models.neva.coords import compute_geometry, norm_to_pixels
+from scanpath.core.coords import compute_geometry, norm_to_pixels
 from scanpath.models.neva.torch_model import NevaOptimizer, schedule_weights
 
 

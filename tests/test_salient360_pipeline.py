@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from scanpath.analysis import gaze360 as G
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.io.salient360 import load_fixation_list, load_raw_gaze, norm_header, to_milliseconds
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "salient360"

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.types import Scanpath, ScanpathBatch, group_by_stimulus, scanpath_key
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)

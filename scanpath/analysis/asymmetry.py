@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 
 RT_MS_PER_FIXATION = 252.359
 RT_INTERCEPT_MS = 376.271

@@ -28,7 +28,7 @@ from scanpath.analysis.asymmetry import (
     rt_slope,
     slope_correlation,
 )
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.stimuli.asymmetry import CONDITIONS, experiment_of
 
 

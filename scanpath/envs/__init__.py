@@ -10,7 +10,7 @@ from __future__ import annotations
 import gymnasium as gym
 
 from scanpath.envs.actions import Invalid, Rotate, Submit, parse_reply, to_action
-from scanpath.envs.episodes import Episode
+from scanpath.io.episodes import Episode
 
 ENV_ID = "scanpath/Humanoid360-v0"
 

@@ -23,7 +23,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from scanpath.envs.actions import INVALID, ROTATE, SUBMIT
-from scanpath.envs.episodes import Episode, load_panorama
+from scanpath.io.episodes import Episode, load_panorama
 from scanpath.envs.render import HFOV_DEG, pad_panoramas, render_views
 from scanpath.envs.windows import distance_reward, judge, rotate_heading, widen_windows
 

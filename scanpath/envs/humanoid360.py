@@ -28,7 +28,7 @@ import torch
 from gymnasium import spaces
 
 from scanpath.envs.actions import Invalid, Rotate, Submit, to_action
-from scanpath.envs.episodes import Episode, load_panorama
+from scanpath.io.episodes import Episode, load_panorama
 from scanpath.envs.render import HFOV_DEG, draw_crosshair, pad_panoramas, render_py360, render_views, view_size
 from scanpath.envs.windows import distance_reward, judge, rotate_heading, widen_windows
 from scanpath.utils.lru import LruCache
@@ -41,7 +41,7 @@ _CHARSET = frozenset(string.printable)
 class Humanoid360Env(gym.Env):
     """Single-episode H* environment (gymnasium API). See the module docstring for the rules.
 
-    ``episodes``: the pool of :class:`~scanpath.envs.episodes.Episode` to draw from.
+    ``episodes``: the pool of :class:`~scanpath.io.episodes.Episode` to draw from.
     ``reset(seed=s)`` picks episode ``s mod N`` (upstream), ``options={"episode": i}`` picks ``i``;
     without either a seeded random episode is used. ``renderer="core"`` renders with
     :func:`scanpath.core.equirect_to_perspective`; ``"py360convert"`` with ``py360convert.e2p``.

@@ -30,7 +30,7 @@ it, for comparison only.
 box centre in mask mode) for the object string — this is what upstream does and what the published
 record counts (468/474, 585/594) assume. ``"clip"`` clamps the pixels into ``[0, W] × [0, H]``,
 ``"drop"`` removes those fixations (before the length filter), ``"error"`` raises
-:class:`~scanpath.io.errors.ScanpathDataError` naming file, collage and subject.
+:class:`~scanpath.errors.ScanpathDataError` naming file, collage and subject.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.io.object_trial import (
     ObjectTrial,
     box_iou,

@@ -4,7 +4,7 @@ Format (specs/metrics.md §3): a JSON list of records
 ``{name, subject, task, condition ∈ {present, absent, freeview}, bbox: [x, y, w, h], X, Y, T (ms),
 length, fixOnTarget, correct, split}`` (``RT`` optional; free-viewing records lack task, condition
 and bbox). The reader requires ``len(X) == len(Y) == len(T) == length`` and raises
-:class:`~scanpath.io.errors.ScanpathDataError` naming the file, the record index and the key.
+:class:`~scanpath.errors.ScanpathDataError` naming the file, the record index and the key.
 
 Mapping to :class:`~scanpath.types.Scanpath`: ``name`` → ``stimulus``, ``X``/``Y`` → ``x``/``y``,
 ``T`` → ``duration``; ``subject``, ``task``, ``condition`` as they are; every other key (``bbox``,
@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from scanpath.io.atomic import atomic_write_json
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.types import INVALID_POLICIES, Scanpath, scanpath_key
 
 #: Frame of the COCO-Search18 / COCO-FreeView fixation files (pixels, W × H).

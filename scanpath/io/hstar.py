@@ -15,8 +15,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-from scanpath.envs.episodes import Episode
-from scanpath.io.errors import ScanpathDataError
+from scanpath.io.episodes import Episode
+from scanpath.errors import ScanpathDataError
 
 DEFAULT_START_YAWS = (0, 90, 180, 270)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from scanpath.io.capmit1003 import image_size_of
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.types import Scanpath
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")

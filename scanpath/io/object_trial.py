@@ -187,7 +187,7 @@ def read_rgb(path: str, *, record: Any = None) -> np.ndarray:
     """Read an image file as ``(H, W, 3)`` uint8 RGB; a missing/unreadable file is a data error."""
     import cv2
 
-    from scanpath.io.errors import ScanpathDataError
+    from scanpath.errors import ScanpathDataError
 
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:

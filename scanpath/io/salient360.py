@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.types import Scanpath
 
 _FUSED = re.compile(r"^(.*?)(True|False)$")

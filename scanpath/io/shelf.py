@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.io.object_trial import ObjectTrial, crop_boxes, grid_boxes, length_filter, read_rgb
 
 COLUMNS = ("ID", "Target", "Question", "Choice", "X", "Y", "T_Package", "Sub_ID")

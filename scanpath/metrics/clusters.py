@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from scanpath.io.atomic import atomic_write_json
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.types import Scanpath
 
 FACTORS = (0.2, 0.5, 0.8, 1.0, 1.2, 1.5, 1.8)

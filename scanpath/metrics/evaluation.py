@@ -68,7 +68,7 @@ def _prepare(scanpaths: Sequence[Scanpath], params: Mapping[str, Any], truncate:
             s = _cut_at_target(s)
         if frame is not None:
             if s.image_size is None:
-                from scanpath.io.errors import ScanpathDataError
+                from scanpath.errors import ScanpathDataError
 
                 raise ScanpathDataError("cannot rescale to the metric frame without image_size",
                                         record=f"{s.stimulus}/subject={s.subject}", field="image_size")

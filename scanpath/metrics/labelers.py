@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.types import Scanpath
 
 

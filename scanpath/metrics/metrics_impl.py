@@ -35,7 +35,7 @@ def _timed(labels: list[np.ndarray], scanpaths: Sequence[Scanpath], bin_ms: floa
         dur = s.duration
         if dur is None:
             if default_ms is None:
-                from scanpath.io.errors import ScanpathDataError
+                from scanpath.errors import ScanpathDataError
 
                 raise ScanpathDataError("duration-binned metric needs fixation durations (or default_duration_ms)",
                                         record=f"{s.stimulus}/subject={s.subject}", field="duration")
@@ -186,7 +186,7 @@ register(MetricSpec("recurrence", "pair", _rec,
 # ----------------------------------------------------------------------------- behavioural (OAT)
 def _object_seq(s: Scanpath) -> np.ndarray:
     if "object" not in s.fixation_extra:
-        from scanpath.io.errors import ScanpathDataError
+        from scanpath.errors import ScanpathDataError
 
         raise ScanpathDataError("OAT statistics need fixation_extra['object']",
                                 record=f"{s.stimulus}/subject={s.subject}", field="object")
@@ -200,7 +200,7 @@ def _target_of(s: Scanpath, params) -> int:
                 return int(src)
             except (TypeError, ValueError):
                 continue
-    from scanpath.io.errors import ScanpathDataError
+    from scanpath.errors import ScanpathDataError
 
     raise ScanpathDataError("OAT statistics need the target object index (extra['target_index'] or task)",
                             record=f"{s.stimulus}/subject={s.subject}", field="target_index")
@@ -353,7 +353,7 @@ register(MetricSpec("dss", "set", _dss, {**LABEL_DEFAULTS, "frame": None, "timed
 def _bbox(s: Scanpath):
     b = s.extra.get("bbox")
     if b is None:
-        from scanpath.io.errors import ScanpathDataError
+        from scanpath.errors import ScanpathDataError
 
         raise ScanpathDataError("search-efficiency metrics need extra['bbox'] = [x, y, w, h]",
                                 record=f"{s.stimulus}/subject={s.subject}", field="bbox")

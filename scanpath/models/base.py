@@ -2,7 +2,7 @@
 
 Every model family (trained or zero-shot) and every baseline is a :class:`ScanpathModel`:
 ``predict_scanpaths(batch) -> ScanpathBatch`` turns a collated batch (see
-:func:`datamodules.base.collate_samples`) into predicted scanpaths in ORIGINAL-stimulus pixel
+:func:`scanpath.batch.collate_samples`) into predicted scanpaths in ORIGINAL-stimulus pixel
 coordinates (degrees for 360°). ``predict_step`` calls it, so ``trainer.predict`` works for all.
 Models that produce several samples per stimulus return them as consecutive rows and set
 ``meta[i]["subject"]`` to the 1-based sample index and ``meta[i]["stimulus"]`` to the stimulus id.

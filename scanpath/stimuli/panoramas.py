@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from scanpath.envs.episodes import Episode
+from scanpath.io.episodes import Episode
 
 COLOURS = {
     "red": (220, 30, 30), "green": (30, 180, 50), "blue": (30, 60, 220), "yellow": (240, 220, 30),

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from scanpath.envs.batched import BatchedHumanoid360Env, panorama_stack
-from scanpath.envs.episodes import Episode
+from scanpath.io.episodes import Episode
 from scanpath.models.base import ScanpathModel
 from scanpath.models.humanoid360.agents import PolicyAgent
 from scanpath.models.humanoid360.grpo import grpo_update, reset_arguments, rollout

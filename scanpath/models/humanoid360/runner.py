@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from scanpath.envs.episodes import LEVEL_NAMES, TASKS, Episode
+from scanpath.io.episodes import LEVEL_NAMES, TASKS, Episode
 from scanpath.envs.humanoid360 import Humanoid360Env
 from scanpath.models.humanoid360.agents import HeadAgent, RandomSubmitAgent, TurnInPlaceAgent
 

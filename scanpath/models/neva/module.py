@@ -23,7 +23,7 @@ from torch import nn
 
 from scanpath.models.base import ScanpathModel
 from scanpath.models.neva.clip_factory import ClipBundle, build_clip
-from scanpath.models.neva.coords import norm_to_pixels, preprocess_tensor
+from scanpath.core.coords import norm_to_pixels, preprocess_tensor
 from scanpath.models.neva.torch_model import (
     NevaOptimizer,
     SimpleAttentionNet,
@@ -36,7 +36,7 @@ from scanpath.models.neva.torch_model import (
     schedule_weights,
 )
 from scanpath.core import blur_levels, gaussian_mask, update_memory
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 from scanpath.types import Scanpath, ScanpathBatch
 
 log = logging.getLogger(__name__)

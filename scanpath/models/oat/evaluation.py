@@ -100,7 +100,7 @@ def baseline_sim(model: ObjectBaseline, batches: Sequence[Mapping[str, Any]]) ->
 
 # ------------------------------------------------------------------------------------ runner
 def _collate(samples: Sequence[Mapping[str, Any]], batch_size: int) -> list[dict[str, Any]]:
-    from datamodules.base import collate_samples
+    from scanpath.batch import collate_samples
 
     return [collate_samples([dict(s) for s in samples[i : i + batch_size]]) for i in range(0, len(samples), batch_size)]
 

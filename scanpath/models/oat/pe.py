@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from scanpath.io.atomic import atomic_write_bytes
-from scanpath.io.errors import ScanpathDataError
+from scanpath.errors import ScanpathDataError
 
 log = logging.getLogger(__name__)
 

@@ -62,7 +62,7 @@ def load_panorama(panorama: str | Path | np.ndarray) -> np.ndarray:
         return panorama
     import cv2
 
-    from scanpath.io.errors import ScanpathDataError
+    from scanpath.errors import ScanpathDataError
 
     img = cv2.imread(str(panorama), cv2.IMREAD_COLOR)
     if img is None:
