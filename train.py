@@ -2,7 +2,8 @@
 
 lightning-hydra-template flow: seed everything, instantiate datamodule / model / callbacks / loggers /
 trainer from the config, fit, test the best checkpoint (skipped when the model has no ``test_step``),
-and return ``optimized_metric`` for sweepers (Optuna, submitit). ``ckpt_path=last`` resumes from the
+evaluate it through :mod:`scanpath.evaluation` into ``<run dir>/evaluation/`` (``evaluate=false`` skips)
+and return ``optimized_metric`` (``auto`` = the model's own ``monitor``) for sweepers (Optuna, submitit). ``ckpt_path=last`` resumes from the
 run's ``checkpoints/last.ckpt``; a requeued SLURM job resumes automatically (``resume_from_last``).
 wandb is always closed, even after an exception.
 """
@@ -19,9 +20,10 @@ os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 import hydra  # noqa: E402
 import pytorch_lightning as pl  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
-from omegaconf import DictConfig, OmegaConf  # noqa: E402
+from omegaconf import DictConfig, OmegaConf, open_dict  # noqa: E402
 from pytorch_lightning.utilities.model_helpers import is_overridden  # noqa: E402
 
+from scanpath.evaluation import load_weights  # noqa: E402
 from scanpath.utils import (  # noqa: E402  (registers the ${wandb_offline:} resolver)
     SYNTHETIC_BANNER,
     close_loggers,
@@ -31,6 +33,7 @@ from scanpath.utils import (  # noqa: E402  (registers the ${wandb_offline:} res
     print_banner,
     resolve_ckpt_path,
 )
+from scanpath.utils.instantiators import run_evaluation  # noqa: E402
 
 log = logging.getLogger("scanpath.train")
 
@@ -47,6 +50,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
             f"model {type(model).__name__} is not trainable (zero-shot); evaluate it with "
             f"`python evaluate.py model=...` instead of train.py"
         )
+    if cfg.get("optimized_metric") == "auto":  # the model's own validation metric (callbacks interpolate it)
+        with open_dict(cfg):
+            cfg.optimized_metric = getattr(model, "monitor", "val/loss")
     synthetic = bool(getattr(datamodule, "synthetic", False))
     if synthetic:
         print_banner(f"{SYNTHETIC_BANNER}: dataset {getattr(datamodule, 'name', type(datamodule).__name__)}")
@@ -80,6 +86,12 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
             trainer.test(model=model, datamodule=datamodule, ckpt_path=best or None)
             metrics.update(trainer.callback_metrics)
     objects["ckpt_path"] = ckpt_path
+    if cfg.get("evaluate", True) and not trainer.fast_dev_run and trainer.is_global_zero:
+        best = getattr(getattr(trainer, "checkpoint_callback", None), "best_model_path", "") or None
+        if best:
+            load_weights(model, best)
+        objects["evaluation"] = run_evaluation(cfg, model, datamodule, Path(cfg.paths.output_dir) / "evaluation",
+                                               checkpoint=best)
     return metrics, objects
 
 

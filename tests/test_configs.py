@@ -17,7 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 GROUPS = ["data", "model", "trainer", "logger", "callbacks", "metrics", "paths", "debug", "hparams_search",
-          "experiment", "hydra/launcher"]
+          "experiment", "hydra/launcher", "protocol"]
 
 
 def _options(group: str) -> list[str]:
@@ -121,10 +121,11 @@ def test_model_config(name, tmp_path):
         if missing:
             pytest.skip(f"model={name} needs the optional package(s) {missing} (extra .[vlm]), not installed")
         raise
-    if cfg.get("runner") is not None:
-        # runner-driven evaluation (360° agents, eccNET asymmetry): the runner consumes the model,
-        # which need not be a ScanpathModel; the runner itself must instantiate as a partial
-        assert callable(instantiate(cfg.runner)), f"model={name}: runner is not callable"
+    assert "runner" not in cfg and "data" not in (OmegaConf.to_container(cfg.model) or {})  # @package model only
+    if cfg.get("protocol") is not None:
+        # protocol-driven evaluation (360° agents): the protocol consumes the model, which need not be
+        # a ScanpathModel; the protocol itself must instantiate with a run() method
+        assert callable(getattr(instantiate(cfg.protocol), "run", None)), f"model={name}: protocol has no run()"
         return
     assert isinstance(model, ScanpathModel), type(model)
     assert isinstance(model.display_name, str) and model.samples_per_stimulus >= 1
@@ -220,6 +221,21 @@ def test_launcher_config(name, tmp_path):
         assert launcher.tasks_per_node == 2 and launcher.gpus_per_node == 2
         assert launcher.max_num_timeout > 0
         assert cfg.resume_from_last is True
+
+
+@pytest.mark.parametrize("name", _params("protocol"))
+def test_protocol_config(name, tmp_path):
+    cfg = compose_config("evaluate", [f"protocol={name}"], tmp_path)
+    protocol = instantiate(cfg.protocol)
+    assert callable(protocol.run) and isinstance(protocol.name, str)
+
+
+def test_model_configs_are_package_model():
+    """Model configs hold the model node only; cross-group needs live in conf/experiment/ presets."""
+    for p in sorted((CONF_DIR / "model").glob("*.yaml")):
+        first = p.read_text().splitlines()[0]
+        assert first == "# @package model", (p.name, first)
+        assert "override /" not in p.read_text(), p.name
 
 
 def test_every_config_file_was_covered():

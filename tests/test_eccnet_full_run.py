@@ -31,14 +31,14 @@ def test_full_run_all_conditions_random_init(tmp_path: Path) -> None:
     if not HUMAN_CSV.is_file():
         pytest.skip("human RT CSV not available at ../shared/data/asymmetry")
     from scanpath.models.eccnet.module import EccNetSearchModel
-    from scanpath.models.eccnet.runner import run_asymmetry
+    from scanpath.evaluation.protocols.asymmetry import run_asymmetry
     from scanpath.stimuli.asymmetry import CONDITIONS, experiment_of
 
     per_size = _trials_per_size()
     model = EccNetSearchModel("eccnet", weights="random", batch_size=4, seed=0)
     t0 = time.perf_counter()
-    res = run_asymmetry(None, tmp_path, seed=0, max_trials_per_size=per_size, human_csv=str(HUMAN_CSV),
-                        model=model, progress=False)
+    res = run_asymmetry(model, tmp_path, seed=0, max_trials_per_size=per_size, human_csv=str(HUMAN_CSV),
+                        progress=False)
     dt = time.perf_counter() - t0
     print(f"\nfull run (12 conditions, trials per set size: {per_size or 'all'}, published NumFix, "
           f"random init): {dt:.1f} s")

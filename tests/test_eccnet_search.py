@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from scanpath.models.eccnet.module import EccNetSearchModel
-from scanpath.models.eccnet.runner import run_asymmetry
+from scanpath.evaluation.protocols.asymmetry import run_asymmetry
 from scanpath.models.eccnet.search import SearchParams, baseline_search, eccnet_search, oracle_hit
 from scanpath.models.eccnet.torch_model import EccNet
 from scanpath.stimuli.asymmetry import EXPERIMENTS, make_trial
@@ -117,8 +117,8 @@ def test_runner_outputs_with_chance(tmp_path):
     if not HUMAN_CSV.is_file():
         pytest.skip("human RT CSV not available at ../shared/data/asymmetry")
     model = EccNetSearchModel("chance", seed=0)
-    res = run_asymmetry(None, tmp_path, conditions=["top_down", "left_right"], max_trials_per_size=4,
-                        human_csv=str(HUMAN_CSV), model=model, progress=False)
+    res = run_asymmetry(model, tmp_path, conditions=["top_down", "left_right"], max_trials_per_size=4,
+                        human_csv=str(HUMAN_CSV), progress=False)
     assert set(res["asymmetry_index"]) == {"exp2", "mean"}
     for c in ("top_down", "left_right"):
         fa = np.loadtxt(tmp_path / c / "found_at.csv", delimiter=",", ndmin=2)
@@ -131,7 +131,7 @@ def test_runner_outputs_with_chance(tmp_path):
                 assert row.sum() == 0
         fx = np.load(tmp_path / c / "fixations.npy")
         assert fx.shape == (12, 18, 2)
-    for f in ("slopes.md", "slopes.json", "asymmetry_index.md", "asymmetry_index.json", "rt_vs_set_size.png"):
+    for f in ("slopes.md", "slopes.json", "asymmetry_index.md", "asymmetry_index.json", "figures/rt_vs_set_size.png"):
         assert (tmp_path / f).stat().st_size > 0
     assert "Humans" in (tmp_path / "asymmetry_index.md").read_text()
 
@@ -154,13 +154,13 @@ def test_runner_resume_reuses_finished_conditions(tmp_path):
     model._net = thin_net()
     kw = dict(conditions=["top_down", "left_right"], max_trials_per_size=1, num_fix_cap=3,
               human_csv=str(HUMAN_CSV), progress=False)
-    first = run_asymmetry(None, tmp_path, model=model, **kw)
+    first = run_asymmetry(model, tmp_path, **kw)
     calls = []
     original = model.search
     model.search = lambda trials, params, on_trial_done=None: calls.append(len(trials)) or original(
         trials, params, on_trial_done)
     (tmp_path / "left_right" / "trials.json").unlink()  # as if interrupted before left_right finished
-    again = run_asymmetry(None, tmp_path, model=model, resume=True, **kw)
+    again = run_asymmetry(model, tmp_path, resume=True, **kw)
     assert calls == [3]  # only left_right searched again
     assert again["slopes"] == first["slopes"]
     per = json.loads((tmp_path / "slopes.json").read_text())["per_condition"]
@@ -171,5 +171,5 @@ def test_runner_resume_reuses_finished_conditions(tmp_path):
     orig_other = other.search
     other.search = lambda trials, params, on_trial_done=None: calls_other.append(len(trials)) or orig_other(
         trials, params, on_trial_done)
-    run_asymmetry(None, tmp_path, model=other, resume=True, **kw)
+    run_asymmetry(other, tmp_path, resume=True, **kw)
     assert calls_other == [3, 3]  # nothing reused: the model signature differs

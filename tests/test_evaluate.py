@@ -14,6 +14,7 @@ from conftest import REPO_ROOT, compose_config, write_tiny_coco
 sys.path.insert(0, str(REPO_ROOT))
 import evaluate as evaluate_script  # noqa: E402
 
+from scanpath.evaluation.report import table_columns  # noqa: E402
 from scanpath.io.coco import read_coco_json, sidecar_path  # noqa: E402
 from scanpath.types import scanpath_key  # noqa: E402
 
@@ -102,7 +103,9 @@ def test_evaluate_amazon_covers_human_row_is_leave_one_subject_out(tmp_path, sha
     assert metrics["settings"]["dataset"] == "amazon_covers" and metrics["settings"]["synthetic"] is False
 
     # recompute the human SS by hand: each human vs the OTHER subjects of its key, never itself
-    dm = evaluate_script.instantiate(cfg.data)
+    from hydra.utils import instantiate
+
+    dm = instantiate(cfg.data)
     humans = dm.human_scanpaths("test")
     key = dm.eval_key
     params = metrics["rows"]["Human"]["metrics"]["ss"]["params"]
@@ -144,20 +147,31 @@ def test_evaluate_from_checkpoint(tmp_path):
         evaluate_script.evaluate(missing)
 
 
-def dummy_runner(cfg, output_dir: Path) -> dict:
-    """A runner for the hook test: writes one file and returns a table."""
-    (output_dir / "runner.txt").write_text(f"task={cfg.task_name}")
-    return {"table": "| condition | slope |\n|---|---|\n| a | 1.0 |", "value": 1.0}
+class DummyProtocol:
+    """A protocol for the hook test: writes one file and returns one schema-conforming row."""
+
+    name = "dummy"
+
+    def run(self, *, model, datamodule, out_dir, **_):
+        from scanpath.evaluation import EvaluationResult, metric_value
+
+        (Path(out_dir) / "protocol.txt").write_text(type(model).__name__)
+        row = {"role": "model", "n_predictions": 1,
+               "metrics": {"slope": metric_value(1.0, higher_is_better=None, n=1)}}
+        return EvaluationResult(settings={"dataset": "dummy", "protocol": self.name}, rows={"m": row})
 
 
-def test_runner_hook_replaces_predict_and_score(tmp_path, capsys):
-    cfg = compose_config("evaluate", ["model=center_bias", "+runner._target_=test_evaluate.dummy_runner",
-                                      "+runner._partial_=true"], tmp_path / "run")
-    result = evaluate_script.evaluate(cfg)
-    assert result["value"] == 1.0
-    assert (tmp_path / "run" / "runner.txt").read_text() == "task=evaluate"
-    assert "| a | 1.0 |" in capsys.readouterr().out
-    assert not (tmp_path / "run" / "metrics.json").exists()
+def test_protocol_hook_replaces_predict_and_score(tmp_path, capsys):
+    cfg = compose_config("evaluate", ["model=center_bias", "+protocol._target_=test_evaluate.DummyProtocol"],
+                         tmp_path / "run")
+    payload = evaluate_script.evaluate(cfg)
+    assert payload["rows"]["m"]["metrics"]["slope"]["value"] == 1.0
+    assert (tmp_path / "run" / "protocol.txt").read_text() == "CenterBias"
+    assert "slope" in capsys.readouterr().out
+    # the protocol's result went through the one writer: schema-valid metrics.json, metrics.md, PNG table
+    written = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert written["settings"]["protocol"] == "dummy" and written["figures"] == ["figures/metrics_table.png"]
+    assert not (tmp_path / "run" / "predictions.json").exists()
 
 
 def test_table_arrows_follow_each_sub_dimension():
@@ -173,7 +187,7 @@ def test_table_arrows_follow_each_sub_dimension():
     scores = score_scanpaths(preds, humans, {"sed": {"labeler": "grid", "grid": [5, 5]},
                                              "saliency": {"frame": [100, 80], "n_splits": 2},
                                              "search_efficiency": {"max_steps": 3}}, key="task")
-    titles = [c[0] for c in evaluate_script.table_columns({"m": {"metrics": scores}})]
+    titles = [c[0] for c in table_columns({"m": {"metrics": scores}})]
     for t in ("sed ↓", "sed.distance ↓", "sed.similarity ↑", "saliency.cc ↑", "saliency.kld ↓",
               "search_efficiency.prob_mismatch ↓", "search_efficiency.tfp_auc ↑", "search_efficiency.tfp_1"):
         assert t in titles, (t, titles)

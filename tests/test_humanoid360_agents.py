@@ -12,7 +12,7 @@ from scanpath.envs.actions import Rotate
 from scanpath.envs.humanoid360 import Humanoid360Env
 from scanpath.models.humanoid360.agents import RandomSubmitAgent, ScriptedVLM, TurnInPlaceAgent
 from scanpath.models.humanoid360.grpo import group_advantages, k3_kl, ppo_clip_objective
-from scanpath.models.humanoid360.runner import run_episodes, run_success, summarise
+from scanpath.evaluation.protocols.success360 import run_episodes, run_success, summarise
 from scanpath.models.humanoid360.torch_model import (
     N_ACTIONS,
     ROTATIONS,
@@ -134,13 +134,13 @@ def test_runner_summary_histogram_and_outputs(tmp_path, toy_episodes):
         def agent(self):
             return ScriptedVLM(90, 0)
 
-    out = run_success(None, tmp_path, model=Model(), episodes=toy_episodes, resolution=36, progress=False,
+    out = run_success(Model(), tmp_path, episodes=toy_episodes, resolution=36, progress=False,
                       renderer="none")
     s = out["summary"]
     assert s["scripted"]["HOS"]["success"] == 100.0 and s["scripted"]["HOS"]["levels"] == {"easy": 100.0, "hard": 100.0}
     assert s["scripted"]["HOS"]["steps_to_success_hist"] == [0, 1, 2, 1, 0, 0, 0, 0, 0, 0, 0]
     assert {"random submit", "turn in place"} <= set(s)
-    for f in ("success.json", "success.md", "episodes.jsonl", "steps_to_success.png"):
+    for f in ("success.json", "success.md", "episodes.jsonl", "figures/steps_to_success.png"):
         assert (tmp_path / f).stat().st_size > 0
     lines = (tmp_path / "episodes.jsonl").read_text().splitlines()
     assert len(lines) == 12 and json.loads(lines[0])["headings"][-1] == [90, 0]

@@ -9,7 +9,7 @@ pytest.importorskip("transformers", reason="the VLM adapter needs the optional `
 
 from scanpath.envs.actions import Invalid, Rotate, Submit, parse_reply  # noqa: E402
 from scanpath.envs.humanoid360 import Humanoid360Env  # noqa: E402
-from scanpath.models.humanoid360.runner import run_episodes  # noqa: E402
+from scanpath.evaluation.protocols.success360 import run_episodes  # noqa: E402
 from scanpath.models.humanoid360.vlm import QwenVLPolicy, tiny_qwen_vl  # noqa: E402
 from scanpath.stimuli.panoramas import generate_scene, scene_episodes  # noqa: E402
 

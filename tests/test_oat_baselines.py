@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from scanpath.models.oat.baselines import ObjectBaseline, box_means, center_distribution, sample_rollouts
-from scanpath.models.oat.evaluation import nss_object, nss_pixel
+from scanpath.evaluation.protocols.oat import nss_object, nss_pixel
 from scanpath.types import Scanpath, ScanpathBatch
 
 

@@ -1,4 +1,4 @@
-"""OAT evaluation runner and checkpoint round trip on the shared Amazon data (small random model)."""
+"""OAT evaluation protocol and checkpoint round trip on the shared Amazon data (small random model)."""
 
 from __future__ import annotations
 
@@ -28,11 +28,17 @@ def _cfg(tmp_path: Path, ckpt: str | None = None):
     })
 
 
-def test_runner_writes_one_table_with_all_rows(tmp_path):
-    from scanpath.models.oat.evaluation import run_oat_evaluation
+def test_protocol_writes_one_table_with_all_rows(tmp_path):
+    from hydra.utils import instantiate
 
+    from scanpath.evaluation import write_report
+    from scanpath.evaluation.protocols import OATProtocol
+
+    cfg = _cfg(tmp_path)
     metrics = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf" / "metrics" / "oat.yaml")
-    out = run_oat_evaluation(_cfg(tmp_path), tmp_path / "out", metrics=metrics, samples=3, baseline_rollouts=5)
+    result = OATProtocol(metrics=metrics, samples=3, baseline_rollouts=5).run(
+        model=instantiate(cfg.model), datamodule=instantiate(cfg.data), out_dir=tmp_path / "out", seed=1)
+    out = write_report(result, tmp_path / "out", console=False)
     rows = out["rows"]
     assert set(rows) == {"OAT (greedy)", "OAT (sampled ×3)", "random (objects)", "center (objects)", "Human"}
     assert set(out["skipped"]) == {"saliency (objects)", "rgb_similarity (objects)"}  # layout-only
@@ -47,12 +53,14 @@ def test_runner_writes_one_table_with_all_rows(tmp_path):
     assert rows["Human"]["metrics"]["oat_delta"]["value"] == 0.0
     assert rows["OAT (sampled ×3)"]["n_predictions"] == 3 * rows["OAT (greedy)"]["n_predictions"]
     md = (tmp_path / "out" / "metrics.md").read_text()
-    assert "| OAT (greedy) |" in md and "| Human |" in md and "Δ ↓" in md
+    assert "| OAT (greedy) (model) |" in md and "| Human (human) |" in md and "oat_delta ↓" in md
+    assert (tmp_path / "out" / "predictions.json").is_file() and (tmp_path / "out" / "predictions_random_objects.json").is_file()
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["settings"]["layout_only"] is True
 
 
 def test_checkpoint_round_trip_rebuilds_the_network(tmp_path):
-    from scanpath.models.oat.evaluation import load_module
+    from scanpath.evaluation import load_weights
+    from scanpath.evaluation.protocols.oat import prepare_module
     from scanpath.models.oat.module import OATModule
 
     cfg = _cfg(tmp_path)
@@ -66,7 +74,9 @@ def test_checkpoint_round_trip_rebuilds_the_network(tmp_path):
     mod.on_save_checkpoint(ckpt)
     path = tmp_path / "m.ckpt"
     torch.save(ckpt, path)
-    loaded = load_module(_cfg(tmp_path, str(path)), dm)
+    loaded = instantiate(cfg.model)
+    load_weights(loaded, path)
+    loaded = prepare_module(loaded, dm)
     assert loaded.max_len == 9 and loaded.net.appearance == "embedding"
     for (k, v), (k2, v2) in zip(mod.state_dict().items(), loaded.state_dict().items()):
         assert k == k2 and torch.equal(v, v2)

@@ -24,19 +24,18 @@ def test_short_training_beats_random_and_center_on_delta_and_ss(tmp_path):
     sys.path.insert(0, str(REPO_ROOT))
     import train as train_script
 
-    from scanpath.models.oat.evaluation import run_oat_evaluation
+    from scanpath.evaluation.protocols import OATProtocol
 
     cfg = compose_config("train", ["experiment=oat_amazon", f"data.root={DATA.parent}", f"trainer.max_epochs={EPOCHS}",
-                                   "callbacks.rich_progress_bar=null", "test=false"], tmp_path)
+                                   "callbacks.rich_progress_bar=null", "test=false", "evaluate=false"], tmp_path)
     _, objs = train_script.train(cfg)
     # evaluate the final in-memory weights: after so few epochs greedy val/delta (the upstream
     # selection rule) still favours the near-untrained first epoch, whose greedy rollouts do not loop
     assert objs["trainer"].current_epoch == EPOCHS
     metrics = OmegaConf.load(REPO_ROOT / "conf" / "metrics" / "oat.yaml")
-    out = run_oat_evaluation(cfg, tmp_path / "eval", metrics=metrics, samples=100, baseline_rollouts=100,
-                             module=objs["model"])
-    print(out["table"])
-    rows = out["rows"]
+    result = OATProtocol(metrics=metrics, samples=100, baseline_rollouts=100).run(
+        model=objs["model"], datamodule=objs["datamodule"], out_dir=tmp_path / "eval", seed=cfg.seed)
+    rows = result.rows
     delta = {k: r["metrics"]["oat_delta"]["value"] for k, r in rows.items()}
     ss = {k: r["metrics"]["ss"]["value"] for k, r in rows.items()}
     oat = "OAT (sampled ×100)"

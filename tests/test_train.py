@@ -58,11 +58,13 @@ def _coco(tmp_path: Path) -> list[str]:
 def test_fast_dev_run_every_trainable_model(name, discovery_error, tmp_path, capsys):
     if discovery_error:
         pytest.fail(discovery_error)
-    cfg = compose_config("train", [f"model={name}"], tmp_path)
+    # a model's cross-group preset (data, trainer budget) is conf/experiment/<model>.yaml when it has one
+    choice = f"experiment={name}" if (REPO_ROOT / "conf" / "experiment" / f"{name}.yaml").is_file() else f"model={name}"
+    cfg = compose_config("train", [choice], tmp_path)
     fast = FAST_DATA.get(str(cfg.data._target_).rsplit(".", 1)[-1], [])
     if OmegaConf.missing_keys(cfg.data):
         pytest.skip(f"model={name} defaults to a dataset that needs user data: {sorted(OmegaConf.missing_keys(cfg.data))}")
-    cfg = compose_config("train", [f"model={name}", "debug=fdr", *fast, *offline_model_overrides(cfg, name)], tmp_path)
+    cfg = compose_config("train", [choice, "debug=fdr", *fast, *offline_model_overrides(cfg, name)], tmp_path)
     metrics, objs = train_script.train(cfg)
     # training batches that ran (global_step only counts automatic-optimisation steps)
     assert objs["trainer"].fit_loop.epoch_loop.batch_progress.total.completed >= 1

@@ -26,6 +26,8 @@ class ScanpathModel(pl.LightningModule):
     trainable: bool = False
     #: Number of scanpaths predicted per stimulus.
     samples_per_stimulus: int = 1
+    #: Validation metric that checkpointing and early stopping follow when ``optimized_metric`` is null.
+    monitor: str = "val/loss"
 
     def predict_scanpaths(self, batch: dict[str, Any]) -> ScanpathBatch:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -37,6 +39,10 @@ class ScanpathModel(pl.LightningModule):
         give (e.g. ``"image"`` in layout-only mode) is skipped and the reason is reported.
         """
         return None
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Record the model class, so loading a checkpoint into another model fails by name."""
+        checkpoint["scanpath_model_class"] = f"{type(self).__module__}.{type(self).__qualname__}"
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> ScanpathBatch:
         return self.predict_scanpaths(batch)

@@ -71,6 +71,7 @@ class OATModule(ScanpathModel):
 
     display_name = "OAT"
     trainable = True
+    monitor = "val/delta"  # early stopping and checkpoint choice on validation Δ, as upstream
 
     def __init__(
         self,
@@ -173,6 +174,7 @@ class OATModule(ScanpathModel):
         return self.net
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
         checkpoint["oat"] = {**getattr(self, "resolved", {}), "max_len": self.max_len}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -1,8 +1,7 @@
-"""Search-asymmetry benchmark runner: ``python evaluate.py experiment=eccnet_asymmetry``.
+"""Search-asymmetry protocol (docs/eccnet.md §4): ``python evaluate.py experiment=eccnet_asymmetry``.
 
-Plugged into evaluate.py's ``runner`` hook (``runner(cfg, output_dir) -> dict``). For each condition it
-generates the trials (seeded), runs the configured model (``cfg.model``) over them with a rich progress
-bar and writes, atomically:
+For each condition it generates the trials (seeded), runs the model over them with progress (a bar
+in a terminal, log lines otherwise) and writes, atomically:
 
 * ``<condition>/found_at.csv``: trials x (NumFix + 1) one-hot at column N (all zeros if unfound);
   NumFix columns with ``last_fix_as_miss`` (upstream layout: a find at NumFix is not representable).
@@ -10,12 +9,17 @@ bar and writes, atomically:
 * ``<condition>/fixations.npy``: int trials x (NumFix + 1) x 2 (row, col) display px, index 0 = start,
   zero-padded after the last fixation.
 * ``<condition>/trials.json``: seed, set size, cells, jitter, variants, N, found per trial.
-* ``rt_vs_set_size.png`` (human vs model RT per condition), ``slopes.{md,json}``,
+* ``figures/rt_vs_set_size.png`` (human vs model RT per condition), ``slopes.{md,json}``,
   ``asymmetry_index.{md,json}`` (with the human row, the slope correlation and nested F-tests).
+
+:class:`AsymmetryProtocol` returns the common :class:`~scanpath.evaluation.report.EvaluationResult`
+(rows: the model and the humans; metrics: asymmetry index per experiment, slope correlation, slopes
+and found rates per condition), so ``metrics.json`` has the one schema.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import time
@@ -37,6 +41,9 @@ from scanpath.analysis.asymmetry import (
     rt_slope,
     slope_correlation,
 )
+from scanpath.evaluation.progress import is_interactive
+from scanpath.evaluation.report import HUMAN_ROW, EvaluationResult
+from scanpath.evaluation.schema import metric_value
 from scanpath.io.atomic import atomic_open, atomic_save_figure, atomic_write_json, atomic_write_text
 from scanpath.models.eccnet.search import SearchResult
 from scanpath.stimuli.asymmetry import CONDITIONS, Trial, experiment_of, iter_trials
@@ -119,31 +126,26 @@ def rt_figure(model_rt: dict[str, dict[int, float]], human: dict[str, Any], mode
 
 
 def run_asymmetry(
-    cfg: Any,
+    model: Any,
     output_dir: str | Path,
     conditions: Sequence[str] | None = None,
     seed: int = 0,
     max_trials_per_size: int | None = None,
     num_fix_cap: int | None = None,
     human_csv: str | None = None,
-    model: Any = None,
     progress: bool = True,
     resume: bool = False,
 ) -> dict[str, Any]:
     """Run the benchmark; returns slopes, AIs, correlation, timings and a printable ``table``.
 
     ``max_trials_per_size`` keeps the first k trials of every set-size block and ``num_fix_cap`` lowers
-    NumFix (quick / CPU runs; the published protocol uses neither). ``model`` overrides ``cfg.model``.
-    ``resume`` reuses the conditions an interrupted run in the same ``output_dir`` already finished with
-    the same settings (long CPU runs, preempted cluster jobs); the others are searched again.
+    NumFix (quick / CPU runs; the published protocol uses neither). ``resume`` reuses the conditions an
+    interrupted run in the same ``output_dir`` already finished with the same settings (long CPU runs,
+    preempted cluster jobs); the others are searched again.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     out = Path(output_dir)
-    if model is None:
-        from hydra.utils import instantiate
-
-        model = instantiate(cfg.model)
     conditions = list(conditions) if conditions else list(CONDITIONS)
     for c in conditions:
         experiment_of(c)  # validates the name
@@ -162,7 +164,10 @@ def run_asymmetry(
     t_start = time.perf_counter()
     cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             TimeRemainingColumn()]
-    with Progress(*cols, disable=not progress) as bar:
+    import logging
+
+    plog = logging.getLogger("scanpath.progress")
+    with Progress(*cols, disable=not (progress and is_interactive())) as bar:
         task = bar.add_task(f"{name}: search", total=total)
         for cond in conditions:
             spec = experiment_of(cond)
@@ -180,6 +185,9 @@ def run_asymmetry(
             else:
                 results = model.search(trials, params, on_trial_done=lambda n: bar.advance(task, n))
             dt = time.perf_counter() - t0
+            if progress and not is_interactive():
+                plog.info("%s: %s done (%d trials, %.1f s, %.1f s elapsed)", name, cond, len(trials), dt,
+                          time.perf_counter() - t_start)
             is_baseline = getattr(model, "baseline", None) is not None
             ncols = params.num_fix + (0 if (params.last_fix_as_miss and not is_baseline) else 1)
             table = found_at_table(results, params.num_fix, ncols,
@@ -237,8 +245,73 @@ def run_asymmetry(
                "max_trials_per_size": max_trials_per_size, "num_fix_cap": num_fix_cap, "seconds": total_s}
     atomic_write_json(out / "asymmetry_index.json", payload)
     fig = rt_figure(model_rt, human, name)
-    atomic_save_figure(fig, out / "rt_vs_set_size.png", dpi=110)
+    atomic_save_figure(fig, out / "figures" / "rt_vs_set_size.png", dpi=110)
     import matplotlib.pyplot as plt
 
     plt.close(fig)
-    return {**payload, "table": slope_md + "\n" + ai_md + notes}
+    return {**payload, "per_condition": per_cond, "human_slopes": h_slopes, "slope_table": slope_md,
+            "ai_table": ai_md + notes, "table": slope_md + "\n" + ai_md + notes}
+
+
+def asymmetry_rows(res: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Model and human rows of the common schema from :func:`run_asymmetry`'s result."""
+    per = res["per_condition"]
+    n_trials = int(res["n_trials"])
+
+    def ai_entry(ai: dict[str, float], n: int) -> dict[str, Any]:
+        exps = {k: v for k, v in ai.items() if k != "mean"}
+        mean = ai.get("mean", float(np.mean(list(exps.values()))) if exps else float("nan"))
+        return metric_value(mean, higher_is_better=True, values=exps, n=n,
+                            params={"definition": "agreement of the slope ordering with the humans, per experiment"})
+
+    corr = res["slope_correlation"]
+    model_metrics = {
+        "asymmetry_index": ai_entry(res["asymmetry_index"], n_trials),
+        "slope_r": metric_value(corr["r"], higher_is_better=True, n=int(corr["n"]),
+                                params={"p": corr["p"], "what": "Pearson r, human vs model slopes"}),
+        "slope_ms_per_item": metric_value(float(np.mean(list(res["slopes"].values()))) if res["slopes"] else None,
+                                          higher_is_better=None, values=res["slopes"], n=n_trials),
+        "found_rate": metric_value(float(np.mean([p["found_rate"] for p in per.values()])) if per else None,
+                                   higher_is_better=True, values={c: p["found_rate"] for c, p in per.items()},
+                                   n=n_trials),
+    }
+    hs = {c: v for c, v in res["human_slopes"].items() if c in res["slopes"]}
+    human_metrics = {
+        "asymmetry_index": ai_entry(res["human_asymmetry_index"], len(hs)),
+        "slope_ms_per_item": metric_value(float(np.mean(list(hs.values()))) if hs else None, higher_is_better=None,
+                                          values=hs, n=len(hs), params={"source": "digitised human RT slopes"}),
+    }
+    return {res["model"]: {"role": "model", "n_predictions": n_trials, "metrics": model_metrics},
+            HUMAN_ROW: {"role": "human", "n_predictions": len(hs), "metrics": human_metrics}}
+
+
+@dataclasses.dataclass
+class AsymmetryProtocol:
+    """The six-experiment search-asymmetry benchmark over built eccNET/IVSN/baseline models."""
+
+    conditions: Sequence[str] | None = None
+    seed: int = 0
+    max_trials_per_size: int | None = None
+    num_fix_cap: int | None = None
+    human_csv: str | None = None
+    progress: bool = True
+    resume: bool = False
+    name: str = "asymmetry"
+
+    def run(self, *, model: Any, out_dir: str | Path, **_: Any) -> EvaluationResult:
+        for need in ("search", "search_params", "stimulus_kwargs"):
+            if not hasattr(model, need):
+                raise TypeError(f"the asymmetry protocol needs a search model (eccnet, ivsn, pixel_match, chance); "
+                                f"{type(model).__name__} has no {need}()")
+        res = run_asymmetry(model, out_dir, conditions=self.conditions, seed=self.seed,
+                            max_trials_per_size=self.max_trials_per_size, num_fix_cap=self.num_fix_cap,
+                            human_csv=self.human_csv, progress=self.progress, resume=self.resume)
+        untrained = getattr(model, "weights", None) in ("random", None) and not getattr(model, "weights_path", None)
+        settings = {"dataset": "search asymmetry (six paradigms, generated stimuli; digitised human RTs)", "synthetic": False,
+                    "split": "all trials", "protocol": self.name, "model": res["model"], "seed": self.seed,
+                    "n_trials": res["n_trials"], "max_trials_per_size": self.max_trials_per_size,
+                    "num_fix_cap": self.num_fix_cap, "untrained": bool(untrained and hasattr(model, "weights")),
+                    "seconds": res["seconds"], "f_tests": res["f_tests"]}
+        return EvaluationResult(settings=settings, rows=asymmetry_rows(res),
+                                figures=["figures/rt_vs_set_size.png"],
+                                sections={"Slopes": res["slope_table"], "Asymmetry index": res["ai_table"]})

@@ -1,4 +1,4 @@
-"""360° success-rate evaluation (H* protocol, spec §4): the ``runner`` hook of evaluate.py.
+"""360° success-rate protocol (H* protocol, docs/humanoid360.md §4).
 
 ``python evaluate.py model=humanoid360_clip data=hstar data.root=…`` runs every episode of the data
 through :class:`~scanpath.envs.humanoid360.Humanoid360Env` (10 steps, no submit = failure) for the
@@ -10,6 +10,7 @@ of steps to success; only successes enter it).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Sequence
@@ -18,8 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from scanpath.io.episodes import LEVEL_NAMES, TASKS, Episode
 from scanpath.envs.humanoid360 import Humanoid360Env
+from scanpath.evaluation.progress import track
+from scanpath.evaluation.report import EvaluationResult
+from scanpath.evaluation.schema import metric_value
+from scanpath.io.episodes import LEVEL_NAMES, TASKS, Episode
 from scanpath.models.humanoid360.agents import HeadAgent, RandomSubmitAgent, TurnInPlaceAgent
 
 log = logging.getLogger(__name__)
@@ -37,12 +41,7 @@ def as_agent(model: Any) -> Any:
 def run_episodes(agent: Any, env: Humanoid360Env, episodes: Sequence[Episode], progress: bool = False) -> list[dict]:
     """Play each episode once; one result dict per episode."""
     results = []
-    it: Any = range(len(episodes))
-    if progress:
-        from rich.progress import track
-
-        it = track(it, description=getattr(agent, "display_name", "agent"))
-    for i in it:
+    for i in track(range(len(episodes)), description=str(getattr(agent, "display_name", "agent")), enabled=progress):
         obs, info = env.reset(options={"episode": episodes[i]})
         if hasattr(agent, "reset"):
             agent.reset(info)
@@ -109,27 +108,64 @@ def _figure(summary: dict[str, dict], path: Path) -> None:
     plt.close(fig)
 
 
-def run_success(cfg: Any, output_dir: Path, *, max_steps: int = 10, resolution: int = 720,
-                max_episodes: int | None = None, baselines: bool = True, seed: int = 0, split: str | None = None,
-                metrics: Any = None, progress: bool = True, model: Any = None, episodes: Sequence[Episode] | None = None,
-                **env_kwargs: Any) -> dict[str, Any]:
-    """Evaluate ``cfg.model`` (+ baselines) on ``cfg.data``'s episodes; writes outputs into ``output_dir``."""
-    from hydra.utils import instantiate
+def success_rows(summary: dict[str, dict], model_name: str) -> dict[str, dict[str, Any]]:
+    """One row per agent: success % per task (values per level), mean steps and submit rate."""
+    rows = {}
+    for agent, per_task in summary.items():
+        metrics: dict[str, Any] = {}
+        for task, r in per_task.items():
+            metrics[f"success.{task}"] = metric_value(r["success"], higher_is_better=True, values=r["levels"], n=r["n"],
+                                                      params={"unit": "% of episodes"})
+            metrics[f"mean_steps.{task}"] = metric_value(r["mean_steps"], higher_is_better=None, n=r["n"])
+            metrics[f"submit_rate.{task}"] = metric_value(r["submit_rate"], higher_is_better=None, n=r["n"],
+                                                          params={"unit": "% of episodes"})
+        n = sum(r["n"] for r in per_task.values())
+        rows[agent] = {"role": "model" if agent == model_name else "baseline", "n_predictions": n, "metrics": metrics}
+    return rows
 
+
+@dataclasses.dataclass
+class Success360Protocol:
+    """Success rates of a head-rotation agent (and the random-submit / turn-in-place baselines)."""
+
+    max_steps: int = 10
+    resolution: int = 720
+    max_episodes: int | None = None
+    baselines: bool = True
+    seed: int = 0
+    split: str | None = None
+    progress: bool = True
+    env: dict[str, Any] = dataclasses.field(default_factory=dict)
+    name: str = "success360"
+
+    def run(self, *, model: Any, datamodule: Any = None, out_dir: str | Path, episodes: Sequence[Episode] | None = None,
+            **_: Any) -> EvaluationResult:
+        if episodes is None:
+            if datamodule is None or not hasattr(datamodule, "episodes"):
+                raise TypeError("the success360 protocol needs a 360° episode datamodule (data=panoramas or data=hstar), "
+                                f"got {type(datamodule).__name__}")
+            episodes = datamodule.episodes(self.split) if self.split else datamodule.episodes()
+        res = run_success(model, out_dir, episodes=episodes, max_steps=self.max_steps, resolution=self.resolution,
+                          max_episodes=self.max_episodes, baselines=self.baselines, seed=self.seed,
+                          progress=self.progress, **dict(self.env))
+        name = getattr(model, "display_name", "model")
+        model_row = f"{name} (model)" if self.baselines and name in {"random submit", "turn in place"} else name
+        settings = {"dataset": getattr(datamodule, "name", "episodes"),
+                    "synthetic": bool(getattr(datamodule, "synthetic", False)), "split": self.split or "all",
+                    "protocol": self.name, "n_episodes": res["n_episodes"], "max_steps": self.max_steps,
+                    "resolution": self.resolution, "seed": self.seed}
+        return EvaluationResult(settings=settings, rows=success_rows(res["summary"], model_row),
+                                figures=["figures/steps_to_success.png"], sections={"Success rates": res["table"]})
+
+
+def run_success(model: Any, output_dir: Path, *, episodes: Sequence[Episode], max_steps: int = 10,
+                resolution: int = 720, max_episodes: int | None = None, baselines: bool = True, seed: int = 0,
+                progress: bool = True, **env_kwargs: Any) -> dict[str, Any]:
+    """Evaluate ``model`` (+ baselines) on ``episodes``; writes success.json/md, episodes.jsonl and the figure."""
     from scanpath.io.atomic import atomic_open, atomic_write_json, atomic_write_text
 
     output_dir = Path(output_dir)
-    if episodes is None:
-        dm = instantiate(cfg.data)
-        episodes = dm.episodes(split) if split else dm.episodes()
     episodes = list(episodes)[: max_episodes or None]
-    if model is None:
-        model = instantiate(cfg.model)
-        ckpt = cfg.get("ckpt_path") if hasattr(cfg, "get") else None
-        if ckpt:
-            import torch
-
-            model.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"])
     agents: dict[str, HeadAgent] = {getattr(model, "display_name", "model"): as_agent(model)}
     if baselines:
         if set(agents) & {"random submit", "turn in place"}:
@@ -150,5 +186,5 @@ def run_success(cfg: Any, output_dir: Path, *, max_steps: int = 10, resolution: 
         for name, res in per_episode.items():
             for r in res:
                 fh.write(json.dumps({"agent": name, **r}) + "\n")
-    _figure(summary, output_dir / "steps_to_success.png")
+    _figure(summary, output_dir / "figures" / "steps_to_success.png")
     return result

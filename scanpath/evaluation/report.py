@@ -1,0 +1,255 @@
+"""Outputs of every evaluation flow: ``metrics.json`` (one schema), ``metrics.md``, the console table
+and the PNG table — one JSON-cleaning helper, one table renderer.
+
+A flow (the plain pipeline or a protocol) returns an :class:`EvaluationResult`; :func:`write_report`
+validates it against :mod:`scanpath.evaluation.schema` and writes every file atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scanpath.evaluation.schema import SCHEMA_VERSION, validate_metrics
+from scanpath.io.atomic import atomic_write_json, atomic_write_text
+
+log = logging.getLogger(__name__)
+
+SYNTHETIC_BANNER = "SYNTHETIC — not human data"
+HUMAN_ROW = "Human"
+
+
+@dataclasses.dataclass
+class EvaluationResult:
+    """What every evaluation flow returns: rows, settings, skipped entries, figures, extra text."""
+
+    settings: dict[str, Any]
+    rows: dict[str, dict[str, Any]]
+    skipped: dict[str, str] = dataclasses.field(default_factory=dict)
+    figures: list[str] = dataclasses.field(default_factory=list)
+    #: extra markdown sections appended to metrics.md (e.g. the asymmetry slope table)
+    sections: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def payload(self) -> dict[str, Any]:
+        """The ``metrics.json`` payload (plain JSON types; NaN kept, as the metric spec allows)."""
+        rows = {name: _normalise_row(row) for name, row in self.rows.items()}
+        return json_clean({"schema_version": SCHEMA_VERSION, "settings": self.settings, "rows": rows,
+                           "skipped": {str(k): str(v) for k, v in self.skipped.items()},
+                           "figures": [str(f) for f in self.figures]})
+
+
+def json_clean(obj: Any) -> Any:
+    """OmegaConf containers, tuples, numpy/torch scalars and arrays, Paths → plain JSON types."""
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+
+        if isinstance(obj, (DictConfig, ListConfig)):
+            obj = OmegaConf.to_container(obj, resolve=True)
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(obj, Mapping):
+        return {str(k): json_clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set)):
+        return [json_clean(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, np.ndarray):
+        return json_clean(obj.tolist())
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        try:
+            return obj.item()
+        except (ValueError, TypeError):
+            return str(obj)
+    return obj
+
+
+def _normalise_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Fill the schema's bookkeeping fields a metric function did not report (n, n_nan, params)."""
+    out = dict(row)
+    n_pred = int(out.get("n_predictions", 0) or 0)
+    metrics = {}
+    for name, res in (out.get("metrics") or {}).items():
+        res = dict(res)
+        res.setdefault("params", {})
+        res.setdefault("higher_is_better", None)
+        v = res.get("value")
+        res.setdefault("n", n_pred if v is not None and _finite(v) else 0)
+        res.setdefault("n_nan", 0)
+        metrics[str(name)] = res
+    out["metrics"] = metrics
+    out["n_predictions"] = n_pred
+    return out
+
+
+def _finite(v: Any) -> bool:
+    try:
+        return math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+# ------------------------------------------------------------------------------------ tables
+def fmt_value(v: Any) -> str:
+    """A table cell: 3 decimals, 1 above 1000, ``nan`` / ``–`` for missing."""
+    if v is None:
+        return "–"
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if math.isnan(f):
+        return "nan"
+    return f"{f:.3f}" if abs(f) < 1000 else f"{f:.1f}"
+
+
+def _arrow(higher_is_better: bool | None) -> str:
+    return "" if higher_is_better is None else (" ↑" if higher_is_better else " ↓")
+
+
+def table_columns(rows: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, str | None]]:
+    """(column title, metric entry, sub-dimension or None) in the order metrics first appear."""
+    cols: list[tuple[str, str, str | None]] = []
+    seen: set[tuple[str, str | None]] = set()
+    for row in rows.values():
+        for entry, res in (row.get("metrics") or {}).items():
+            if (entry, None) not in seen:
+                seen.add((entry, None))
+                cols.append((f"{entry}{_arrow(res.get('higher_is_better'))}", entry, None))
+            dirs = res.get("dim_higher_is_better") or {}
+            for dim in (res.get("values") or {}):
+                if (entry, dim) not in seen:
+                    seen.add((entry, dim))
+                    cols.append((f"{entry}.{dim}{_arrow(dirs.get(dim, res.get('higher_is_better')))}", entry, dim))
+    return cols
+
+
+def format_rows(rows: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """Column titles and formatted cells per row label (``name (role)``)."""
+    cols = table_columns(rows)
+    out: dict[str, dict[str, str]] = {}
+    for name, row in rows.items():
+        label = f"{name} ({row.get('role', '')})" if row.get("role") else name
+        cells = {}
+        for title, entry, dim in cols:
+            res = (row.get("metrics") or {}).get(entry)
+            if res is None:
+                cells[title] = "–"
+            else:
+                cells[title] = fmt_value(res.get("value") if dim is None else (res.get("values") or {}).get(dim))
+        out[label] = cells
+    return [c[0] for c in cols], out
+
+
+def settings_footer(settings: Mapping[str, Any], skipped: Mapping[str, str]) -> str:
+    lines = []
+    if settings.get("synthetic"):
+        lines.append(f"**{SYNTHETIC_BANNER}**")
+    for k, v in settings.items():
+        lines.append(f"- {k}: {v if isinstance(v, str) else json.dumps(v, default=str, ensure_ascii=False)}")
+    for name, reason in skipped.items():
+        lines.append(f"- skipped {name}: {reason}")
+    return "\n".join(lines)
+
+
+def _title(settings: Mapping[str, Any]) -> str:
+    proto = settings.get("protocol")
+    title = f"Evaluation on {settings.get('dataset')} ({settings.get('split', 'test')} split)"
+    if proto and proto != "plain":
+        title += f" — {proto} protocol"
+    if settings.get("synthetic"):
+        title += f" — {SYNTHETIC_BANNER}"
+    return title
+
+
+ROW_NOTES = (
+    "Rows: the evaluated model(s), baselines scored the same way, and human consistency (each human "
+    "scanpath scored against the other subjects of its key, never itself). ↑ higher is better, "
+    "↓ lower is better; values are means over predictions (metrics.json holds n, NaN counts and params)."
+)
+
+
+def render_markdown(result: EvaluationResult) -> str:
+    """``metrics.md``: title, table, notes, extra sections, settings."""
+    columns, cells = format_rows(result.rows)
+    head = "| row | " + " | ".join(columns) + " |"
+    sep = "|---|" + "---|" * len(columns)
+    body = ["| " + label + " | " + " | ".join(c[col] for col in columns) + " |" for label, c in cells.items()]
+    parts = [f"# {_title(result.settings)}", "", head, sep, *body, "", ROW_NOTES, ""]
+    for name, text in result.sections.items():
+        parts += [f"## {name}", "", text.rstrip(), ""]
+    parts += ["## Settings", "", settings_footer(result.settings, result.skipped), ""]
+    return "\n".join(parts)
+
+
+def print_console(result: EvaluationResult) -> None:
+    """The table with rich (240 columns when not a terminal, so log files keep every column)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    columns, cells = format_rows(result.rows)
+    table = Table(title=_title(result.settings), caption="settings: see metrics.md / metrics.json")
+    table.add_column("row", style="bold")
+    for c in columns:
+        table.add_column(c, justify="right")
+    for label, c in cells.items():
+        table.add_row(label, *[c[col] for col in columns])
+    console = Console(width=None if Console().is_terminal else 240)
+    console.print(table)
+    for name, text in result.sections.items():
+        console.print(f"\n{name}\n{text}", markup=False, highlight=False)
+    for name, reason in result.skipped.items():
+        console.print(f"skipped {name}: {reason}", markup=False, highlight=False)
+
+
+def safe_name(name: str) -> str:
+    """A file-name-safe form of a row or stimulus name (extension kept once, never doubled)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("_")[:60] or "item"
+
+
+def write_report(result: EvaluationResult, out_dir: str | Path, *, console: bool = True,
+                 png_table: bool = True) -> dict[str, Any]:
+    """Validate and write ``metrics.json``, ``metrics.md``, ``figures/metrics_table.png``; print the table."""
+    out = Path(out_dir)
+    if png_table:
+        path = save_png_table(result, out / "figures" / "metrics_table.png")
+        rel = str(path.relative_to(out))
+        if rel not in result.figures:
+            result.figures.append(rel)
+    payload = result.payload()
+    validate_metrics(payload)
+    atomic_write_json(out / "metrics.json", payload)
+    atomic_write_text(out / "metrics.md", render_markdown(result))
+    if console:
+        print_console(result)
+    log.info("outputs written to %s", out)
+    return payload
+
+
+FOOTER_KEYS = ("dataset", "protocol", "synthetic", "frame", "truncation", "pair_reduce", "human_consistency",
+               "library_version")
+
+
+def save_png_table(result: EvaluationResult, path: Path) -> Path:
+    """The metric table as a PNG (settings footer below it)."""
+    from scanpath.viz import save_metric_table
+
+    columns, cells = format_rows(result.rows)
+    footer = "\n".join(f"{k}: {v}" for k, v in result.settings.items() if k in FOOTER_KEYS)
+    return save_metric_table(path, cells, columns, footer=footer, title=_title(result.settings))
+
+
+def load_metrics(path: str | Path) -> dict[str, Any]:
+    """Read and validate a written ``metrics.json``."""
+    payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    validate_metrics(payload)
+    return payload
+
+
