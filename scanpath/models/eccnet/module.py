@@ -13,7 +13,7 @@ each flag can also be set on its own.
 
 Two ways to run:
 
-* asymmetry benchmark: ``python evaluate.py experiment=eccnet_asymmetry`` (runner over generated trials);
+* asymmetry benchmark: ``python evaluate.py experiment=eccnet_asymmetry`` (the asymmetry protocol over generated trials);
 * natural-image search (§2.6): ``python evaluate.py experiment=eccnet_natural ...``; ``predict_scanpaths``
   takes batches with ``image`` (display), ``target_crop`` and ``gt_mask`` (datamodules.natural_search)
   and returns the searches in the original stimulus frame.

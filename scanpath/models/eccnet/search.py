@@ -266,7 +266,7 @@ def baseline_search(
 
     ``baseline_bugs`` reproduces upstream quirk 3: the centre start is checked (N = 0 possible), IOR is
     inert (uint8 wrap), and chance resamples only when the pixel is outside the cells AND its 10x10 patch
-    is blank. (The row shift of the written table is applied by the runner.)
+    is blank. (The row shift of the written table is applied by the asymmetry protocol.)
     """
     if not trials:
         return []
