@@ -224,6 +224,14 @@ def human_row(humans: Sequence[Scanpath], metrics: Mapping[str, Any], key: str) 
             "metrics": human_consistency(humans, metrics, key=key)}
 
 
+def observer_or_human(row: dict[str, Any], datamodule: Any) -> dict[str, Any]:
+    """On SYNTHETIC data the human row is the simulated observer: role ``observer``."""
+    if getattr(datamodule, "synthetic", False):
+        row["role"] = "observer"
+        row["note"] = "simulated observer (SYNTHETIC data), leave one subject out"
+    return row
+
+
 def evaluate_models(
     datamodule: Any,
     entries: Sequence[Entry],
@@ -237,6 +245,7 @@ def evaluate_models(
     settings: Mapping[str, Any] | None = None,
     write_files: bool = True,
     progress: bool = True,
+    n_stimuli: int = 6,
 ) -> EvaluationResult:
     """The plain flow: predict with every entry, score, add the human row, write predictions + overlays."""
     from scanpath.metrics import score_scanpaths
@@ -285,12 +294,25 @@ def evaluate_models(
                                 {"model": e.name, "samples_per_image": spi, **meta})
     if human_consistency:
         log.info("scoring human consistency (leave one subject out, %d scanpaths)", len(humans))
-        rows[HUMAN_ROW] = human_row(humans, metrics, key)
+        rows[HUMAN_ROW] = observer_or_human(human_row(humans, metrics, key), datamodule)
     model_spi = next((int(getattr(e.model, "samples_per_stimulus", 1)) for e in runnable if e.role == "model"), 1)
     block = {**dataset_settings(datamodule, humans), "protocol": "plain", **metric_settings(rows, human_consistency),
              "samples_per_image": model_spi, **dict(settings or {})}
     figures: list[str] = []
+    model_preds = {n: p for n, p in predictions.items() if rows[n]["role"] == "model"}
     if write_files:
-        model_preds = {n: p for n, p in predictions.items() if rows[n]["role"] == "model"}
         figures = save_overlays(out, datamodule, humans, model_preds, n_figures)
-    return EvaluationResult(settings=block, rows=rows, skipped=skipped, figures=figures)
+    return EvaluationResult(settings=block, rows=rows, skipped=skipped, figures=figures,
+                            stimuli=report_stimuli(datamodule, humans, predictions, n_stimuli))
+
+
+def report_stimuli(datamodule: Any, humans: Sequence[Scanpath], predictions: Mapping[str, Sequence[Scanpath]],
+                   n_stimuli: int) -> list[dict[str, Any]]:
+    """Playback records of the first ``n_stimuli`` test stimuli for report.html."""
+    from scanpath.evaluation.html_report import stimulus_records
+
+    if n_stimuli <= 0:
+        return []
+    ds = query_dataset(datamodule)
+    samples = (ds[i] for i in range(len(ds)))
+    return stimulus_records(samples, humans, predictions, n_stimuli=n_stimuli)

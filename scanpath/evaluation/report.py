@@ -37,6 +37,8 @@ class EvaluationResult:
     figures: list[str] = dataclasses.field(default_factory=list)
     #: extra markdown sections appended to metrics.md (e.g. the asymmetry slope table)
     sections: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: per-stimulus scanpath records for the report's playback (:func:`html_report.stimulus_records`)
+    stimuli: list[dict[str, Any]] | None = None
 
     def payload(self) -> dict[str, Any]:
         """The ``metrics.json`` payload (plain JSON types; NaN kept, as the metric spec allows)."""
@@ -215,8 +217,11 @@ def safe_name(name: str) -> str:
 
 
 def write_report(result: EvaluationResult, out_dir: str | Path, *, console: bool = True,
-                 png_table: bool = True) -> dict[str, Any]:
-    """Validate and write ``metrics.json``, ``metrics.md``, ``figures/metrics_table.png``; print the table."""
+                 png_table: bool = True, html: bool = True) -> dict[str, Any]:
+    """Validate and write ``metrics.json``, ``metrics.md``, ``figures/metrics_table.png`` and
+    ``report.html``; print the table."""
+    from scanpath.evaluation.html_report import write_html_report
+
     out = Path(out_dir)
     if png_table:
         path = save_png_table(result, out / "figures" / "metrics_table.png")
@@ -227,9 +232,11 @@ def write_report(result: EvaluationResult, out_dir: str | Path, *, console: bool
     validate_metrics(payload)
     atomic_write_json(out / "metrics.json", payload)
     atomic_write_text(out / "metrics.md", render_markdown(result))
+    if html:
+        write_html_report(result, out, result.stimuli if result.stimuli is not None else [])
     if console:
         print_console(result)
-    log.info("outputs written to %s", out)
+    log.info("outputs written to %s%s", out, " (open report.html in a browser)" if html else "")
     return payload
 
 

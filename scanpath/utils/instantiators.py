@@ -70,5 +70,6 @@ def run_evaluation(cfg: DictConfig, model: Any, datamodule: Any, out_dir: str | 
                           metrics=cfg.get("metrics"), checkpoint=checkpoint, baselines=baselines, skipped=skipped,
                           human_consistency=bool(cfg.get("human_consistency", True)),
                           n_figures=int(cfg.get("n_figures") or 0), seed=cfg.get("seed"),
-                          device=str(cfg.get("device") or "cpu"))
+                          device=str(cfg.get("device") or "cpu"),
+                          n_stimuli=int(OmegaConf.select(cfg, "report.n_stimuli", default=6) or 0))
     return write_report(result, out)

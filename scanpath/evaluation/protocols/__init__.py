@@ -12,7 +12,7 @@ from typing import Any
 
 from scanpath.evaluation.protocols.plain import PlainProtocol
 
-__all__ = ["AsymmetryProtocol", "OATProtocol", "PlainProtocol", "Success360Protocol"]
+__all__ = ["AsymmetryProtocol", "LeaderboardProtocol", "OATProtocol", "PlainProtocol", "Success360Protocol"]
 
 
 def __getattr__(name: str) -> Any:
@@ -24,6 +24,10 @@ def __getattr__(name: str) -> Any:
         from scanpath.evaluation.protocols.asymmetry import AsymmetryProtocol
 
         return AsymmetryProtocol
+    if name == "LeaderboardProtocol":
+        from scanpath.evaluation.protocols.leaderboard import LeaderboardProtocol
+
+        return LeaderboardProtocol
     if name == "Success360Protocol":
         from scanpath.evaluation.protocols.success360 import Success360Protocol
 

@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from scanpath.evaluation.pipeline import dataset_settings, human_row, metric_settings, save_overlays
+from scanpath.evaluation.pipeline import (
+    dataset_settings,
+    human_row,
+    metric_settings,
+    observer_or_human,
+    report_stimuli,
+    save_overlays,
+)
 from scanpath.evaluation.progress import track
 from scanpath.evaluation.report import HUMAN_ROW, EvaluationResult, json_clean, safe_name
 from scanpath.evaluation.schema import metric_value
@@ -151,7 +158,8 @@ class OATProtocol:
     name: str = "oat"
 
     def run(self, *, model: OATModule, datamodule: Any, out_dir: str | Path, metrics: Mapping[str, Any] | None = None,
-            seed: int | None = None, checkpoint: str | None = None, n_figures: int = 4, **_: Any) -> EvaluationResult:
+            seed: int | None = None, checkpoint: str | None = None, n_figures: int = 4, n_stimuli: int = 6,
+            **_: Any) -> EvaluationResult:
         if not isinstance(model, OATModule):
             raise TypeError(f"the OAT protocol evaluates an OATModule, got {type(model).__name__} "
                             f"(use protocol=plain for other models)")
@@ -213,7 +221,7 @@ class OATProtocol:
                 role, ckpt = "baseline", None
             rows[name] = {"role": role, "checkpoint": ckpt, "n_predictions": len(preds), "metrics": scores}
         log.info("scoring human consistency (leave one subject out)")
-        rows[HUMAN_ROW] = human_row(humans, metric_cfg, key)
+        rows[HUMAN_ROW] = observer_or_human(human_row(humans, metric_cfg, key), dm)
 
         settings = {
             **dataset_settings(dm, humans), "protocol": self.name, **metric_settings(rows, True),
@@ -232,6 +240,7 @@ class OATProtocol:
                                 prediction_records(preds, humans, key), {"model": name, **meta})
         shown = {n: p for n, p in predictions.items() if n == "OAT (greedy)"}
         figures = save_overlays(out, dm, humans, shown, n_figures)
-        return EvaluationResult(settings=settings, rows=rows, skipped=skipped, figures=figures)
+        stimuli = report_stimuli(dm, humans, predictions, n_stimuli)
+        return EvaluationResult(settings=settings, rows=rows, skipped=skipped, figures=figures, stimuli=stimuli)
 
 

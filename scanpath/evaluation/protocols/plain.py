@@ -20,8 +20,9 @@ class PlainProtocol:
     def run(self, *, model: Any, datamodule: Any, out_dir: str | Path, metrics: Mapping[str, Any] | None = None,
             model_name: str | None = None, checkpoint: str | None = None, baselines: Sequence[Entry] = (),
             human_consistency: bool = True, n_figures: int = 4, device: str = "cpu", seed: int | None = None,
-            skipped: Mapping[str, str] | None = None, **_: Any) -> EvaluationResult:
+            skipped: Mapping[str, str] | None = None, n_stimuli: int = 6, **_: Any) -> EvaluationResult:
         name = model_name or getattr(model, "display_name", type(model).__name__)
         entries = [Entry(name, model, "model", checkpoint, "model"), *baselines]
         return evaluate_models(datamodule, entries, metrics or {}, out_dir, human_consistency=human_consistency,
-                               n_figures=n_figures, device=device, skipped=skipped, settings={"seed": seed})
+                               n_figures=n_figures, device=device, skipped=skipped, settings={"seed": seed},
+                               n_stimuli=n_stimuli)

@@ -108,6 +108,34 @@ def _figure(summary: dict[str, dict], path: Path) -> None:
     plt.close(fig)
 
 
+def heading_tracks(episodes: Sequence[Episode], per_episode: dict[str, list[dict]], n: int) -> list[dict[str, Any]]:
+    """Playback records for report.html: each agent's head-direction track drawn on the equirectangular
+    panorama (yaw 0 at the centre column, pitch +90 at the top), target window as the box."""
+    from scanpath.evaluation.html_report import image_data_uri
+    from scanpath.io.episodes import load_panorama
+
+    out = []
+    for i, e in enumerate(episodes[:n]):
+        pano = load_panorama(e.panorama) if e.panorama is not None else None
+        h, w = (pano.shape[:2] if pano is not None else (512, 1024))
+
+        def px(yaw: float, pitch: float) -> list[float | None]:
+            return [round(((float(yaw) + 180.0) % 360.0) / 360.0 * w, 1), round((90.0 - float(pitch)) / 180.0 * h, 1), None]
+
+        lo, hi = e.yaw_window
+        plo, phi = e.pitch_window or (-90.0, 90.0)
+        x0, x1 = px(lo, 0)[0], px(hi, 0)[0]
+        bbox = [x0, px(0, phi)[1], (x1 - x0) % w, px(0, plo)[1] - px(0, phi)[1]]
+        groups = {}
+        for agent, results in per_episode.items():
+            if i < len(results):
+                groups[agent] = [{"label": agent, "fix": [px(yw, pt) for yw, pt in results[i]["headings"]]}]
+        out.append({"id": e.key, "task": f"{e.task}: {e.instruction}", "condition": str(e.level), "width": w,
+                    "height": h, "image": image_data_uri(pano), "bbox": bbox, "boxes": None, "target_index": None,
+                    "n_humans": 0, "groups": {"Human": [], **groups}})
+    return out
+
+
 def success_rows(summary: dict[str, dict], model_name: str) -> dict[str, dict[str, Any]]:
     """One row per agent: success % per task (values per level), mean steps and submit rate."""
     rows = {}
@@ -139,7 +167,7 @@ class Success360Protocol:
     name: str = "success360"
 
     def run(self, *, model: Any, datamodule: Any = None, out_dir: str | Path, episodes: Sequence[Episode] | None = None,
-            **_: Any) -> EvaluationResult:
+            n_stimuli: int = 6, **_: Any) -> EvaluationResult:
         if episodes is None:
             if datamodule is None or not hasattr(datamodule, "episodes"):
                 raise TypeError("the success360 protocol needs a 360° episode datamodule (data=panoramas or data=hstar), "
@@ -155,7 +183,9 @@ class Success360Protocol:
                     "protocol": self.name, "n_episodes": res["n_episodes"], "max_steps": self.max_steps,
                     "resolution": self.resolution, "seed": self.seed}
         return EvaluationResult(settings=settings, rows=success_rows(res["summary"], model_row),
-                                figures=["figures/steps_to_success.png"], sections={"Success rates": res["table"]})
+                                figures=["figures/steps_to_success.png"], sections={"Success rates": res["table"]},
+                                stimuli=heading_tracks(list(episodes)[: self.max_episodes or None], res["per_episode"],
+                                                       n_stimuli))
 
 
 def run_success(model: Any, output_dir: Path, *, episodes: Sequence[Episode], max_steps: int = 10,
@@ -181,6 +211,7 @@ def run_success(model: Any, output_dir: Path, *, episodes: Sequence[Episode], ma
     table = _table(summary)
     result = {"summary": summary, "n_episodes": len(episodes), "max_steps": max_steps, "table": table}
     atomic_write_json(output_dir / "success.json", {k: v for k, v in result.items() if k != "table"})
+    result["per_episode"] = per_episode
     atomic_write_text(output_dir / "success.md", table + "\n")
     with atomic_open(output_dir / "episodes.jsonl") as fh:
         for name, res in per_episode.items():

@@ -1,0 +1,62 @@
+"""One leaderboard across model families on the same test split (``experiment=leaderboard``).
+
+Every listed model (built by the entry point), the baselines and the human row are predicted and
+scored by the plain pipeline on the **same** test queries with the same metrics; models that cannot
+run on the data are listed under ``skipped`` with the reason; rows are ranked by the data's primary
+metric (``rank_by``), the human / observer row last.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from scanpath.evaluation.pipeline import Entry, evaluate_models
+from scanpath.evaluation.report import EvaluationResult
+
+
+def rank_rows(rows: Mapping[str, dict[str, Any]], metric: str) -> dict[str, dict[str, Any]]:
+    """Rows ordered by ``metric`` (its direction decides), unscored rows after, human/observer rows last."""
+    def value(row: Mapping[str, Any]) -> float | None:
+        res = (row.get("metrics") or {}).get(metric) or {}
+        v = res.get("value")
+        return None if v is None or not math.isfinite(float(v)) else float(v)
+
+    scored = [(n, r) for n, r in rows.items() if r.get("role") in ("model", "baseline")]
+    hib = next(((r["metrics"][metric].get("higher_is_better")) for _, r in scored if metric in (r.get("metrics") or {})),
+               True)
+    ranked = sorted([x for x in scored if value(x[1]) is not None], key=lambda x: value(x[1]), reverse=bool(hib))
+    rest = [x for x in scored if value(x[1]) is None]
+    out: dict[str, dict[str, Any]] = {}
+    for i, (n, r) in enumerate(ranked + rest, start=1):
+        out[n] = {**r, "rank": i if value(r) is not None else None}
+    for n, r in rows.items():
+        if n not in out:
+            out[n] = r
+    return out
+
+
+@dataclasses.dataclass
+class LeaderboardProtocol:
+    """Rank ``models`` (entries built by the entry point) and the baselines on one test split."""
+
+    rank_by: str | None = None
+    name: str = "leaderboard"
+
+    def run(self, *, datamodule: Any, out_dir: str | Path, metrics: Mapping[str, Any] | None = None,
+            models: Sequence[Entry] = (), baselines: Sequence[Entry] = (), skipped: Mapping[str, str] | None = None,
+            human_consistency: bool = True, n_figures: int = 4, device: str = "cpu", seed: int | None = None,
+            n_stimuli: int = 6, **_: Any) -> EvaluationResult:
+        metrics = dict(metrics or {})
+        rank_by = self.rank_by or getattr(datamodule, "primary_metric", None) or next(iter(metrics), None)
+        if rank_by not in metrics:
+            raise ValueError(f"leaderboard: rank_by={rank_by!r} is not one of the configured metrics {sorted(metrics)}")
+        result = evaluate_models(datamodule, [*models, *baselines], metrics, out_dir,
+                                 human_consistency=human_consistency, n_figures=n_figures, device=device,
+                                 skipped=skipped, settings={"seed": seed, "protocol": self.name, "rank_by": rank_by,
+                                                            "n_models": len(models)}, n_stimuli=n_stimuli)
+        result.rows = rank_rows(result.rows, rank_by)
+        return result
