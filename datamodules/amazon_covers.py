@@ -1,7 +1,7 @@
 """STI Amazon book-cover search datamodule (real human data; CC BY-NC-SA 4.0, non-commercial).
 
 Reads ``Amazon.json`` (the shared 80-collage subset or the full 100-collage upstream file) with
-:func:`scanpath.io.amazon.load_amazon`. Modes (specs/oat.md §3.1):
+:func:`scanpath.io.amazon.load_amazon`. Modes (docs/oat.md §3.1):
 
 * ``images`` — ``image_dir`` holds the collage images named like the JSON keys (``1.jpg`` …); samples
   carry ``crops`` ``[84, 3, 150, 93]`` (RGB, min-max [0, 1]) and ``target_crop``.

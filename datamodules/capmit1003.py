@@ -4,9 +4,9 @@
 One sample per ``obs_uid`` (its caption in ``"caption"``, its clicks as the scanpath, original
 pixels). Evaluation is zero-shot, so by default every image is in the test split
 (``split_fractions: [0, 0, 1]``) and :meth:`query_samples` returns every observation — NevaClip
-predicts one scanpath per caption, scored against all click paths of that image (spec §4).
+predicts one scanpath per caption, scored against all click paths of that image (docs/nevaclip.md §4).
 
-Control conditions (spec §2.2) are built here so every model sees the same captions:
+Control conditions (docs/nevaclip.md §2.2) are built here so every model sees the same captions:
 ``caption_mode`` ``correct`` (default), ``caption_other_observer`` (another observer's caption of
 the same image, by a seeded derangement within the image; falls back to ``correct`` when an image has
 one caption) or ``caption_other_image`` (a caption of a different image, seeded derangement over

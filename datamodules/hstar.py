@@ -1,4 +1,4 @@
-"""H* Bench episodes (user download: Hugging Face ``humanoid-vstar/hstar_bench``; spec §3).
+"""H* Bench episodes (user download: Hugging Face ``humanoid-vstar/hstar_bench``; docs/humanoid360.md §3).
 
 ``root`` is an unzipped ``hos_bench`` / ``hps_bench`` folder (or their parent). Evaluation uses every
 episode (``split="all"`` is the default for the runner); the base class's seeded scene split is kept

@@ -8,7 +8,7 @@ the sample; small LRU cache):
   normalisation (``resize_mode`` ``shortest`` = centre crop, ``longest`` = letterbox), see
   :func:`scanpath.core.coords.preprocess_pil`;
 * ``"geometry"`` ``[7]`` float64 (W, H, W′, H′, o_x, o_y, S): the transform actually applied, so a
-  model maps its fixations back to original pixels (spec ../shared/specs/nevaclip.md §2.4);
+  model maps its fixations back to original pixels (see docs/nevaclip.md §2.4);
 * ``"image"`` ``[3, H, W]`` in [0, 1] at the original resolution (only with ``include_image=True``;
   for image-based baselines).
 """

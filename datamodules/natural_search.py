@@ -1,4 +1,4 @@
-"""Natural-image visual search data for eccNET / IVSN (specs/eccnet.md §2.6), COCO-Search18 style.
+"""Natural-image visual search data for eccNET / IVSN (docs/eccnet.md §2.6), COCO-Search18 style.
 
 Reads interchange JSON (:mod:`datamodules.coco_search18`) plus images, and gives every sample what a
 target-search model needs besides the display:

@@ -15,7 +15,7 @@ The heavy tensors are computed lazily (and LRU-cached per layout) when a sample'
 1,000 search arrays or 100 full-resolution collages do not sit in memory; ``dict(sample)``
 materialises everything.
 
-Splits (specs/oat.md §3.4), chosen by ``split``:
+Splits (docs/oat.md §3.4), chosen by ``split``:
 
 * ``trial`` — seeded permutation of the trials, cut at ⌊0.8n⌋ and ⌊0.9n⌋ (upstream default);
 * ``layout`` — grouped by layout (no layout in two splits);

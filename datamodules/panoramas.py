@@ -1,4 +1,4 @@
-"""Procedural 360° search episodes (SYNTHETIC; specs/humanoid360.md §2.4) — default data of the 360° agents.
+"""Procedural 360° search episodes (SYNTHETIC; docs/humanoid360.md §2.4) — default data of the 360° agents.
 
 Each sample is one episode (scene × start yaw): ``"episode"`` (:class:`scanpath.envs.Episode`,
 panorama array shared by the scene's episodes), ``"stimulus"`` (scene id), ``"task"``

@@ -3,7 +3,7 @@
 Layouts and simulated-observer scanpaths come from :mod:`scanpath.stimuli.search_arrays`, generated
 on the fly (≈0.7 s for 1,000 layouts × 3 observers on one CPU core) and bit-identical per ``seed``;
 images and object crops are rendered lazily per layout. Every sample has ``synthetic=True`` and the
-datamodule logs "SYNTHETIC — not human data". Default split: by layout, 80/10/10 (specs/oat.md §3.3).
+datamodule logs "SYNTHETIC — not human data". Default split: by layout, 80/10/10 (docs/oat.md §3.3).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""OAT's shelf search datamodule (wine / yogurt / shampoo; specs/oat.md §3.2).
+"""OAT's shelf search datamodule (wine / yogurt / shampoo; docs/oat.md §3.2).
 
 ``data_files``: one or more ``.csv`` / ``.xlsx`` files in the upstream column format (see
 :mod:`scanpath.io.shelf`). ``image_dir``: folder with the ``<Question>.png`` screenshots → image

@@ -1,4 +1,4 @@
-"""RT, slopes, asymmetry index and the human CSV reader (specs/eccnet.md §4, §7 "Human AIs", "RT and AI")."""
+"""RT, slopes, asymmetry index and the human CSV reader (docs/eccnet.md §4, §7 "Human AIs", "RT and AI")."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def human():
 
 def test_human_csv_slopes_match_column(human):
     assert set(human) == set(CONDITIONS)
-    for c, h in human.items():  # one row per generated set size (40 rows; the spec text says 38)
+    for c, h in human.items():  # one row per generated set size (40 rows; older descriptions say 38)
         assert h.set_sizes == list(experiment_of(c).set_sizes), c
     for c, h in human.items():
         assert h.slope == pytest.approx(h.csv_slope, abs=1e-3), c

@@ -1,4 +1,4 @@
-"""Generators of the six search-asymmetry experiments (specs/eccnet.md §2.5, §7 "Generator")."""
+"""Generators of the six search-asymmetry experiments (docs/eccnet.md §2.5, §7 "Generator")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Foveation core (nevaclip.md §2.1 and §7 items 1-3): mask, blur, blend, pyramid, batching, gradients."""
+"""Foveation core (docs/nevaclip.md §2.1 and §7 items 1-3): mask, blur, blend, pyramid, batching, gradients."""
 
 from __future__ import annotations
 

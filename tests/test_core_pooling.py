@@ -1,4 +1,4 @@
-"""EccPool geometry (eccnet.md §2.3 ring tables) and SAT vs ring-by-ring parity; TF-same pools."""
+"""EccPool geometry (docs/eccnet.md §2.3 ring tables) and SAT vs ring-by-ring parity; TF-same pools."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Equirect → perspective (humanoid360.md §2.1, §7 items 1-3) and the inverse pixel/direction maps."""
+"""Equirect → perspective (docs/humanoid360.md §2.1, §7 items 1-3) and the inverse pixel/direction maps."""
 
 from __future__ import annotations
 

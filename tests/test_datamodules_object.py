@@ -1,4 +1,4 @@
-"""Object-layout datamodules: search arrays, Amazon covers, shelf (specs/oat.md §3.4, §7 item 13)."""
+"""Object-layout datamodules: search arrays, Amazon covers, shelf (docs/oat.md §3.4, §7 item 13)."""
 
 from __future__ import annotations
 

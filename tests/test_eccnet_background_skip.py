@@ -1,4 +1,4 @@
-"""Background skipping in the eccNET search stream equals the dense trunk (specs/eccnet.md §2.1-2.4:
+"""Background skipping in the eccNET search stream equals the dense trunk (docs/eccnet.md §2.1-2.4:
 same function, fewer FLOPs) and leaves every search decision unchanged."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""eccNET natural-image mode (specs/eccnet.md §2.6): search loop invariants, oracle order, IOR modes,
+"""eccNET natural-image mode (docs/eccnet.md §2.6): search loop invariants, oracle order, IOR modes,
 the datamodule (targets, gt masks, bad records) and evaluate.py end to end, on small random networks."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""H* annotation loader and procedural panoramas (spec §3, §2.4, §7 item 15)."""
+"""H* annotation loader and procedural panoramas (docs/humanoid360.md §3, §2.4, §7 item 15)."""
 
 from __future__ import annotations
 

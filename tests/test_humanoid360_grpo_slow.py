@@ -1,4 +1,4 @@
-"""GRPO learning test (slow, CPU; spec §7 item 13): on the `toy` task greedy success reaches ≥ 0.8
+"""GRPO learning test (slow, CPU; docs/humanoid360.md §7 item 13): on the `toy` task greedy success reaches ≥ 0.8
 within 300 optimiser updates and exceeds the initial policy's. Prints before/after, episodes, time."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Qwen2.5-VL adapter with a tiny random config (spec §2.3 item 3, §7 item 14). Needs transformers."""
+"""Qwen2.5-VL adapter with a tiny random config (docs/humanoid360.md §2.3 item 3, §7 item 14). Needs transformers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""STI Amazon book-cover reader (specs/oat.md §3.1, §5, §7 items 1–4)."""
+"""STI Amazon book-cover reader (docs/oat.md §3.1, §5, §7 items 1–4)."""
 
 from __future__ import annotations
 

@@ -64,7 +64,7 @@ def test_write_read_round_trip_is_lossless(tmp_path, sps):
 
 
 def test_round_trip_preserves_every_record_key(tmp_path):
-    """read → write → read keeps each record's key set and values (metrics.md §7.15)."""
+    """read → write → read keeps each record's key set and values (docs/metrics.md §7.15)."""
     recs = [
         {"name": "1.jpg", "subject": 3, "task": "bottle", "condition": "present", "bbox": [1, 2, 30, 40],
          "X": [10.5, 20.0], "Y": [5.0, 6.25], "T": [100, 250], "length": 2, "fixOnTarget": True,

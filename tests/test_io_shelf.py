@@ -1,4 +1,4 @@
-"""Shelf (wine / yogurt) reader (specs/oat.md §3.2, §7 item 14)."""
+"""Shelf (wine / yogurt) reader (docs/oat.md §3.2, §7 item 14)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Deterministic MeanShift cluster builder (spec §2.2, §7 item 9) and the cluster labeler."""
+"""Deterministic MeanShift cluster builder (docs/metrics.md §2.2, §7 item 9) and the cluster labeler."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""FixaTons-style string metrics of the NevaClip protocol (specs/nevaclip.md §4, §7 items 11–12):
+"""FixaTons-style string metrics of the NevaClip protocol (docs/nevaclip.md §4, §7 items 11–12):
 Damerau–Levenshtein SED on 4×4 FixaTons cells, SBTDE, and the provisional spp_* reductions."""
 
 from __future__ import annotations

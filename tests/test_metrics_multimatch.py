@@ -1,4 +1,4 @@
-"""MultiMatch parity with multimatch-gaze 0.1.3 (test oracle only) — spec §2.3 and §7 items 1–4."""
+"""MultiMatch parity with multimatch-gaze 0.1.3 (test oracle only) — docs/metrics.md §2.3 and §7 items 1–4."""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ def test_tie_heavy_object_grids(grid):
 
 @pytest.mark.slow
 def test_random_parity_full_acceptance():
-    """Spec §7.3: 2,000 random pairs (lengths 1–40) with/without grouping + 1,500 tie-heavy pairs."""
+    """docs/metrics.md §7.3: 2,000 random pairs (lengths 1–40) with/without grouping + 1,500 tie-heavy pairs."""
     rng = np.random.default_rng(2024)
     total = errors = 0
     combos = [(False, (0.0, 0.0, 0.0))] + [(True, (d, t, a)) for d in (30.0, 45.0) for t in (0.1, 0.3) for a in (50.0, 147.0)]

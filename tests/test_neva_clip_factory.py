@@ -1,4 +1,4 @@
-"""CLIP factory arguments (spec §7 item 13; Q6) — no download: random init only."""
+"""CLIP factory arguments (docs/nevaclip.md §7 item 13; Q6) — no download: random init only."""
 
 from __future__ import annotations
 

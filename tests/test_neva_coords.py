@@ -1,4 +1,4 @@
-"""NeVA coordinate mapping (spec §2.4, checklist items 4, 5, 9 geometry part)."""
+"""NeVA coordinate mapping (docs/nevaclip.md §2.4, checklist items 4, 5, 9 geometry part)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_crop_mode_reference_values():
         got = norm_to_pixels(torch.tensor(u, dtype=torch.float64), g)
         assert got.tolist() == pytest.approx(list(want), abs=0.005)
     x0, _, x1, _ = fixable_region(g)
-    assert (x0, x1) == pytest.approx((128.86, 895.14), abs=0.005)  # example in spec §2.4 (Q3)
+    assert (x0, x1) == pytest.approx((128.86, 895.14), abs=0.005)  # example in docs/nevaclip.md §2.4 (Q3)
 
 
 def test_letterbox_centre_and_full_reach():
@@ -76,7 +76,7 @@ def test_preprocess_matches_open_clip(mode, size):
 
 @pytest.mark.parametrize("mode", ["shortest", "longest"])
 def test_bright_square_argmax_maps_back(mode):
-    """Spec §7 item 5: a bright 9×9 square at (700, 200) maps back within 4 px after preprocessing."""
+    """docs/nevaclip.md §7 item 5: a bright 9×9 square at (700, 200) maps back within 4 px after preprocessing."""
     arr = np.zeros((768, 1024, 3), dtype=np.uint8)
     arr[200 - 4 : 200 + 5, 700 - 4 : 700 + 5] = 255
     x, geom = preprocess_pil(Image.fromarray(arr), 224, mode)

@@ -1,4 +1,4 @@
-"""CapMIT1003 / MIT1003 readers and datamodules (spec §3, §7 item 10) on SYNTHETIC fixtures."""
+"""CapMIT1003 / MIT1003 readers and datamodules (docs/nevaclip.md §3, §7 item 10) on SYNTHETIC fixtures."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""NevaClip optimised mode (spec §2.2, §6, §7 items 6–9) with random-init models, no network."""
+"""NevaClip optimised mode (docs/nevaclip.md §2.2, §6, §7 items 6–9) with random-init models, no network."""
 
 from __future__ import annotations
 

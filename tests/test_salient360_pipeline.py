@@ -106,7 +106,7 @@ def test_head_gaze_angle_and_euler_flip_quirk(raws):
     for name in ("rawDataDyn1.csv", "rawDataDyn2.csv", "rawDataDyn3.csv"):
         ours = np.median(G.angle_deg(*(lambda g: (g.head, g.gaze))(G.sphere_gaze(raws[name]))))
         flip = np.median(G.angle_deg(*(lambda g: (g.head, g.gaze))(G.sphere_gaze(raws[name], toolbox_euler_flip=True))))
-        assert 10 <= ours <= 18 and flip > ours  # spec: 13–17° → 18–25° with the toolbox flip
+        assert 10 <= ours <= 18 and flip > ours  # docs/humanoid360.md §6 T2: 13–17° → 18–25° with the toolbox flip
 
 
 def test_quaternion_and_euler_agree_on_a_known_rotation():

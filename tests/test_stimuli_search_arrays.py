@@ -1,4 +1,4 @@
-"""SYNTHETIC search arrays and the simulated observer (specs/oat.md §3.3, §7 item 12)."""
+"""SYNTHETIC search arrays and the simulated observer (docs/oat.md §3.3, §7 item 12)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Search-asymmetry analysis (specs/eccnet.md §4): fixation counts -> RT -> slopes -> asymmetry index.
+"""Search-asymmetry analysis (docs/eccnet.md §4): fixation counts -> RT -> slopes -> asymmetry index.
 
 * RT(s) = 252.359 * mean N + 376.271 ms, N = model fixations to the target excluding the start;
   unfound trials count as N = set size (the published definition). Both constants are upstream's.

@@ -1,7 +1,7 @@
 """Human gaze on the sphere: head/gaze directions, I-VT and I-DT fixations, head scanpaths.
 
 Follows the Salient360! toolbox (github.com/David-Ef/salient360Toolbox, MIT) as summarised in
-specs/humanoid360.md §2.5:
+docs/humanoid360.md §2.5:
 
 * head = q ⊗ (0, 0, 1), gaze = q ⊗ eye (quaternion recordings) or R_yxz(pitch, yaw, roll)·v (Unity
   Euler, applied Z then X then Y); both then rotated +90° about x. lon_n = atan2(x, y)/2π − 0.25

@@ -1,6 +1,6 @@
 """Analyse upstream eccNET per-trial outputs (``vs_exp/eccNET/out/<model>/out_data/<exp>_<cond>.csv``).
 
-specs/eccnet.md §3 / §5: the published asymmetry tables come from these one-hot ``found_at`` tables
+docs/eccnet.md §3 / §5: the published asymmetry tables come from these one-hot ``found_at`` tables
 (trials in set-size blocks, one-hot at column N, all zeros if unfound). This module reads a user's local
 copy (never redistributed) and runs the §4 analysis on it, so the §5 rows can be checked:
 

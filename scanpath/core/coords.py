@@ -1,4 +1,4 @@
-"""Coordinate mapping between NeVA's normalised positions and original-image pixels (spec §2.4).
+"""Coordinate mapping between NeVA's normalised positions and original-image pixels (docs/nevaclip.md §2.4).
 
 NeVA positions are ``u = (u_row, u_col)`` in [−1, 1] over the ``S×S`` model input (upstream 'ij'
 convention: component 0 is the row). Grid pixel ``i`` sits at ``−1 + 2i/(S−1)``. The model input is
@@ -133,7 +133,7 @@ def preprocess_pil(
 
     Same ops as ``open_clip.image_transform`` (bicubic resize with antialias, centre crop, or
     keep-ratio resize + zero pad), so ``Normalize(mean, std)`` of the result equals open_clip's
-    preprocess output; normalisation comes after foveation (spec §2.1).
+    preprocess output; normalisation comes after foveation (docs/nevaclip.md §2.1).
     """
     import torchvision.transforms.functional as TF
     from torchvision.transforms import InterpolationMode

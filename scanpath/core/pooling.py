@@ -1,6 +1,6 @@
 """TF-"same" pooling and eccNET's eccentricity-dependent average pooling (EccPool).
 
-Spec: ../shared/specs/eccnet.md §2.2-2.3.
+See docs/eccnet.md §2.2-2.3.
 
 * TF-"same" geometry (stride s, kernel k, side n): ``out = ceil(n/s)``, ``P = max((out-1)s + k - n, 0)``,
   ``pb = P // 2``; output ``i`` covers ``[s*i - pb, s*i - pb + k) ∩ [0, n)``. Average divides by the
@@ -127,7 +127,7 @@ def ecc_kernel_map(
     rf_quant: float = 1.0,
     center: tuple[int, int] | None = None,
 ) -> EccPoolGeometry:
-    """Kernel-size and region maps of EccPool (eccnet.md §2.3) for a square input of side ``n``.
+    """Kernel-size and region maps of EccPool (docs/eccnet.md §2.3) for a square input of side ``n``.
 
     ``deg2px`` is g, pixels per degree at the layer input; ``fovea_size`` acts as a radius in degrees
     (upstream quirk 7, kept); ``center`` defaults to ``(floor(out/2), floor(out/2))``. Rounding is

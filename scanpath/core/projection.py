@@ -1,6 +1,6 @@
 """Batched gnomonic (perspective) views of equirectangular panoramas, H* conventions.
 
-Spec: ../shared/specs/humanoid360.md §2.1. Angles in degrees.
+See docs/humanoid360.md §2.1. Angles in degrees.
 
 * Yaw 0 is the panorama's centre column, positive yaw turns right (yaw taken mod 360); positive pitch
   looks up (clamped to [-90, 90]). ``fov_deg`` is the HORIZONTAL field of view (100° default).

@@ -6,7 +6,7 @@ then ``submit(yaw, pitch)`` (absolute); the episode succeeds if the submitted he
 target window (object search HOS: yaw and pitch, tolerances 30°/20°; path search HPS: yaw only,
 10°). An invalid action (bad reply format, floats, ``zoom``) costs a step and leaves the heading
 unchanged. No submit within ``max_steps`` (10 for evaluation, 5 for RL) truncates the episode and
-counts as a failure. Faithful to upstream ``vagen/env/hstar`` (specs/humanoid360.md §2.2) with its
+counts as a failure. Faithful to upstream ``vagen/env/hstar`` (docs/humanoid360.md §2.2) with its
 defects fixed by default:
 
 * Q1 a wrapping yaw window skipped the pitch check → fixed; ``quirk_wrap_skips_pitch=True`` restores.

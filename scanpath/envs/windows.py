@@ -1,6 +1,6 @@
 """Success windows of H* (object search HOS, path search HPS), vectorised in torch.
 
-Rules (specs/humanoid360.md §2.2): a yaw window [lo, hi] with lo > hi wraps (hi += 360); a window
+Rules (docs/humanoid360.md §2.2): a yaw window [lo, hi] with lo > hi wraps (hi += 360); a window
 narrower than 2τ becomes centre ± τ; yaw is then wrapped to [0, 360) and pitch clamped to ±90.
 HOS uses τ_yaw = 30, τ_pitch = 20; HPS has no pitch key, so its pitch window is [−90, 90] and
 τ_yaw = 10. A submit succeeds when its yaw (mod 360) lies in [lo, hi] (wrapped window: yaw ≥ lo or
@@ -84,7 +84,7 @@ def distance_reward(
     """HPS-ablation shaping r_dist = [(π − d_yaw) + (π − d_pitch)] / 2π.
 
     d is the summed radian distance from the final heading to both window edges (circular for yaw).
-    This reading of the paper comes from secondary summaries (spec §2.2); weight 0 by default.
+    This reading of the paper comes from secondary summaries (docs/humanoid360.md §2.2); weight 0 by default.
     """
     lo, hi, plo, phi = windows
     y = torch.remainder(torch.as_tensor(yaw, dtype=torch.float64), 360.0)

@@ -7,7 +7,7 @@ a JSON object keyed by collage file name ``"<n>.jpg"`` →
 * ``ground_truth``: ``[{xmin, xmax, ymin, ymax}]`` the target cover's box;
 * ``size``: ``{width, height}``; ``target``: ``"target_k.jpg"``.
 
-Processing (specs/oat.md §3.1, the upstream OAT preprocessing with its bug fixed):
+Processing (docs/oat.md §3.1, the upstream OAT preprocessing with its bug fixed):
 
 1. Collages, then subjects, are read in **file order** (so upstream index-based split lists apply).
 2. Objects are the 6 × 14 = 84 covers, taken as grid cells W/14 × H/6; a fixation maps to its
@@ -309,7 +309,7 @@ def amazon_crops(
     """``(N, 3, 150, 93)`` float32 object crops of one collage image.
 
     Default: RGB, min-max normalised to [0, 1] per crop. ``upstream_pixels=True`` reproduces the
-    upstream Amazon crops (BGR channel order, raw 0–255, specs/oat.md §6 item 4). When the image's
+    upstream Amazon crops (BGR channel order, raw 0–255, docs/oat.md §6 item 4). When the image's
     pixel size differs from the JSON ``size``, the boxes are scaled to the image (logged).
     """
     rgb = read_rgb(str(image_path), record=record)

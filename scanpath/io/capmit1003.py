@@ -1,6 +1,6 @@
 """CapMIT1003 reader: captions and click paths from the ``capmit1003.db`` SQLite file.
 
-Schema (upstream Readme and ``capmit1003.py``; spec ../shared/specs/nevaclip.md §3):
+Schema (upstream Readme and ``capmit1003.py``; see docs/nevaclip.md §3):
 
 * ``captions(obs_uid, usr_uid, start_time, caption, img_uid)``
 * ``images(img_uid, img_path)`` — ``img_path`` is the MIT1003 file name

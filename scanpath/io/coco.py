@@ -1,6 +1,6 @@
 """COCO-Search18-style interchange JSON: reader, writer and the ``<file>.meta.json`` sidecar.
 
-Format (specs/metrics.md §3): a JSON list of records
+Format (docs/metrics.md §3): a JSON list of records
 ``{name, subject, task, condition ∈ {present, absent, freeview}, bbox: [x, y, w, h], X, Y, T (ms),
 length, fixOnTarget, correct, split}`` (``RT`` optional; free-viewing records lack task, condition
 and bbox). The reader requires ``len(X) == len(Y) == len(T) == length`` and raises
@@ -118,7 +118,7 @@ def parse_record(
     if fix_length_mismatch not in (None, "truncate_T"):
         raise ValueError(f"fix_length_mismatch must be None or 'truncate_T', got {fix_length_mismatch!r}")
     if fix_length_mismatch == "truncate_T" and len(xs) == len(ys) == length < len(ts):
-        ts = ts[:length]  # old COCO-Search18 test.json: X/Y cut at the target, T not (metrics.md §6)
+        ts = ts[:length]  # old COCO-Search18 test.json: X/Y cut at the target, T not (docs/metrics.md §6)
     for key, vals in (("X", xs), ("Y", ys), ("T", ts)):
         if len(vals) != length:
             raise ScanpathDataError(
@@ -294,7 +294,7 @@ def _inside(x: np.ndarray, y: np.ndarray, bbox: Sequence[float]) -> bool:
 def prediction_records(
     predictions: Sequence[Scanpath], humans: Sequence[Scanpath] = (), key: str = "stimulus"
 ) -> list[Scanpath]:
-    """Fill the predictions-writer fields (metrics.md §3) on copies of ``predictions``.
+    """Fill the predictions-writer fields (docs/metrics.md §3) on copies of ``predictions``.
 
     ``subject`` = 1-based sample index per key (kept when the model set an int), ``split`` = "test",
     ``bbox`` copied from the first human record of the same key, ``fixOnTarget`` = any fixation

@@ -1,4 +1,4 @@
-"""H* Bench loader: scene folders with one panorama and an ``annotation.json`` (specs/humanoid360.md §3).
+"""H* Bench loader: scene folders with one panorama and an ``annotation.json`` (docs/humanoid360.md §3).
 
 Each scene folder holds one panorama (the first sorted ``*.png``, else ``*.jpg``) and an
 ``annotation.json`` list of items ``{"task": str, "yaw": [lo, hi], "pitch": [lo, hi] (HOS only),

@@ -1,6 +1,6 @@
 """MIT1003 (Judd et al. 2009) fixations reader.
 
-Layout read by the framework (spec ../shared/specs/nevaclip.md §3): fixations extracted with Judd's
+Layout read by the framework (see docs/nevaclip.md §3): fixations extracted with Judd's
 MATLAB code (e.g. via pysaliency) and written as plain text,
 
 * ``<root>/STIMULI/<stem>.jpeg`` (``.jpg``/``.png`` accepted too) — the images (long side 1024 px)

@@ -3,7 +3,7 @@
 Used by the STI Amazon book-cover reader (:mod:`scanpath.io.amazon`), the shelf reader
 (:mod:`scanpath.io.shelf`) and the procedural search arrays (:mod:`scanpath.stimuli.search_arrays`).
 Objects are numbered row-major from the top-left: object ``i`` sits at row ``i // C``, column
-``i % C`` of an ``R × C`` grid (specs/oat.md §2). Everything here is 0-based.
+``i % C`` of an ``R × C`` grid (docs/oat.md §2). Everything here is 0-based.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ CROP_HW = (150, 93)
 
 @dataclasses.dataclass
 class ObjectTrial:
-    """One observer's search trial on one object layout (specs/oat.md §3, canonical record).
+    """One observer's search trial on one object layout (docs/oat.md §3, canonical record).
 
     ``scanpath`` holds the object index per fixation (refixations kept), ``fix_xy`` the raw pixel
     fixations ``(L, 2)``; ``boxes`` are ``(N, 4)`` pixel boxes (x0, y0, x1, y1), row-major.
@@ -108,7 +108,7 @@ def points_to_cells(
 def points_to_boxes(xy: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """Map points to the first box that contains them (edges inclusive), else the nearest box centre.
 
-    This is the rule used with user-supplied upstream mask boxes (specs/oat.md §3.1 step 2).
+    This is the rule used with user-supplied upstream mask boxes (docs/oat.md §3.1 step 2).
     """
     xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
     boxes = np.asarray(boxes, dtype=np.float64)
@@ -169,7 +169,7 @@ def crop_boxes(
 ) -> np.ndarray:
     """Cut ``boxes`` out of an ``(H, W, 3)`` uint8 RGB image, resize each to ``size_hw`` and return
     ``(N, 3, h, w)`` float32 — min-max normalised to [0, 1] per crop, or raw 0–255 values when
-    ``normalise`` is False (upstream Amazon pixels, specs/oat.md §6 item 4)."""
+    ``normalise`` is False (upstream Amazon pixels, docs/oat.md §6 item 4)."""
     import cv2
 
     h_img, w_img = image_rgb.shape[:2]

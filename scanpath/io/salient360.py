@@ -1,4 +1,4 @@
-"""Salient360! readers (after github.com/David-Ef/salient360Toolbox, MIT; specs/humanoid360.md §2.5, §3).
+"""Salient360! readers (after github.com/David-Ef/salient360Toolbox, MIT; docs/humanoid360.md §2.5, §3).
 
 * :func:`load_raw_gaze` reads the raw head + eye CSVs of the toolbox: static-image recordings
   (``OcutimeStamp`` µs, head quaternion ``cameraRotation.{x,y,z,w}``, head-relative

@@ -1,4 +1,4 @@
-"""Reader for OAT's own shelf search data (wine / yogurt / shampoo; specs/oat.md §3.2).
+"""Reader for OAT's own shelf search data (wine / yogurt / shampoo; docs/oat.md §3.2).
 
 The authors distribute the data (Excel workbooks, one row per fixation, rows in fixation order)
 via Google Drive only. Accepted: ``.csv`` always, ``.xlsx`` / ``.xls`` when pandas + openpyxl are
@@ -50,7 +50,7 @@ class ShelfGeometry:
         return grid_boxes(self.grid, (self.cell_hw[1], self.cell_hw[0]), origin=(0.0, float(self.top)))
 
 
-#: Geometry per ``Question`` prefix (specs/oat.md §3.2 table). Tops: 152, 165, 135.
+#: Geometry per ``Question`` prefix (docs/oat.md §3.2 table). Tops: 152, 165, 135.
 SHELF_GEOMETRY: dict[str, ShelfGeometry] = {
     "Q1": ShelfGeometry("wine", (2, 11), (449, 152)),
     "Q2": ShelfGeometry("shampoo", (3, 9), (295, 186)),

@@ -1,4 +1,4 @@
-"""scanpath.metrics — the scanpath metric library (spec: specs/metrics.md).
+"""scanpath.metrics — the scanpath metric library (see docs/metrics.md).
 
 * :func:`score_scanpaths` / :func:`human_consistency` — the pipeline evaluate.py calls.
 * :data:`registry` — metric name -> spec (default params, batched scorer); ``conf/metrics/*.yaml``

@@ -1,4 +1,4 @@
-"""One anti-diagonal (wavefront) dynamic-programming kernel, batched over pairs (spec §2.9).
+"""One anti-diagonal (wavefront) dynamic-programming kernel, batched over pairs (docs/metrics.md §2.9).
 
 Every alignment recurrence the library needs has the form
 

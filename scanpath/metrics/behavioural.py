@@ -1,4 +1,4 @@
-"""OAT behavioural statistics and Δ (spec oat.md §4, metrics.md §2.8).
+"""OAT behavioural statistics and Δ (docs/oat.md §4, docs/metrics.md §2.8).
 
 A scanpath is a sequence of object indices; runs are maximal blocks of equal consecutive indices.
 

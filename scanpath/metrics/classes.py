@@ -1,4 +1,4 @@
-"""``torchmetrics.Metric`` wrappers (spec §2.9).
+"""``torchmetrics.Metric`` wrappers (docs/metrics.md §2.9).
 
 Human references are a constructor argument (identical on every rank); keys become integer ids
 from the sorted key list. Per-prediction scores and key ids are ``cat`` states, counters ``sum``

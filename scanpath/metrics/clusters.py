@@ -1,4 +1,4 @@
-"""Deterministic MeanShift cluster builder and :class:`ClusterLabeler` (spec §2.2).
+"""Deterministic MeanShift cluster builder and :class:`ClusterLabeler` (docs/metrics.md §2.2).
 
 One entry per key (``{split}-{condition}-{task}-{stem}`` or ``{split}-freeview-{stem}``):
 

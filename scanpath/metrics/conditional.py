@@ -1,4 +1,4 @@
-"""Conditional next-fixation metrics (HAT ``hat/evaluation.py``; spec §2.6).
+"""Conditional next-fixation metrics (HAT ``hat/evaluation.py``; docs/metrics.md §2.6).
 
 Teacher-forced on the human history, a model outputs a probability map P (H×W, sum 1) for every
 next human fixation x_t. Per step:

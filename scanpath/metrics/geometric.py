@@ -1,4 +1,4 @@
-"""Point-wise geometric scanpath metrics, batched over pairs (spec §2.5, humanoid360 §4).
+"""Point-wise geometric scanpath metrics, batched over pairs (docs/metrics.md §2.5, docs/humanoid360.md §4).
 
 Inputs are lists of ``(L, 2)`` float arrays (x, y pixels, or yaw/pitch degrees for
 ``distance="orthodromic"``); pair ``k`` compares ``a[k]`` with ``b[k]``. DTW and discrete Fréchet

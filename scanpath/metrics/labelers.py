@@ -1,4 +1,4 @@
-"""Labelers: map a scanpath's fixations to integer symbols for the string metrics (spec §2.1).
+"""Labelers: map a scanpath's fixations to integer symbols for the string metrics (docs/metrics.md §2.1).
 
 * :class:`GridLabeler` — ``col = floor(int(x)·Xbin/W)``, ``row = floor(int(y)·Ybin/H)`` clamped,
   label ``row·Xbin + col``; ``wrap_x`` folds longitude (360° equirectangular grids, yaw in degrees).

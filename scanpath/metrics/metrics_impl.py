@@ -103,8 +103,8 @@ def _sbtde(left, right, li, ri, params):
     return sequence.window_edit_distance(a, b, int(params["k"]), bool(params["transpositions"]), li, ri)
 
 
-# SED params: grid_cells "fraction" = floor(x·n/W) (specs/metrics.md), "integer" = FixaTons
-# min(floor(x/floor(W/n)), n−1) (specs/nevaclip.md); upstream_grid (= sed_integer_cells_compat) drops
+# SED params: grid_cells "fraction" = floor(x·n/W) (docs/metrics.md), "integer" = FixaTons
+# min(floor(x/floor(W/n)), n−1) (docs/nevaclip.md); upstream_grid (= sed_integer_cells_compat) drops
 # the clamp (Q13); transpositions = unrestricted Damerau–Levenshtein (nltk 3.9 transpositions=True)
 SED_DEFAULTS = {**LABEL_DEFAULTS, "grid_cells": "fraction", "upstream_grid": False, "transpositions": False}
 register(MetricSpec("sed", "pair", _sed_pairs, dict(SED_DEFAULTS), higher_is_better=False,

@@ -1,6 +1,6 @@
 """MultiMatch (Jarodzka et al. 2010; Dewhurst et al. 2012) with multimatch-gaze 0.1.3 semantics.
 
-Written from the spec (specs/metrics.md §2.3); the PyPI package is only a test oracle.
+Written from the spec (docs/metrics.md §2.3); the PyPI package is only a test oracle.
 
 Pipeline per pair: saccade representation (saccade i leaves fixation i; vector, length ρ, angle θ,
 duration of fixation i) → optional grouping (cached per scanpath) → alignment cost

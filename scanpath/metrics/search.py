@@ -1,4 +1,4 @@
-"""Search-efficiency metrics for target-present visual search (spec §2.7).
+"""Search-efficiency metrics for target-present visual search (docs/metrics.md §2.7).
 
 * step to target s: 1-based index of the first fixation strictly inside the box (x0 < x < x0+w,
   y0 < y < y0+h); ∞ when none is;

@@ -1,4 +1,4 @@
-"""String metrics on label sequences, batched over pairs (spec §2.2, §2.4).
+"""String metrics on label sequences, batched over pairs (docs/metrics.md §2.2, §2.4).
 
 Every function takes two equally long lists of 1-D integer label arrays (pair ``k`` compares
 ``a[k]`` with ``b[k]``) and returns a float64 numpy array with one value per pair. The recurrences
@@ -141,7 +141,7 @@ def scanmatch_score(
     a: Sequence, b: Sequence, substitution: np.ndarray, threshold: float = 3.5, gap: float = 0.0,
     li=None, ri=None,
 ) -> np.ndarray:
-    """ScanMatch = max NW score / (Threshold · max(n, m)) on bin strings (spec §2.4).
+    """ScanMatch = max NW score / (Threshold · max(n, m)) on bin strings (docs/metrics.md §2.4).
 
     Boundary F[i, 0] = gap·i, F[0, j] = gap·j (at the default gap 0 this equals upstream, whose
     first column carries an extra +gap).

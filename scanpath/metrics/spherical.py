@@ -1,4 +1,4 @@
-"""360° metrics on yaw/pitch degrees (specs/humanoid360.md §4).
+"""360° metrics on yaw/pitch degrees (docs/humanoid360.md §4).
 
 ∠ is the great-circle (haversine) angle in degrees. ``scanpath.core.great_circle`` is used when
 it exists; otherwise the small local helper :func:`scanpath.metrics.geometric.haversine_deg`.
@@ -80,7 +80,7 @@ def _wrap_pi(x: np.ndarray) -> np.ndarray:
 
 
 def sphere_multimatch(a: np.ndarray, b: np.ndarray, weights: Sequence[float] = MM360_WEIGHTS) -> np.ndarray:
-    """360° MultiMatch (salient360 toolbox, bugs fixed; humanoid360.md §4) of two ``(n, 3)``
+    """360° MultiMatch (salient360 toolbox, bugs fixed; docs/humanoid360.md §4) of two ``(n, 3)``
     [yaw°, pitch°, duration] scanpaths → [position, duration, length, shape, direction].
 
     Pair costs per fixation pair (NaN where undefined, skipped): position ∠/π, duration

@@ -1,4 +1,4 @@
-"""Procedural stimuli of the six search-asymmetry experiments (eccNET benchmark, specs/eccnet.md §2.5).
+"""Procedural stimuli of the six search-asymmetry experiments (eccNET benchmark, docs/eccnet.md §2.5).
 
 Twelve conditions in six experiments, all at 30 px per degree:
 

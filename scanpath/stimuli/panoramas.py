@@ -1,4 +1,4 @@
-"""Procedural equirectangular panoramas for the 360° search task (specs/humanoid360.md §2.4).
+"""Procedural equirectangular panoramas for the 360° search task (docs/humanoid360.md §2.4).
 
 Seeded 1024×512 scenes: a sky/ground background with texture, 3–6 objects drawn gnomonically
 (8–20° across, |pitch| ≤ 40°), each one of 8 colours and one of three shapes (cube, sphere, cone →

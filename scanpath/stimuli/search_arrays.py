@@ -1,4 +1,4 @@
-"""SYNTHETIC visual-search arrays and a seeded stochastic observer (specs/oat.md §3.3).
+"""SYNTHETIC visual-search arrays and a seeded stochastic observer (docs/oat.md §3.3).
 
 Every record produced here is marked ``synthetic=True``: this is NOT human data. It exists so
 that ``python train.py model=oat`` runs offline with no download.
@@ -69,7 +69,7 @@ class ArrayConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ObserverConfig:
-    """Parameters of the simulated observer (defaults = specs/oat.md §3.3)."""
+    """Parameters of the simulated observer (defaults = docs/oat.md §3.3)."""
 
     sim_gain: float = 2.0
     centre_weight: float = 0.5

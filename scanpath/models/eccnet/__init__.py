@@ -1,1 +1,1 @@
-"""eccNET / IVSN: target-guided visual search with eccentricity-dependent pooling (specs/eccnet.md)."""
+"""eccNET / IVSN: target-guided visual search with eccentricity-dependent pooling (docs/eccnet.md)."""

@@ -1,6 +1,6 @@
 """Lightning wrapper of eccNET / IVSN / ablations / search baselines (one class, variants via config).
 
-Variants (specs/eccnet.md §2.4; pools, eccentric, layer mask):
+Variants (docs/eccnet.md §2.4; pools, eccentric, layer mask):
 
 * ``eccnet``: avg, EccPool, (1, 1, 1)        * ``ivsn``: max, plain, (0, 0, 1)
 * ``eccnet_noecc``: max, plain, (1, 1, 1)    (upstream's noecc also switched to max-pooling, quirk 5)

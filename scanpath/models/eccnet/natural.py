@@ -1,4 +1,4 @@
-"""eccNET / IVSN on natural images (specs/eccnet.md §2.6): target search in photographs and object arrays.
+"""eccNET / IVSN on natural images (docs/eccnet.md §2.6): target search in photographs and object arrays.
 
 The network and the per-step map are those of the asymmetry mode (§2.4); what changes:
 

@@ -1,4 +1,4 @@
-"""The eccNET search loop on grid-cell displays (asymmetry mode, specs/eccnet.md §2.4) and the two baselines.
+"""The eccNET search loop on grid-cell displays (asymmetry mode, docs/eccnet.md §2.4) and the two baselines.
 
 One step, for every still-searching trial of a batch at once:
 

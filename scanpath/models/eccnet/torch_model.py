@@ -1,4 +1,4 @@
-"""eccNET / IVSN feature network in plain PyTorch (specs/eccnet.md §2.1-2.3).
+"""eccNET / IVSN feature network in plain PyTorch (docs/eccnet.md §2.1-2.3).
 
 A torchvision VGG16 ``features`` stack whose five 2x2 max-pools (indices 4, 9, 16, 23, 30) are replaced by
 

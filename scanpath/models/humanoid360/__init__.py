@@ -1,4 +1,4 @@
-"""360° head-rotation agents (specs/humanoid360.md §2.3): CLIP search agent, GRPO policy, VLM adapter.
+"""360° head-rotation agents (docs/humanoid360.md §2.3): CLIP search agent, GRPO policy, VLM adapter.
 
 Every agent has ``reset(info)`` and ``act(observation) -> action`` (see :mod:`.agents`).
 Heavy modules (open_clip, transformers) are imported lazily by their own submodules.

@@ -4,7 +4,7 @@ An observation is the environment's dict (``image`` HWC uint8, ``yaw``, ``pitch`
 an action is anything :func:`scanpath.envs.actions.to_action` accepts (``Rotate``/``Submit`` or a
 VLM reply string).
 
-Baselines (H* protocol, spec §4): ``RandomSubmitAgent`` submits a uniformly random yaw at pitch 0
+Baselines (H* protocol, docs/humanoid360.md §4): ``RandomSubmitAgent`` submits a uniformly random yaw at pitch 0
 on its first step; ``TurnInPlaceAgent`` turns right by ``step_deg`` each step without ever looking
 up or down and submits its heading after a seeded random number of turns (so it samples the
 horizon the way a head turning in place would). ``ScriptedVLM`` is a fake VLM that knows the

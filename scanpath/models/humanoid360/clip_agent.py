@@ -1,4 +1,4 @@
-"""Zero-shot CLIP head-rotation agent (spec §2.3 item 1).
+"""Zero-shot CLIP head-rotation agent (docs/humanoid360.md §2.3 item 1).
 
 Visit yaws start + k·90° (k = 0..3) at pitch 0; in each view score 3×5 crops (side 0.4·h, resized
 to 224) against "a photo of a {target}." with open_clip (ViT-B-32, ``laion2b_s34b_b79k`` by

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 class HeadRotationAgentModule(ScanpathModel):
-    """GRPO-trained head-rotation agent (spec §2.3 item 2)."""
+    """GRPO-trained head-rotation agent (docs/humanoid360.md §2.3 item 2)."""
 
     display_name = "GRPO head-rotation policy"
     trainable = True

@@ -1,4 +1,4 @@
-"""Small learnable head-rotation policy (plain torch; spec §2.3 item 2).
+"""Small learnable head-rotation policy (plain torch; docs/humanoid360.md §2.3 item 2).
 
 A 128×72 view goes through a small CNN (or any timm backbone); with a hashed bag-of-words
 instruction embedding, sin/cos of yaw/pitch and the previous action it feeds a GRU (128). The head

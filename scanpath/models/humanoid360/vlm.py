@@ -1,4 +1,4 @@
-"""Qwen2.5-VL adapter for the 360° task (spec §2.3 item 3), through Hugging Face transformers.
+"""Qwen2.5-VL adapter for the 360° task (docs/humanoid360.md §2.3 item 3), through Hugging Face transformers.
 
 ``QwenVLPolicy`` keeps a chat in the Qwen format (``<|im_start|>role\n…<|im_end|>``; an image is
 ``<|vision_start|><|image_pad|>…<|vision_end|>`` with one pad per merged 2×2 patch), a configurable

@@ -1,7 +1,7 @@
 """Build the frozen open_clip backbone NevaClip descends through.
 
 Upstream NevaClip calls ``open_clip.create_model_and_transforms('RN50', pretrained='openai')``. With
-open_clip that builds a GELU text tower, while OpenAI's weights were trained with QuickGELU (spec §6,
+open_clip that builds a GELU text tower, while OpenAI's weights were trained with QuickGELU (docs/nevaclip.md §6,
 Q6), so :func:`clip_create_kwargs` passes ``force_quick_gelu=True`` for OpenAI tags (or any tag whose
 open_clip pretrained config says ``quick_gelu``). ``pretrained`` may be an open_clip tag, a local
 checkpoint path, or ``None`` (random initialisation; what the tests and offline runs use).

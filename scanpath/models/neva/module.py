@@ -5,7 +5,7 @@
 * :class:`NevaModule` (``model=neva``): trained attention network (``train.py model=neva``).
 
 Predictions are :class:`~scanpath.types.ScanpathBatch` rows in ORIGINAL-image pixels (x, y), mapped
-back with the per-sample geometry (spec §2.4). Optimised modes need gradients at prediction time:
+back with the per-sample geometry (docs/nevaclip.md §2.4). Optimised modes need gradients at prediction time:
 ``evaluate.py`` must run with ``inference_mode=false`` (the model configs set it); the modules also
 leave inference mode themselves (cloning inputs) so they work under either setting.
 """
@@ -320,7 +320,7 @@ class NevaOptModule(_OptimisedNeva):
 # ============================================================================ trained mode
 class NevaModule(ScanpathModel):
     """NeVA trained mode: an attention network learns to place glimpses that minimise a frozen
-    downstream loss (spec §2.3). ``train.py model=neva`` trains it; ``predict_scanpaths`` rolls it out.
+    downstream loss (docs/nevaclip.md §2.3). ``train.py model=neva`` trains it; ``predict_scanpaths`` rolls it out.
 
     ``downstream``:
     * ``reconstruction`` (default; needs no weights, works on any image data): identity downstream,

@@ -1,4 +1,4 @@
-"""Object-level baselines for OAT evaluation (specs/oat.md §4; the framework's own reconstruction —
+"""Object-level baselines for OAT evaluation (docs/oat.md §4; the framework's own reconstruction —
 upstream ships only their outputs).
 
 Each baseline has a static distribution p_b over the N objects of a trial. A rollout draws a length

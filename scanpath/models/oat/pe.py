@@ -160,6 +160,6 @@ def get_pe_table(
 
 
 def pe_rows_for_grid(grid: tuple[int, int]) -> int:
-    """Smallest table size the spec allows for a grid: max(R + 1, C, 2)."""
+    """Smallest table size docs/oat.md §2.4 allows for a grid: max(R + 1, C, 2)."""
     r, c = int(grid[0]), int(grid[1])
     return max(r + 1, c, 2)
