@@ -38,6 +38,8 @@ class Entry:
     role: str = "model"
     checkpoint: str | None = None
     config_key: str | None = None
+    #: extra row fields (e.g. ``untrained: True`` for random-weight models)
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------ prediction
@@ -212,6 +214,10 @@ def save_overlays(out_dir: Path, datamodule: Any, humans: Sequence[Scanpath],
 
 # ----------------------------------------------------------------------------------------- flow
 def skip_reason(model: Any, sample: Mapping[str, Any]) -> str | None:
+    """Why ``model`` cannot predict on samples like ``sample`` (None = it can)."""
+    if not callable(getattr(model, "predict_scanpaths", None)):
+        return (f"{type(model).__name__} is not an image scanpath model (a 360° head-rotation agent?): "
+                "evaluate it with protocol=success360 on data=panoramas or data=hstar")
     fn = getattr(model, "skip_reason", None)
     return fn(dict(sample)) if callable(fn) else None
 
@@ -246,8 +252,12 @@ def evaluate_models(
     write_files: bool = True,
     progress: bool = True,
     n_stimuli: int = 6,
+    skip_models: bool = False,
 ) -> EvaluationResult:
-    """The plain flow: predict with every entry, score, add the human row, write predictions + overlays."""
+    """The plain flow: predict with every entry, score, add the human row, write predictions + overlays.
+
+    A model that cannot run on the data raises, unless ``skip_models`` (leaderboards): then it is listed
+    under ``skipped`` with the reason, as baselines always are."""
     from scanpath.metrics import score_scanpaths
 
     out = Path(out_dir)
@@ -262,7 +272,7 @@ def evaluate_models(
     for e in entries:
         why = skip_reason(e.model, sample)
         if why:
-            if e.role == "model":
+            if e.role == "model" and not skip_models:
                 raise ValueError(f"model {e.name} cannot run on dataset {getattr(datamodule, 'name', '?')}: {why}")
             skipped[e.name] = why
             log.warning("skipping %s: %s", e.name, why)
@@ -278,7 +288,7 @@ def evaluate_models(
         preds = predict(e.model, datamodule, device=device, progress=progress)
         log.info("scoring %s (%d predictions)", e.name, len(preds))
         spi = int(getattr(e.model, "samples_per_stimulus", 1))
-        rows[e.name] = {"role": e.role, "config": e.config_key, "checkpoint": e.checkpoint,
+        rows[e.name] = {**e.extra, "role": e.role, "config": e.config_key, "checkpoint": e.checkpoint,
                         "samples_per_image": spi, "n_predictions": len(preds),
                         "metrics": score_scanpaths(preds, humans, metrics, key=key)}
         predictions[e.name] = preds

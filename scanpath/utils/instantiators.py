@@ -23,8 +23,9 @@ def model_display_name(cfg: DictConfig, model: Any) -> str:
     return display_name(model, str(cfg.model.get("_target_", "model")).rsplit(".", 1)[-1])
 
 
-def instantiate_baselines(cfg: DictConfig, model_name: str) -> tuple[list[Any], dict[str, str]]:
-    """Baseline entries from ``cfg.baselines``; one equal to the evaluated untrained model is skipped."""
+def instantiate_baselines(cfg: DictConfig, model_name: str, skip_identical: bool = True) -> tuple[list[Any], dict[str, str]]:
+    """Baseline entries from ``cfg.baselines``; one equal to the evaluated untrained model is skipped
+    (``skip_identical``; a leaderboard has no single evaluated model and keeps them all)."""
     from hydra.utils import instantiate
 
     from scanpath.evaluation import Entry
@@ -35,7 +36,7 @@ def instantiate_baselines(cfg: DictConfig, model_name: str) -> tuple[list[Any], 
     for key, bcfg in (cfg.get("baselines") or {}).items():
         if bcfg is None:
             continue
-        if OmegaConf.to_container(bcfg, resolve=True) == model_plain and not cfg.get("ckpt_path"):
+        if skip_identical and OmegaConf.to_container(bcfg, resolve=True) == model_plain and not cfg.get("ckpt_path"):
             skipped[str(key)] = "identical to the evaluated model"
             continue
         bmodel = instantiate(bcfg)
@@ -63,13 +64,90 @@ def run_evaluation(cfg: DictConfig, model: Any, datamodule: Any, out_dir: str | 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = model_display_name(cfg, model)
-    baselines, skipped = instantiate_baselines(cfg, name)
     protocol = instantiate_protocol(cfg)
+    leaderboard = getattr(protocol, "name", "") == "leaderboard"
+    baselines, skipped = instantiate_baselines(cfg, name, skip_identical=not leaderboard)
+    models: list[Any] = []
+    if leaderboard:
+        models, more = instantiate_leaderboard_models(cfg)
+        skipped.update(more)
     log.info("evaluation protocol: %s (conf/protocol/; protocol=plain for predict-then-score) → %s", protocol.name, out)
-    result = protocol.run(model=model, model_name=name, datamodule=datamodule, out_dir=out,
+    result = protocol.run(model=model, model_name=name, datamodule=datamodule, out_dir=out, models=models,
                           metrics=cfg.get("metrics"), checkpoint=checkpoint, baselines=baselines, skipped=skipped,
                           human_consistency=bool(cfg.get("human_consistency", True)),
                           n_figures=int(cfg.get("n_figures") or 0), seed=cfg.get("seed"),
                           device=str(cfg.get("device") or "cpu"),
                           n_stimuli=int(OmegaConf.select(cfg, "report.n_stimuli", default=6) or 0))
     return write_report(result, out)
+
+
+#: weight switches set to their offline value for untrained leaderboard entries
+OFFLINE_WEIGHTS = {"weights": "random", "pretrained": None, "pretrained_weights": None}
+
+
+def _offline(node: Any) -> bool:
+    """Set every pretrained-weight switch under ``node`` to random init; True when one was changed."""
+    changed = False
+    if OmegaConf.is_dict(node):
+        for k in list(node.keys()):
+            v = node[k]
+            if k in OFFLINE_WEIGHTS and not OmegaConf.is_config(v) and v != OFFLINE_WEIGHTS[k]:
+                node[k] = OFFLINE_WEIGHTS[k]
+                changed = True
+            elif OmegaConf.is_config(v):
+                changed = _offline(v) or changed
+    return changed
+
+
+def instantiate_leaderboard_models(cfg: DictConfig) -> tuple[list[Any], dict[str, str]]:
+    """Entries for ``leaderboard.models`` (null = every model config that is not a baseline).
+
+    Without ``leaderboard.pretrained`` weight switches are set to random init (no download at run
+    time) and the row says ``untrained``; ``leaderboard.checkpoints.<model>`` loads trained weights.
+    Models that cannot be built are skipped with the reason; ``leaderboard.exclude`` skips by name.
+    """
+    from hydra.utils import instantiate
+
+    from scanpath.evaluation import Entry, load_weights
+
+    lb = cfg.get("leaderboard") or {}
+    conf_dir = Path(str(cfg.paths.root_dir)) / "conf" / "model"
+    baseline_names = set((cfg.get("baselines") or {}).keys())
+    names = list(lb.get("models") or sorted(p.stem for p in conf_dir.glob("*.yaml") if p.stem not in baseline_names))
+    checkpoints = dict(lb.get("checkpoints") or {})
+    exclude = dict(lb.get("exclude") or {})
+    entries, skipped = [], {}
+    for name in names:
+        if name in exclude and name not in (lb.get("models") or []):
+            skipped[name] = str(exclude[name])
+            continue
+        path = conf_dir / f"{name}.yaml"
+        if not path.is_file():
+            raise FileNotFoundError(f"leaderboard.models: no model config {path}")
+        node = OmegaConf.load(path)
+        ckpt = checkpoints.get(name)
+        untrained = False
+        if not ckpt and not lb.get("pretrained", False):
+            untrained = _offline(node) or bool(getattr(_target_class(node), "trainable", False))
+        try:
+            model = instantiate(node)
+            if ckpt:
+                load_weights(model, str(ckpt))
+        except Exception as exc:  # a model that cannot be built here is reported, never dropped silently
+            root = exc.__cause__ or exc
+            skipped[name] = f"cannot be built here: {type(root).__name__}: {str(root).strip().splitlines()[-1][:240]}"
+            log.warning("leaderboard: skipping %s: %s", name, skipped[name])
+            continue
+        label = display_name(model, name) + (" (untrained)" if untrained else "")
+        entries.append(Entry(label, model, "model", str(ckpt) if ckpt else None, f"leaderboard.models.{name}",
+                             extra={"untrained": untrained, "model_config": name}))
+    return entries, skipped
+
+
+def _target_class(node: Any) -> Any:
+    from hydra.utils import get_class
+
+    try:
+        return get_class(str(node.get("_target_")))
+    except Exception:  # noqa: BLE001 - only used for the trainable flag
+        return None

@@ -57,6 +57,7 @@ class LeaderboardProtocol:
         result = evaluate_models(datamodule, [*models, *baselines], metrics, out_dir,
                                  human_consistency=human_consistency, n_figures=n_figures, device=device,
                                  skipped=skipped, settings={"seed": seed, "protocol": self.name, "rank_by": rank_by,
-                                                            "n_models": len(models)}, n_stimuli=n_stimuli)
+                                                            "n_models": len(models)}, n_stimuli=n_stimuli,
+                                 skip_models=True)
         result.rows = rank_rows(result.rows, rank_by)
         return result

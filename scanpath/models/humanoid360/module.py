@@ -141,6 +141,12 @@ class HeadRotationAgentModule(ScanpathModel):
         return self.optimizer_factory(params=self.policy.parameters())
 
     # ------------------------------------------------------------------ prediction / agent interface
+    def skip_reason(self, sample: dict[str, Any]) -> str | None:
+        if "episode" not in sample:
+            return ("the head-rotation policy needs 360° episodes (data=panoramas or data=hstar); "
+                    "its success rates come from protocol=success360")
+        return None
+
     def predict_scanpaths(self, batch: Mapping[str, Any]) -> ScanpathBatch:
         """Greedy headings (ending with the submitted one) as yaw/pitch scanpaths, one per episode."""
         from scanpath.analysis.gaze360 import agent_scanpath
