@@ -182,6 +182,34 @@ def test_upstream_outputs_analysis_on_constructed_tables(tmp_path, human, capsys
         analyse_upstream_outputs(tmp_path, HUMAN_CSV)
 
 
+FIXTURE_N = Path(__file__).resolve().parent / "fixtures" / "upstream_eccnet_intersection_N.json"
+#: §5 human slopes (ms/item) of Exps 3-4; they fix H/L, so the fixture check needs no local data
+HUMAN_SLOPES_EXP34 = {"non_cross": 45.0, "cross": 96.0, "Ts": 14.0, "Ls": 33.0}
+
+
+def test_upstream_fixture_reproduces_published_exp3_exp4(tmp_path):
+    """§5 from a committed fixture of upstream per-trial facts (eccNET, Exps 3-4): the one-hot found_at
+    tables rebuilt from it give the published slopes (32.7 / 97.0 / 11.7 / 99.3) and AIs 0.495 / 0.789."""
+    import json
+
+    from scanpath.analysis.upstream_outputs import analyse_upstream_outputs
+
+    fx = json.loads(FIXTURE_N.read_text())
+    for cond, ns in fx["conditions"].items():
+        assert len(ns) == experiment_of(cond).n_trials, cond
+        table = np.zeros((len(ns), fx["num_columns"]), int)
+        for i, ch in enumerate(ns):
+            if ch != "-":
+                table[i, int(ch)] = 1
+        np.savetxt(tmp_path / f"intersection_{cond}.csv", table, fmt="%d", delimiter=",")
+    res = analyse_upstream_outputs(tmp_path, human_slopes=HUMAN_SLOPES_EXP34)
+    published_slopes = {"non_cross": 32.7, "cross": 97.0, "Ts": 11.7, "Ls": 99.3}
+    assert {c: round(v, 1) for c, v in res["slopes"].items()} == published_slopes
+    row = PUBLISHED_AI[fx["model"]]
+    assert round(res["asymmetry_index"]["exp3"], 3) == pytest.approx(row[2], abs=1e-9)
+    assert round(res["asymmetry_index"]["exp4"], 3) == pytest.approx(row[3], abs=1e-9)
+
+
 def test_upstream_outputs_reproduce_published_table():
     """§7: with a local copy of upstream's per-trial outputs (SCANPATH_VSA_OUT=<.../vs_exp/eccNET/out>, one
     folder per model with out_data/), the §5 asymmetry-index rows come out to 3 dp."""

@@ -228,7 +228,8 @@ def test_datamodule_bad_records(tmp_path):
 
 def test_model_predicts_in_the_original_frame(tmp_path):
     dm = _datamodule(tmp_path, target_size=12)
-    model = EccNetSearchModel("eccnet", weights="random", natural={"num_fix": 3, "ior_size": 16, "oracle_size": 8})
+    model = EccNetSearchModel("eccnet", weights="random", natural={"num_fix": 3, "ior_size": 16, "oracle_size": 8,
+                                                                   "output_points": "all"})
     model._net = thin_net()
     batch = next(iter(dm.predict_dataloader()))
     assert model.skip_reason(dm.predict_dataloader().dataset[0]) is None
@@ -293,3 +294,81 @@ def test_datamodule_bad_gt_masks(tmp_path):
     (gdir / f"{Path(ds.samples[0]['stimulus']).stem}.png").write_bytes(b"not an image")
     with pytest.raises(ScanpathDataError, match="cannot read gt mask"):
         ds[0]
+
+
+def test_allowed_map_is_cut_at_display_height_around_the_gaze():
+    """Upstream cuts the allowed map at +-H around the gaze and zero-pads it by the margin (64) to the
+    2m crop; on wide displays columns between H and m from the gaze are then unreachable."""
+    from scanpath.models.eccnet.natural import _NaturalState
+
+    H, W, b = 24, 200, 16
+    m = H + b
+    disp = np.zeros((H, W, 3), np.uint8)
+    eye = _NaturalState(disp, np.zeros((H, W), bool), NaturalSearchParams(margin=b))
+    full = _NaturalState(disp, np.zeros((H, W), bool), NaturalSearchParams(margin=b, allowed_window="crop"))
+    a, f = eye.allowed_crop(), full.allowed_crop()
+    assert a.shape == f.shape == (2 * m, 2 * m)
+    assert a[:, :b].sum() == a[:, -b:].sum() == a[:b].sum() == a[-b:].sum() == 0
+    rows = slice(m - H // 2, m - H // 2 + H)  # display rows in the crop (gaze at row H // 2)
+    assert (a[rows, b:-b] == 1).all() and a.sum() == H * (2 * m - 2 * b)
+    assert (f[rows, :] == 1).all()  # the whole +-m crop lies inside the wide display
+    # end to end: every saccade stays within H of the previous gaze (columns), so it never lands in the band
+    displays, targets, gts = scenes(2, H=H, W=W)
+    for r in natural_search(thin_net(), displays, targets, gts, NaturalSearchParams(num_fix=6, margin=b, ior_size=8,
+                                                                                     oracle_size=4)):
+        steps = np.abs(np.diff(r.fixations, axis=0))
+        assert (steps[:, 1] < H).all() and (steps[:, 0] < H).all()
+
+
+def test_natural_output_keeps_num_fix_points(tmp_path):
+    """Upstream saves data[i, :min(NumFix, j)]: at most NumFix points, the start included."""
+    dm = _datamodule(tmp_path, target_size=12)
+    batch = next(iter(dm.predict_dataloader()))
+    kw = {"num_fix": 2, "ior_size": 8, "oracle_size": 2}
+    model = EccNetSearchModel("eccnet", weights="random", natural=kw)
+    model._net = thin_net()
+    full = EccNetSearchModel("eccnet", weights="random", natural={**kw, "output_points": "all"})
+    full._net = thin_net()
+    a, b = model.predict_scanpaths(batch).to_list(), full.predict_scanpaths(batch).to_list()
+    assert any(len(s.x) == 3 for s in b)  # some search used all NumFix = 2 fixations
+    for sa, sb in zip(a, b):
+        assert len(sa.x) == min(len(sb.x), 2)
+        np.testing.assert_array_equal(sa.x, sb.x[:2])
+
+
+def test_objarr_snaps_to_the_containing_cell_else_the_centre(tmp_path):
+    """Upstream ObjArr output: a fixation inside cell i (the last containing one) becomes position i + 1,
+    anywhere else position 0 (the centre); cells may come from a gt_mask.npy (cells x H x W, 0/255)."""
+    from scanpath.models.eccnet.natural import display_cell_masks, snap_to_cells
+
+    masks = np.zeros((3, 40, 40), np.uint8)
+    masks[0, 0:20, 0:20] = 255
+    masks[1, 10:30, 10:30] = 255  # overlaps cell 0: the last containing cell wins
+    masks[2, 30:40, 30:40] = 255
+    np.save(tmp_path / "gt_mask.npy", masks)
+    p = NaturalSearchParams(ior="cells", cell_masks_path=str(tmp_path / "gt_mask.npy"))
+    disp = display_cell_masks(p, 80, 80)  # resized x2 like upstream (INTER_AREA, > 125)
+    assert disp.shape == (3, 80, 80) and disp[0].sum() == 40 * 40 and disp[2].sum() == 20 * 20
+    pts = np.array([[500.0, 400.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])
+    fx = np.array([[5, 5], [25, 25], [70, 70], [50, 5], [-1, 3]])  # (row, col) display px
+    out = snap_to_cells(fx, disp, pts)
+    assert out.tolist() == [[1.0, 1.0], [2.0, 2.0], [3.0, 3.0], [500.0, 400.0], [500.0, 400.0]]
+    with pytest.raises(ValueError, match="4 points"):
+        snap_to_cells(fx, disp, pts[:3])
+    with pytest.raises(ScanpathDataError, match="not found"):
+        display_cell_masks(NaturalSearchParams(ior="cells", cell_masks_path=str(tmp_path / "nope.npy")), 8, 8)
+
+
+def test_objarr_preset_has_the_seven_upstream_positions():
+    """experiment=eccnet_objarr carries upstream's seven ObjArr positions (centre first) and reads the cells
+    from the dataset's gt_mask.npy; nothing is left mandatory (???)."""
+    from omegaconf import OmegaConf
+
+    cfg = compose_config("evaluate", ["experiment=eccnet_objarr", "data.annotations=a.json",
+                                      "data.image_dir=/data/ObjArr/stimuli"])
+    nat = OmegaConf.to_container(cfg.model.natural, resolve=True)
+    assert nat["snap_points"] == [[512, 640], [988, 365], [512, 90], [36, 365], [36, 915], [512, 1190], [988, 915]]
+    assert nat["ior"] == "cells" and nat["snap"] == "cells" and nat["cells"] is None
+    assert nat["cell_masks_path"] == "/data/ObjArr/stimuli/../gt_mask.npy"
+    assert nat["num_fix"] == 7 and nat["oracle_size"] == 45
+    assert "???" not in OmegaConf.to_yaml(cfg.model)

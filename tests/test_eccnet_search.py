@@ -106,11 +106,26 @@ def test_baselines_search_cells_without_repeats(kind):
 
 
 def test_baseline_bugs_make_ior_inert():
+    """Quirk 3: with ``baseline_bugs`` IOR is inert, so pixelMatch re-fixates its argmax. On generated
+    trials pixelMatch's first argmax is the target (found at N = 1), so the gt square is moved to an
+    empty cell: the argmax is then a miss and the inert-IOR run must stay on it for all NumFix steps."""
+    import dataclasses
+
     spec = EXPERIMENTS["exp1"]
     t = make_trial("curve_in_lines", 60)
-    r = baseline_search([t], SearchParams(num_fix=spec.num_fix, bg=spec.bg), "pixel_match", baseline_bugs=True)[0]
-    if not r.found:  # IOR inert: pixelMatch re-fixates its argmax
-        assert len({tuple(p) for p in r.fixations[1:]}) == 1
+    params = SearchParams(num_fix=spec.num_fix, bg=spec.bg)
+    found_first = baseline_search([t], params, "pixel_match", baseline_bugs=True)[0]
+    assert found_first.found and found_first.n_fix == 1  # the branch the old test silently skipped
+    empty = next(c for c in range(spec.n_cells) if c not in t.cells)
+    r0, c0 = spec.cell_corner(empty)
+    gt = np.zeros_like(t.gt_mask)
+    gt[r0:r0 + spec.cell, c0:c0 + spec.cell] = True
+    moved = dataclasses.replace(t, gt_mask=gt)
+    r = baseline_search([moved], params, "pixel_match", baseline_bugs=True)[0]
+    assert not r.found and r.n_fix == spec.num_fix
+    assert len({tuple(p) for p in r.fixations[1:]}) == 1  # one point, re-fixated NumFix times
+    fixed = baseline_search([moved], params, "pixel_match")[0]  # working IOR: every cell once, then the gt
+    assert fixed.found and len({tuple(p) for p in fixed.fixations[1:]}) == fixed.n_fix > 1
 
 
 def test_runner_outputs_with_chance(tmp_path):
@@ -173,3 +188,23 @@ def test_runner_resume_reuses_finished_conditions(tmp_path):
         trials, params, on_trial_done)
     run_asymmetry(other, tmp_path, resume=True, **kw)
     assert calls_other == [3, 3]  # nothing reused: the model signature differs
+
+
+def test_chance_streams_differ_between_equal_length_conditions():
+    """The chance stream is seeded on the full condition name (not its length): curve_in_lines and
+    line_in_curves (both 14 characters) and Ts / Ls get different visit orders on the same cells."""
+    import dataclasses
+
+    from scanpath.models.eccnet.search import baseline_rng
+
+    assert len("curve_in_lines") == len("line_in_curves") and len("Ts") == len("Ls")
+    for a, b in (("curve_in_lines", "line_in_curves"), ("Ts", "Ls")):
+        assert baseline_rng(0, a, 3).integers(1 << 30, size=4).tolist() != baseline_rng(0, b, 3).integers(1 << 30, size=4).tolist()
+    assert baseline_rng(0, "Ts", 3).integers(1 << 30) == baseline_rng(0, "Ts", 3).integers(1 << 30)  # stable
+    spec = EXPERIMENTS["exp1"]
+    t = make_trial("curve_in_lines", 60)
+    twin = dataclasses.replace(t, condition="line_in_curves")  # identical display, other condition name
+    params = SearchParams(num_fix=spec.num_fix, bg=spec.bg)
+    ra = baseline_search([t], params, "chance", seed=0)[0]
+    rb = baseline_search([twin], params, "chance", seed=0)[0]
+    assert not np.array_equal(ra.fixations[1:4], rb.fixations[1:4])

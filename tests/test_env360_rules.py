@@ -36,7 +36,53 @@ def test_parser_valid_and_invalid():
         "<think>a</think><answer>zoom(in)</answer>",  # Q4
         "rotate(10,0)",
     ]:
+        assert isinstance(parse_reply(bad, strict=True), Invalid), bad  # paper-era strict parser
+
+
+def test_head_parser_executes_any_single_action_format_only_decides_the_reward():
+    """Upstream HEAD parse_freethink: the answer is extracted without <think> or with text around it, and
+    executed; format_correct (strict match) only decides the format reward. Invalid actions stay invalid."""
+    from scanpath.envs.actions import Reply, parse_reply_full
+
+    assert parse_reply_full("<answer>rotate(10,0)</answer>") == (pr := parse_reply_full("<answer>rotate(10,0)</answer>"))
+    assert pr.action == Rotate(10, 0) and not pr.format_correct
+    assert parse_reply_full("<think>a</think><answer>rotate(10,0)</answer> extra").action == Rotate(10, 0)
+    assert parse_reply_full("<think>a</think>\n<answer>submit(3,4)</answer>").format_correct
+    assert parse_reply_full("I think <answer> submit(3,4) | rotate(1,1)</answer>").action == Submit(3, 4)
+    for bad in ("<think>a</think><answer>rotate(30.5,0)</answer>", "<answer>zoom(in)</answer>", "rotate(10,0)",
+                "<think>a</think><answer> | </answer>"):
         assert isinstance(parse_reply(bad), Invalid), bad
+    # no_think is strict in both modes (upstream parse_no_think); grounding extracts the full structure
+    assert parse_reply("<answer>rotate(5,0)</answer>", "no_think") == Rotate(5, 0)
+    assert isinstance(parse_reply("x <answer>rotate(5,0)</answer>", "no_think"), Invalid)
+    g = "<think><observation>o</observation><reasoning>r</reasoning></think><answer>rotate(7,1)</answer>"
+    assert parse_reply_full(g, "grounding") == (gr := parse_reply_full(g, "grounding")) and gr.format_correct
+    assert gr.action == Rotate(7, 1)
+    assert parse_reply_full("pre " + g, "grounding").action == Rotate(7, 1)
+    assert isinstance(parse_reply("pre " + g, "grounding", strict=True), Invalid)
+    assert isinstance(parse_reply("<think>t</think><answer>rotate(7,1)</answer>", "grounding"), Invalid)
+    # in the env: a HEAD-parsed action is executed, but the episode loses the format reward
+    env = make([ep(yaw=(80, 100), pitch=(-10, 10))])
+    env.reset(options={"episode": 0})
+    obs, r, *_ , info = env.step("<answer>rotate(90,0)</answer>")
+    assert int(obs["yaw"]) == 90 and info["valid"] and not info["format_ok"]
+    assert info["feedback"] == FEEDBACK_OK.format(yaw=90, pitch=0)
+    assert env.step("<think>t</think><answer>submit(90,0)</answer>")[1] == 0.5  # success, no format reward
+    strict = make([ep(yaw=(80, 100), pitch=(-10, 10))], strict_parse=True)
+    strict.reset(options={"episode": 0})
+    obs, *_, info = strict.step("<answer>rotate(90,0)</answer>")
+    assert int(obs["yaw"]) == 0 and not info["valid"] and info["feedback"] == FEEDBACK_FAIL
+    env.reset(options={"episode": 0})  # a Reply carries its own format and mode
+    obs, *_, info = env.step(Reply("<answer>rotate(90,0)</answer>", format="free_think", strict=True))
+    assert not info["valid"]
+    obs, *_, info = env.step(Reply("<answer>rotate(90,0)</answer>", format="no_think"))
+    assert info["valid"] and int(obs["yaw"]) == 90
+
+
+def test_reset_does_not_reveal_the_heading():
+    env = make([ep(start=90)])
+    obs, info = env.reset(options={"episode": 0})
+    assert info["feedback"] == "" and "90" not in info["feedback"]
 
 
 # ------------------------------------------------------------------ heading arithmetic (§7.4)
@@ -138,7 +184,7 @@ def test_gym_registration_and_seeded_episode_choice():
     env = gym.make(ENV_ID, episodes=[ep(start=0), ep(start=90), ep(start=180)], renderer="none", out_hw=(9, 16))
     obs, info = env.reset(seed=4)  # upstream: episode = seed mod N
     assert int(obs["yaw"]) == 90 and obs["instruction"] == "find it"
-    assert info["feedback"] == FEEDBACK_OK.format(yaw=90, pitch=0)
+    assert info["feedback"] == ""  # the first observation does not reveal the heading
     assert env.observation_space["image"].shape == (9, 16, 3)
 
 

@@ -96,7 +96,8 @@ MODEL_CASES: dict[str, tuple[str, Callable[[Path], list[str]], list[str]]] = {
     "humanoid360_baseline": ("experiment=humanoid360_baseline", panoramas, []),
     "humanoid360_clip": ("experiment=humanoid360_clip", panoramas, ["model.model_name=scanpath-tiny-clip"]),
     "humanoid360_grpo": ("experiment=humanoid360_grpo", panoramas, []),
-    "humanoid360_vlm": ("experiment=humanoid360_vlm", panoramas, ["model.tiny=true", "model.max_new_tokens=8"]),
+    "humanoid360_vlm": ("experiment=humanoid360_vlm", panoramas, ["model.tiny=true", "model.max_new_tokens=8",
+                                                                            "model.resolution=36"]),
 }
 
 #: experiment presets that run offline here (the others need user data or weights: listed with the reason)

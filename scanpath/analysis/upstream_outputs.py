@@ -13,6 +13,7 @@ match (``..._non_cross.csv`` also ends in ``_cross.csv``) the longest wins.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,12 @@ def match_files(directory: str | Path) -> dict[str, Path]:
     return found
 
 
-def analyse_upstream_outputs(directory: str | Path, human_csv: str | Path | None = None) -> dict[str, Any]:
-    """Slopes, asymmetry indices and the human-model slope correlation of one model's ``out_data``."""
+def analyse_upstream_outputs(directory: str | Path, human_csv: str | Path | None = None,
+                             human_slopes: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """Slopes, asymmetry indices and the human-model slope correlation of one model's ``out_data``.
+
+    The human slopes (which fix H/L per experiment) come from ``human_slopes`` when given, else from the
+    human RT CSV (``human_csv``, default ../shared/data/asymmetry/human_rt_digitized.csv)."""
     files = match_files(directory)
     if not files:
         raise ScanpathDataError("no <exp>_<condition>.csv files for any asymmetry condition", file=directory)
@@ -64,7 +69,7 @@ def analyse_upstream_outputs(directory: str | Path, human_csv: str | Path | None
                                     f"({len(spec.set_sizes)} set sizes x {spec.trials_per_size})", file=path)
         set_size = np.repeat(np.asarray(spec.set_sizes), spec.trials_per_size)
         slopes[cond] = rt_slope(effective_fixations(np.maximum(n, 0), n >= 0, set_size), set_size)
-    human = {c: h.slope for c, h in read_human_rt(human_csv).items()}
+    human = dict(human_slopes) if human_slopes is not None else {c: h.slope for c, h in read_human_rt(human_csv).items()}
     ai = asymmetry_index(slopes, human)
     corr = slope_correlation(slopes, {c: human[c] for c in slopes if c in human})
     return {"slopes": slopes, "asymmetry_index": ai, "slope_correlation": corr, "files": {c: str(p) for c, p in files.items()}}

@@ -1,11 +1,21 @@
-"""Actions of the 360° head-rotation environment and the upstream ``free_think`` reply parser.
+"""Actions of the 360° head-rotation environment and the upstream H* reply parsers.
 
 Three action forms are accepted by :class:`~scanpath.envs.humanoid360.Humanoid360Env`:
 :class:`Rotate` (relative, integer degrees), :class:`Submit` (absolute heading, ends the episode) and
-a raw VLM reply string, parsed like upstream H* ``free_think``: the whole reply must be
-``<think>…</think><answer>…</answer>``, the answer is split on ``|`` and only its first action is
-kept, and only ``rotate(int,int)`` / ``submit(int,int)`` are valid. Anything else (floats, ``zoom``,
-bad format) becomes :class:`Invalid`, which costs a step and leaves the heading unchanged.
+a raw VLM reply string. Only ``rotate(int,int)`` / ``submit(int,int)`` are valid actions; anything else
+(floats, ``zoom``, no answer) becomes :class:`Invalid`, which costs a step and leaves the heading unchanged.
+The answer is split on ``|`` and only its first action is kept (upstream ``max_actions_per_step`` 1).
+
+Reply formats (upstream ``prompt_format``): ``free_think`` ``<think>…</think><answer>…</answer>``,
+``no_think`` ``<answer>…</answer>`` and ``grounding``
+``<think><observation>…</observation><reasoning>…</reasoning></think><answer>…</answer>``.
+Parsing modes (docs/humanoid360.md §2.2):
+
+* ``strict=False`` (default, upstream HEAD ``parse_freethink``): the answer is extracted even without
+  ``<think>`` or with text around the tags, and any single parsed action is executed; whether the whole
+  reply matches the format (``format_correct``) only decides the format reward. ``no_think`` is strict in
+  both modes (as upstream); ``grounding`` extracts the full tag structure wherever it occurs.
+* ``strict=True`` (the paper-era commit): a reply that does not match its format exactly has no action.
 """
 
 from __future__ import annotations
@@ -21,6 +31,14 @@ import numpy as np
 ROTATE, SUBMIT, INVALID = 0, 1, 2
 
 _REPLY = re.compile(r"\s*<think>(.*?)</think>\s*<answer>(.*?)</answer>\s*", re.DOTALL)
+_GROUNDING_BODY = r"<think>\s*<observation>(.*?)</observation>\s*<reasoning>(.*?)</reasoning>\s*</think>\s*<answer>(.*?)</answer>"
+#: per format: (whole-reply pattern -> format_correct, lenient extraction pattern, answer group)
+_FORMATS: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None, int]] = {
+    "free_think": (_REPLY, re.compile(r"(?:<think>(.*?)</think>)?.*?<answer>(.*?)</answer>", re.DOTALL), 2),
+    "no_think": (re.compile(r"\s*<answer>(.*?)</answer>\s*", re.DOTALL), None, 1),
+    "grounding": (re.compile(r"\s*" + _GROUNDING_BODY + r"\s*", re.DOTALL), re.compile(_GROUNDING_BODY, re.DOTALL), 3),
+}
+REPLY_FORMATS = tuple(_FORMATS)
 _CALL = re.compile(r"\s*(rotate|submit)\s*\(\s*([+-]?\d+)\s*,\s*([+-]?\d+)\s*\)\s*")
 
 
@@ -61,20 +79,78 @@ def parse_answer(answer: str) -> Action:
     return Rotate(a, b) if m.group(1) == "rotate" else Submit(a, b)
 
 
-def parse_reply(reply: str) -> Action:
-    """Parse a whole VLM reply in upstream ``free_think`` format (see module docstring)."""
-    m = _REPLY.fullmatch(reply)
+@dataclasses.dataclass(frozen=True)
+class ParsedReply:
+    """A parsed VLM reply: the action to execute and whether the reply matched its format exactly."""
+
+    action: Action
+    format_correct: bool
+
+
+class Reply(str):
+    """A VLM reply string that carries the format and parsing mode it was asked for, so the environment
+    parses it the way the prompt described (plain strings use the environment's defaults)."""
+
+    format: str
+    strict: bool
+
+    def __new__(cls, text: str, format: str = "free_think", strict: bool = False) -> Reply:
+        if format not in _FORMATS:
+            raise ValueError(f"unknown reply format {format!r}; known: {', '.join(_FORMATS)}")
+        obj = super().__new__(cls, text)
+        obj.format, obj.strict = format, bool(strict)
+        return obj
+
+
+def parse_reply_full(reply: str, format: str = "free_think", strict: bool = False) -> ParsedReply:
+    """Parse a whole VLM reply (see module docstring): the action and ``format_correct``."""
+    if format not in _FORMATS:
+        raise ValueError(f"unknown reply format {format!r}; known: {', '.join(_FORMATS)}")
+    text = reply.replace("<image>", "")
+    whole, lenient, group = _FORMATS[format]
+    full = whole.fullmatch(text.strip())
+    m = full if (strict or lenient is None) else lenient.search(text)
     if m is None:
-        return Invalid("reply is not <think>...</think><answer>...</answer>", raw=reply)
-    act = parse_answer(m.group(2))
-    return dataclasses.replace(act, raw=reply) if isinstance(act, Invalid) else act
+        return ParsedReply(Invalid(f"reply has no {format} answer", raw=reply), full is not None)
+    actions = [a.strip() for a in m.group(group).split("|") if a.strip()]
+    if not actions:
+        return ParsedReply(Invalid("empty answer", raw=reply), full is not None)
+    act = parse_answer(actions[0])
+    if isinstance(act, Invalid):
+        act = dataclasses.replace(act, raw=reply)
+    return ParsedReply(act, full is not None)
 
 
-def format_reply(action: Rotate | Submit, think: str = "") -> str:
-    """The reply string a well-behaved VLM would produce for ``action`` (used by scripted agents)."""
+def parse_reply(reply: str, format: str = "free_think", strict: bool = False) -> Action:
+    """The action of a VLM reply (:func:`parse_reply_full` without the format flag)."""
+    return parse_reply_full(reply, format, strict).action
+
+
+def parse_any(action: Any, format: str = "free_think", strict: bool = False) -> ParsedReply:
+    """Any accepted action form as a :class:`ParsedReply`; a :class:`Reply` uses its own format and mode."""
+    if isinstance(action, Reply):
+        return parse_reply_full(action, action.format, action.strict)
+    if isinstance(action, str):
+        return parse_reply_full(action, format, strict)
+    act = to_action(action)
+    return ParsedReply(act, not isinstance(act, Invalid))
+
+
+def action_string(action: Rotate | Submit) -> str:
+    """``rotate(a,b)`` / ``submit(a,b)``."""
     name = "rotate" if isinstance(action, Rotate) else "submit"
     a, b = (action.dyaw, action.dpitch) if isinstance(action, Rotate) else (action.yaw, action.pitch)
-    return f"<think>{think}</think><answer>{name}({a},{b})</answer>"
+    return f"{name}({a},{b})"
+
+
+def format_reply(action: Rotate | Submit, think: str = "", format: str = "free_think") -> str:
+    """The reply string a well-behaved VLM would produce for ``action`` (used by scripted agents)."""
+    if format == "no_think":
+        return f"<answer>{action_string(action)}</answer>"
+    if format == "grounding":
+        return (f"<think><observation>{think}</observation><reasoning>{think}</reasoning></think>"
+                f"<answer>{action_string(action)}</answer>")
+    return f"<think>{think}</think><answer>{action_string(action)}</answer>"
 
 
 def _as_int(v: Any) -> int | None:

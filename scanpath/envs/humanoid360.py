@@ -14,6 +14,13 @@ defects fixed by default:
 * Q3 ``reset()`` zeroed ``format_reward`` so it was never paid → paid (0.5 at submit when every
   action of the episode was well formed); ``quirk_zero_format_reward=True`` restores.
 * Q4 ``zoom`` is invalid; Q5 annotations are never mutated; Q6 the task prompt is set per episode.
+
+Reply strings are parsed as upstream HEAD by default (``strict_parse=False``: the answer is extracted even
+without ``<think>``, any single parsed action is executed, and a reply off its format only loses the
+format reward); ``strict_parse=True`` is the paper-era parser. ``reply_format`` is ``free_think``,
+``no_think`` or ``grounding`` (a :class:`~scanpath.envs.actions.Reply` carries its own). ``reset`` gives
+no feedback (the heading is first reported after a valid action); after an invalid action the feedback
+only says that it was not executed.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from scanpath.envs.actions import Invalid, Rotate, Submit, to_action
+from scanpath.envs.actions import REPLY_FORMATS, Invalid, Rotate, Submit, parse_any
 from scanpath.io.episodes import Episode, load_panorama
 from scanpath.envs.render import HFOV_DEG, draw_crosshair, pad_panoramas, render_py360, render_views, view_size
 from scanpath.envs.windows import distance_reward, judge, rotate_heading, widen_windows
@@ -69,7 +76,12 @@ class Humanoid360Env(gym.Env):
         render_mode: str | None = "rgb_array",
         device: str = "cpu",
         panorama_cache: int = 4,
+        reply_format: str = "free_think",
+        strict_parse: bool = False,
     ) -> None:
+        if reply_format not in REPLY_FORMATS:
+            raise ValueError(f"reply_format must be one of {', '.join(REPLY_FORMATS)}, got {reply_format!r}")
+        self.reply_format, self.strict_parse = reply_format, bool(strict_parse)
         if renderer not in ("core", "py360convert", "none"):
             raise ValueError(f"renderer must be 'core', 'py360convert' or 'none', got {renderer!r}")
         self.episodes = list(episodes or [])
@@ -187,12 +199,17 @@ class Humanoid360Env(gym.Env):
         self.headings: list[tuple[int, int]] = [(self.yaw, self.pitch)]
         self._done = False
         self.success = False
-        return self._obs(), self._info(FEEDBACK_OK.format(yaw=self.yaw, pitch=self.pitch), success=False)
+        # no feedback before the first action: the first observation does not reveal the heading (upstream's
+        # initial observation has none)
+        return self._obs(), self._info("", success=False)
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
         if self._done or self.episode is None:
             raise RuntimeError("episode is over; call reset()")
-        act = to_action(action)
+        parsed = parse_any(action, self.reply_format, self.strict_parse)
+        act = parsed.action
+        if not parsed.format_correct:  # HEAD parsing: a badly formatted reply may still act, unpaid
+            self.format_ok = False
         self.steps += 1
         reward, terminated, valid = 0.0, False, True
         if isinstance(act, Rotate):

@@ -46,7 +46,8 @@ from scanpath.evaluation.report import HUMAN_ROW, EvaluationResult
 from scanpath.evaluation.schema import metric_value
 from scanpath.io.atomic import atomic_open, atomic_save_figure, atomic_write_json, atomic_write_text
 from scanpath.models.eccnet.search import SearchResult
-from scanpath.stimuli.asymmetry import CONDITIONS, Trial, experiment_of, iter_trials
+from scanpath.stimuli.asymmetry import CONDITIONS, Trial, experiment_of
+from scanpath.stimuli.upstream_archive import load_trials
 
 
 def found_at_table(results: Sequence[SearchResult], num_fix: int, columns: int, shift_rows: bool = False) -> np.ndarray:
@@ -135,13 +136,15 @@ def run_asymmetry(
     human_csv: str | None = None,
     progress: bool = True,
     resume: bool = False,
+    stimuli_root: str | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark; returns slopes, AIs, correlation, timings and a printable ``table``.
 
     ``max_trials_per_size`` keeps the first k trials of every set-size block and ``num_fix_cap`` lowers
     NumFix (quick / CPU runs; the published protocol uses neither). ``resume`` reuses the conditions an
     interrupted run in the same ``output_dir`` already finished with the same settings (long CPU runs,
-    preempted cluster jobs); the others are searched again.
+    preempted cluster jobs); the others are searched again. ``stimuli_root`` reads upstream's stimulus
+    archive (``dataset_asymmetry`` folders) instead of generating the trials.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -153,7 +156,8 @@ def run_asymmetry(
     skw = model.stimulus_kwargs()
     signature = json.loads(json.dumps(model.signature())) if hasattr(model, "signature") else None
     trials_by_cond: dict[str, list[Trial]] = {
-        c: list(iter_trials(c, seed=seed, max_trials_per_size=max_trials_per_size, **skw)) for c in conditions
+        c: list(load_trials(c, seed=seed, max_trials_per_size=max_trials_per_size, stimuli_root=stimuli_root, **skw))
+        for c in conditions
     }
     total = sum(len(t) for t in trials_by_cond.values())
     name = getattr(model, "display_name", "model")
@@ -296,6 +300,7 @@ class AsymmetryProtocol:
     human_csv: str | None = None
     progress: bool = True
     resume: bool = False
+    stimuli_root: str | None = None
     name: str = "asymmetry"
 
     def run(self, *, model: Any, out_dir: str | Path, **_: Any) -> EvaluationResult:
@@ -305,7 +310,8 @@ class AsymmetryProtocol:
                                 f"{type(model).__name__} has no {need}()")
         res = run_asymmetry(model, out_dir, conditions=self.conditions, seed=self.seed,
                             max_trials_per_size=self.max_trials_per_size, num_fix_cap=self.num_fix_cap,
-                            human_csv=self.human_csv, progress=self.progress, resume=self.resume)
+                            human_csv=self.human_csv, progress=self.progress, resume=self.resume,
+                            stimuli_root=self.stimuli_root)
         untrained = getattr(model, "weights", None) in ("random", None) and not getattr(model, "weights_path", None)
         settings = {"dataset": "search asymmetry (six paradigms, generated stimuli; digitised human RTs)", "synthetic": False,
                     "split": "all trials", "protocol": self.name, "model": res["model"], "seed": self.seed,

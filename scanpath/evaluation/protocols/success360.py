@@ -24,7 +24,7 @@ from scanpath.evaluation.progress import track
 from scanpath.evaluation.report import EvaluationResult
 from scanpath.evaluation.schema import metric_value
 from scanpath.io.episodes import LEVEL_NAMES, TASKS, Episode
-from scanpath.models.humanoid360.agents import HeadAgent, RandomSubmitAgent, TurnInPlaceAgent
+from scanpath.models.humanoid360.agents import HeadAgent, RandomSubmitAgent, TurnInPlaceAgent, preferred_resolution
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,8 @@ def run_success(model: Any, output_dir: Path, *, episodes: Sequence[Episode], ma
             agents = {f"{k} (model)": v for k, v in agents.items()}
         agents["random submit"] = RandomSubmitAgent(seed)
         agents["turn in place"] = TurnInPlaceAgent(seed=seed, max_turns=max_steps - 1)
-    env = Humanoid360Env(resolution=resolution, max_steps=max_steps, **env_kwargs)
+    # the model's own view resolution wins (the VLM: 1080, as upstream's evaluation configs)
+    env = Humanoid360Env(resolution=preferred_resolution(model, resolution), max_steps=max_steps, **env_kwargs)
     summary, per_episode = {}, {}
     for name, agent in agents.items():
         res = run_episodes(agent, env, episodes, progress=progress)

@@ -30,7 +30,13 @@ import numpy as np
 import torch
 
 from scanpath.models.base import ScanpathModel
-from scanpath.models.eccnet.natural import NaturalSearchParams, natural_search, snap_to_points
+from scanpath.models.eccnet.natural import (
+    NaturalSearchParams,
+    display_cell_masks,
+    natural_search,
+    snap_to_cells,
+    snap_to_points,
+)
 from scanpath.models.eccnet.search import SearchParams, SearchResult, baseline_search, eccnet_search
 from scanpath.models.eccnet.torch_model import EccNet, EccNetConfig
 from scanpath.stimuli.asymmetry import ExperimentSpec, Trial
@@ -103,6 +109,12 @@ class EccNetSearchModel(ScanpathModel):
         nat = dict(natural or {})
         snap = nat.pop("snap_points", None)
         self.snap_points = None if snap is None else np.asarray(snap, np.float64).reshape(-1, 2)
+        self.snap = nat.pop("snap", None) or ("cells" if nat.get("ior") == "cells" else "nearest")
+        if self.snap not in ("cells", "nearest"):
+            raise ValueError(f"natural.snap must be 'cells' or 'nearest', got {self.snap!r}")
+        self.output_points = nat.pop("output_points", None) or "num_fix"
+        if self.output_points not in ("num_fix", "all"):
+            raise ValueError(f"natural.output_points must be 'num_fix' or 'all', got {self.output_points!r}")
         self.natural = NaturalSearchParams.from_config(
             nat, layer_mask=self.layer_mask, check_last=False if upstream else None)
 
@@ -151,7 +163,10 @@ class EccNetSearchModel(ScanpathModel):
     def predict_scanpaths(self, batch: dict[str, Any]) -> ScanpathBatch:
         """Natural-image search (§2.6) on a collated batch with ``image`` (display, float [0, 1]),
         ``target_crop`` and ``gt_mask`` (display px); fixations come back in the original frame
-        (``image_size``), snapped to ``natural.snap_points`` when set. ``extra`` records found and N."""
+        (``image_size``), snapped to ``natural.snap_points`` when set (``snap=cells``: the last cell containing
+        the fixation, else the first point, as upstream ObjArr; ``nearest``: the nearest point). As upstream
+        saves them, at most NumFix points are kept (start included; ``output_points=all`` keeps NumFix + 1).
+        ``extra`` records found and N."""
         if self.baseline is not None:
             raise ValueError(self.skip_reason({}))
         missing = [k for k in NATURAL_KEYS if k not in batch]
@@ -168,8 +183,14 @@ class EccNetSearchModel(ScanpathModel):
         for i, (res, disp, meta) in enumerate(zip(results, displays, batch["scanpaths"].meta)):
             H, W = disp.shape[:2]
             W0, H0 = (int(v) for v in sizes[i]) if sizes is not None else (W, H)
-            xy = np.stack([res.fixations[:, 1] * (W0 / W), res.fixations[:, 0] * (H0 / H)], 1).astype(np.float64)
-            if self.snap_points is not None:
+            fx = res.fixations[:self.natural.num_fix] if self.output_points == "num_fix" else res.fixations
+            xy = np.stack([fx[:, 1] * (W0 / W), fx[:, 0] * (H0 / H)], 1).astype(np.float64)
+            if self.snap_points is not None and self.snap == "cells":
+                masks = display_cell_masks(self.natural, H, W)
+                if masks is None:
+                    raise ValueError("natural.snap='cells' needs natural.cells or natural.cell_masks_path")
+                xy = snap_to_cells(fx, masks, self.snap_points)
+            elif self.snap_points is not None:
                 xy = snap_to_points(xy, self.snap_points)
             extra = {k: v for k, v in (meta.get("extra") or {}).items() if k in _STIMULUS_KEYS}
             extra.update(found=bool(res.found), N=int(res.n_fix) if res.found else None)

@@ -9,8 +9,13 @@ The network and the per-step map are those of the asymmetry mode (§2.4); what c
   allowed map only (the image is not repainted), allowed = display x M, and every step runs
   oracle (start included) -> IOR -> forward pass;
 * ``ior="cells"`` (ObjArr): the first object cell containing the gaze is inhibited and repainted with
-  bg, allowed = M x union of the cells, and the order is that of §2.4 (forward -> IOR -> oracle, start
+  bg, allowed = M x union of the cells (``cells`` boxes, or the masks of ``cell_masks_path``, upstream's
+  ``gt_mask.npy``, resized to the display with INTER_AREA and thresholded at 125 as upstream), and the order is that of §2.4 (forward -> IOR -> oracle, start
   never checked);
+* the allowed map is cut at +-H around the gaze and zero-padded by ``margin`` to the 2m crop, as
+  upstream (``allowed_window="eye"``), so a target farther than H from the gaze is not reachable in one
+  saccade (on 736 x 896 displays: columns 736-799 px from the gaze); ``allowed_window="crop"`` uses the
+  whole +-m crop;
 * the oracle looks for a gt pixel in an ``oracle_size`` window centred on the gaze
   (rows [r - size//2, r - size//2 + size), columns alike).
 
@@ -21,12 +26,15 @@ checks it. NumFix counts model fixations after the start, so a scanpath has at m
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 
+from scanpath.errors import ScanpathDataError
 from scanpath.models.eccnet.search import DogParams, GazeCrop, SearchResult, fixation_from_maps, window_hit
 from scanpath.models.eccnet.torch_model import EccNet
 
@@ -42,24 +50,31 @@ class NaturalSearchParams:
     ior_size: int = 64
     oracle_size: int = 64
     cells: tuple[Box, ...] | None = None
+    cell_masks_path: str | None = None
     dog: DogParams = ((3, 0.0), (5, 1.0))
     layer_mask: tuple[float, float, float] = (1.0, 1.0, 1.0)
     weight_pattern: Literal["nl", "l"] = "l"
     bg: int = 0
     margin: int = 64
     check_last: bool = True
+    allowed_window: Literal["eye", "crop"] = "eye"
 
     def __post_init__(self) -> None:
         if self.ior not in ("square", "cells"):
             raise ValueError(f"natural.ior must be 'square' or 'cells', got {self.ior!r}")
-        if self.ior == "cells" and not self.cells:
-            raise ValueError("natural.ior='cells' needs natural.cells: a list of [x, y, w, h] object cells (display px)")
+        if self.ior == "cells" and not self.cells and not self.cell_masks_path:
+            raise ValueError("natural.ior='cells' needs natural.cells: a list of [x, y, w, h] object cells (display px), "
+                             "or natural.cell_masks_path: a cells x H x W .npy of cell masks (upstream gt_mask.npy)")
+        if self.cells and self.cell_masks_path:
+            raise ValueError("give natural.cells or natural.cell_masks_path, not both")
         if self.cells is not None:
             for i, c in enumerate(self.cells):
                 if len(c) != 4 or min(c[2], c[3]) <= 0:
                     raise ValueError(f"natural.cells[{i}] must be [x, y, w, h] with w, h > 0, got {list(c)}")
         if self.num_fix < 1 or self.ior_size < 1 or self.oracle_size < 1 or self.margin < 0:
             raise ValueError("natural.num_fix, ior_size and oracle_size must be >= 1 and margin >= 0")
+        if self.allowed_window not in ("eye", "crop"):
+            raise ValueError(f"natural.allowed_window must be 'eye' or 'crop', got {self.allowed_window!r}")
         if not 0 <= self.bg <= 255:
             raise ValueError(f"natural.bg must be a uint8 grey level, got {self.bg}")
 
@@ -81,6 +96,73 @@ class NaturalSearchParams:
         return cls(**kw)  # type: ignore[arg-type]
 
 
+@functools.lru_cache(maxsize=8)
+def load_cell_masks(path: str) -> np.ndarray:
+    """Cell masks ``[cells, h, w]`` uint8 from a ``.npy`` (upstream ``gt_mask.npy``: 0/255 per object cell)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ScanpathDataError("cell-mask file not found (upstream layout: <dataset>/ObjArr/gt_mask.npy)",
+                                file=p, field="cell_masks_path")
+    try:
+        a = np.load(p, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise ScanpathDataError(f"cannot read cell masks: {e}", file=p, field="cell_masks_path") from e
+    if a.ndim != 3 or a.shape[0] < 1 or not np.issubdtype(a.dtype, np.number):
+        raise ScanpathDataError(f"cell masks must be a numeric cells x H x W array, got {a.dtype} {a.shape}", file=p,
+                                field="cell_masks_path")
+    a.setflags(write=False)
+    return a
+
+
+def display_cell_masks(params: NaturalSearchParams, H: int, W: int) -> np.ndarray | None:
+    """Bool cell masks ``[cells, H, W]`` at the display size: the ``cells`` boxes, or the masks of
+    ``cell_masks_path`` resized as upstream (INTER_AREA, then > 125). None without cells."""
+    if params.cell_masks_path:
+        return _resized_masks(str(params.cell_masks_path), H, W)
+    if not params.cells:
+        return None
+    out = np.zeros((len(params.cells), H, W), bool)
+    for i, (x, y, w, h) in enumerate(params.cells):
+        out[i, max(y, 0):min(y + h, H), max(x, 0):min(x + w, W)] = True
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _resized_masks(path: str, H: int, W: int) -> np.ndarray:
+    import cv2
+
+    src = load_cell_masks(path)
+    out = np.stack([cv2.resize(np.ascontiguousarray(m, dtype=np.uint8), (W, H), interpolation=cv2.INTER_AREA) > 125
+                    for m in src])
+    out.setflags(write=False)
+    return out
+
+
+def first_cell_at(masks: np.ndarray, r: int, c: int) -> int | None:
+    """Index of the first cell mask containing display pixel (r, c) (IOR, as upstream), or None."""
+    if not (0 <= r < masks.shape[1] and 0 <= c < masks.shape[2]):
+        return None
+    hit = np.flatnonzero(masks[:, r, c])
+    return int(hit[0]) if len(hit) else None
+
+
+def snap_to_cells(fixations_rc: np.ndarray, masks: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """ObjArr output (upstream ``post_process_saccades``): each (row, col) display fixation becomes
+    ``points[i + 1]`` for the LAST cell i whose mask contains it, else ``points[0]`` (the centre).
+    ``points`` holds 1 + cells positions (x, y) in the output frame."""
+    if len(points) != masks.shape[0] + 1:
+        raise ValueError(f"snapping to cells needs {masks.shape[0] + 1} points (centre + one per cell), got {len(points)}")
+    out = np.empty((len(fixations_rc), 2), np.float64)
+    K, H, W = masks.shape
+    for k, (r, c) in enumerate(np.asarray(fixations_rc, np.int64)):
+        t = 0
+        if 0 <= r < H and 0 <= c < W:
+            hit = np.flatnonzero(masks[:, r, c])
+            t = int(hit[-1]) + 1 if len(hit) else 0
+        out[k] = points[t]
+    return out
+
+
 class _NaturalState(GazeCrop):
     """One trial: padded canvas, allowed map (display or cells x IOR mask), gaze in canvas px."""
 
@@ -91,15 +173,27 @@ class _NaturalState(GazeCrop):
         self.canvas = np.full((H + 2 * m, W + 2 * m, 3), params.bg, np.uint8)
         self.canvas[m:m + H, m:m + W] = display
         self.allowed = np.zeros(self.canvas.shape[:2], np.float32)
-        if params.ior == "cells":
-            for x, y, w, h in params.cells or ():
-                self.allowed[m + max(y, 0):m + min(y + h, H), m + max(x, 0):m + min(x + w, W)] = 1.0
+        self.cell_masks = display_cell_masks(params, H, W) if params.ior == "cells" else None
+        if self.cell_masks is not None:
+            self.allowed[m:m + H, m:m + W] = self.cell_masks.any(0)
         else:
             self.allowed[m:m + H, m:m + W] = 1.0
         self.g = np.array([m + H // 2, m + W // 2])
         self.fix = [(H // 2, W // 2)]
         self.found = False
         self.done = False
+
+    def allowed_crop(self) -> np.ndarray:
+        """The allowed map seen from the gaze, 2m x 2m like the search crop. ``allowed_window="eye"``
+        (upstream): cut at +-H around the gaze and zero-padded by ``margin``, so only targets within H
+        of the gaze are reachable; ``"crop"``: the full +-m crop."""
+        a = self.crop(self.allowed)
+        if self.params.allowed_window == "crop" or self.params.margin == 0:
+            return a
+        b = self.params.margin
+        out = np.zeros_like(a)
+        out[b:-b, b:-b] = a[b:-b, b:-b]
+        return out
 
     def judge(self, k: int) -> bool:
         """Oracle on fixation k (0 = start); True when the trial stops there."""
@@ -117,13 +211,13 @@ class _NaturalState(GazeCrop):
             r0, c0 = m + r - p.ior_size // 2, m + c - p.ior_size // 2
             self.allowed[max(r0, 0):r0 + p.ior_size, max(c0, 0):c0 + p.ior_size] = 0.0
             return
-        for x, y, w, h in p.cells or ():
-            if y <= r < y + h and x <= c < x + w:
-                rows = slice(m + max(y, 0), m + min(y + h, self.H))
-                cols = slice(m + max(x, 0), m + min(x + w, self.W))
-                self.allowed[rows, cols] = 0.0
-                self.canvas[rows, cols] = p.bg
-                return
+        assert self.cell_masks is not None
+        cell = first_cell_at(self.cell_masks, r, c)
+        if cell is not None:
+            inside = self.cell_masks[cell]
+            disp_allowed = self.allowed[m:m + self.H, m:m + self.W]
+            disp_allowed[inside] = 0.0
+            self.canvas[m:m + self.H, m:m + self.W][inside] = p.bg
 
 
 @torch.inference_mode()
@@ -188,7 +282,7 @@ def natural_search(
                 maps = net.attention(taps, [t.index_select(0, sel) for t in tgt]).float().cpu().numpy()
                 for a, j in enumerate(live):
                     st = states[j]
-                    r, c = fixation_from_maps(maps[a], st.crop(st.allowed), params.layer_mask, params.weight_pattern,
+                    r, c = fixation_from_maps(maps[a], st.allowed_crop(), params.layer_mask, params.weight_pattern,
                                               params.dog)
                     st.g = np.clip(st.g - st.m + np.array([r, c]), st.m, [st.m + st.H, st.m + st.W])
                     st.fix.append((int(st.g[0] - st.m), int(st.g[1] - st.m)))

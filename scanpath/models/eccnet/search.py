@@ -17,6 +17,7 @@ Fixations are (row, col) in display pixels; index 0 is the start (display centre
 from __future__ import annotations
 
 import dataclasses
+import zlib
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -253,6 +254,13 @@ def pixel_match_map(display: np.ndarray, target: np.ndarray, impl: str = "fft") 
     return cv2.GaussianBlur(corr.astype(np.float32), (7, 7), 3.0)
 
 
+def baseline_rng(seed: int, condition: str, index: int) -> np.random.Generator:
+    """The chance baseline's stream for one trial, seeded on (seed, CRC-32 of the full condition name,
+    trial index): stable across runs and processes (unlike the salted ``hash()``), and distinct for
+    conditions of equal name length (curve_in_lines / line_in_curves, Ts / Ls)."""
+    return np.random.default_rng([int(seed), zlib.crc32(condition.encode("utf-8")), int(index)])
+
+
 def baseline_search(
     trials: Sequence[Trial],
     params: SearchParams,
@@ -273,7 +281,7 @@ def baseline_search(
     geo = _Geometry(trials[0])
     out = []
     for trial in trials:
-        rng = np.random.default_rng([int(seed), int(trial.index), len(trial.condition)])
+        rng = baseline_rng(seed, trial.condition, trial.index)
         allowed = geo.union.astype(np.float32).copy()
         H = geo.H
         pos = (H // 2, H // 2)

@@ -20,6 +20,17 @@ import numpy as np
 from scanpath.envs.actions import Rotate, Submit, format_reply
 
 
+def preferred_resolution(model: Any, default: int) -> int:
+    """The view height (``resolution``, views are (res//9·16) x res) to evaluate ``model`` at: the
+    model's own ``resolution`` when it sets one (the VLM: 1080, as upstream's evaluation configs), else
+    ``default`` (the runner's). Works on the instantiated model and on its config block."""
+    try:
+        value = getattr(model, "resolution", None)
+    except Exception:  # e.g. a struct DictConfig without the key
+        value = None
+    return int(default) if value is None else int(value)
+
+
 class HeadAgent:
     """Base class: ``reset(info)`` at episode start, ``act(observation)`` each step."""
 

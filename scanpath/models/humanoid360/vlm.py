@@ -3,9 +3,12 @@
 ``QwenVLPolicy`` keeps a chat in the Qwen format (``<|im_start|>role\n…<|im_end|>``; an image is
 ``<|vision_start|><|image_pad|>…<|vision_end|>`` with one pad per merged 2×2 patch), a configurable
 HOS/HPS system prompt, and a window of the last 2·win − 1 messages (win = 5 for evaluation, 2 for
-RL). Each ``act(observation)`` appends the view (+ the env feedback), generates a reply (greedy for
-evaluation, temperature 0.7 / top-p 0.95 for RL) and returns the raw string; the environment parses
-it (``<think>…</think><answer>rotate(a,b)|submit(a,b)</answer>``).
+RL). Prompts come from :mod:`.prompts`: our wording by default, or upstream H*'s templates read from a
+local checkout (``prompts.upstream_repo``); reply formats ``free_think`` / ``no_think`` / ``grounding``.
+Each ``act(observation)`` appends the view in the first-observation template (no heading) or the
+per-turn template (the env feedback: the heading after a valid action, only "not executed" after an
+invalid one), generates a reply (greedy, up to 1024 new tokens, as upstream evaluation; temperature 0.7 /
+top-p 0.95 for RL) and returns it as a :class:`~scanpath.envs.actions.Reply` for the environment's parser.
 
 Weights load with ``from_pretrained`` (a Hub id such as ``humanoid-vstar/HVS-3B`` or a local path).
 :func:`tiny_qwen_vl` builds a randomly initialised tiny model with an in-memory byte-level
@@ -15,32 +18,21 @@ vocabulary holding the Qwen special tokens and the think/answer tags (tests; no 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
+from scanpath.envs.actions import REPLY_FORMATS, Reply, Rotate, action_string, parse_reply_full
 from scanpath.models.humanoid360.agents import HeadAgent
+from scanpath.models.humanoid360.prompts import IMAGE, PromptSet, make_prompts
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
            "<|video_pad|>"]
 TAGS = ["<think>", "</think>", "<answer>", "</answer>"]
-
-# Our wording (not upstream's); same content as upstream prompt.py: signs, the green cross, the format
-# and a worked example rotate(-45,0) → (315,0) → rotate(-30,-5) → submit(285,-5).
-_COMMON = (
-    "You stand inside a 360-degree panorama and see a 100-degree perspective view. Your heading is (yaw, pitch) in "
-    "integer degrees: positive yaw turns right, negative yaw turns left; positive pitch looks up, negative looks down. "
-    "The green cross marks the centre of your view. Actions: rotate(dyaw,dpitch) turns your head relative to the "
-    "current heading; submit(yaw,pitch) answers with an absolute heading and ends the episode. Reply exactly as "
-    "<think>your reasoning</think><answer>one action</answer>. Example: from (0,0) you reply rotate(-45,0) and face "
-    "(315,0); you reply rotate(-30,-5) and face (285,-5); the target is at the cross, so you reply submit(285,-5)."
-)
-PROMPTS = {
-    "HOS": "Task: find the object described by the instruction and submit the heading that centres it. " + _COMMON,
-    "HPS": "Task: find the direction you should walk to follow the instruction and submit that heading (only yaw "
-           "is judged). " + _COMMON,
-}
+#: sampling temperature of RL rollouts (greedy=false with temperature 0)
+RL_TEMPERATURE = 0.7
 
 
 def _require_transformers() -> Any:
@@ -84,13 +76,23 @@ def tiny_qwen_vl(seed: int = 0) -> tuple[Any, Any, Any]:
 
 
 class QwenVLPolicy(HeadAgent):
-    """Chat-format VLM agent: ``act(observation) -> reply string`` (see module docstring)."""
+    """Chat-format VLM agent: ``act(observation) -> reply string`` (see module docstring).
+
+    ``prompts``: ``{"upstream_repo": path | None, "format": "free_think" | "no_think" | "grounding",
+    "HOS"/"HPS": our system prompt overridden per task}`` (:mod:`.prompts`), or a PromptSet object.
+    ``parser``: ``head`` (upstream HEAD: answer extracted without ``<think>``, format only decides the format
+    reward) or ``strict`` (paper-era); the reply is returned as a :class:`~scanpath.envs.actions.Reply`
+    carrying both, so the environment parses it accordingly. Decoding is greedy when ``greedy`` or
+    ``temperature == 0`` (upstream evaluation: temperature 0, ``max_new_tokens`` 1024).
+    ``resolution``: the view height the agent is evaluated at (upstream evaluation configs: 1080, i.e.
+    1920 x 1080 views); see :func:`~scanpath.models.humanoid360.agents.preferred_resolution`.
+    """
 
     def __init__(self, model: Any = None, tokenizer: Any = None, image_processor: Any = None, *,
                  pretrained: str | None = None, tiny: bool = False, task: str = "HOS", window: int = 5,
-                 greedy: bool = True, temperature: float = 0.7, top_p: float = 0.95, max_new_tokens: int = 256,
-                 view_hw: tuple[int, int] | None = None, prompts: dict[str, str] | None = None, device: str = "cpu",
-                 seed: int = 0) -> None:
+                 greedy: bool | None = None, temperature: float = 0.0, top_p: float = 0.95, max_new_tokens: int = 1024,
+                 view_hw: tuple[int, int] | None = None, prompts: Mapping[str, Any] | PromptSet | None = None,
+                 parser: str = "head", resolution: int | None = 1080, device: str = "cpu", seed: int = 0) -> None:
         tf = _require_transformers()
         if tiny:
             model, tokenizer, image_processor = tiny_qwen_vl(seed)
@@ -102,20 +104,42 @@ class QwenVLPolicy(HeadAgent):
             tokenizer, image_processor = proc.tokenizer, proc.image_processor
         self.model, self.tokenizer, self.image_processor = model.to(device), tokenizer, image_processor
         self.device = torch.device(device)
-        self.task, self.window, self.greedy = task, int(window), bool(greedy)
+        self.task, self.window = task, int(window)
         self.temperature, self.top_p, self.max_new_tokens = float(temperature), float(top_p), int(max_new_tokens)
+        self.greedy = (self.temperature == 0.0) if greedy is None else bool(greedy)
+        if not self.greedy and self.temperature <= 0.0:
+            self.temperature = RL_TEMPERATURE  # sampling without a temperature: the RL setting (spec §2.3)
         self.view_hw = tuple(view_hw) if view_hw is not None else None
-        self.prompts = dict(PROMPTS, **(prompts or {}))
+        if parser not in ("head", "strict"):
+            raise ValueError(f"parser must be 'head' (upstream HEAD) or 'strict' (paper era), got {parser!r}")
+        self.strict = parser == "strict"
+        self.resolution = None if resolution is None else int(resolution)
+        if prompts is not None and hasattr(prompts, "first_observation"):
+            self.prompts: PromptSet = prompts  # type: ignore[assignment]
+            self.format = "free_think"
+        else:
+            cfg = dict(prompts or {})
+            self.format = str(cfg.pop("format", None) or "free_think")
+            if self.format not in REPLY_FORMATS:
+                raise ValueError(f"model.prompts.format must be one of {', '.join(REPLY_FORMATS)}, got {self.format!r}")
+            repo = cfg.pop("upstream_repo", None)
+            system = {k: v for k, v in cfg.items() if v is not None}
+            unknown = set(system) - {"HOS", "HPS"}
+            if unknown:
+                raise ValueError(f"unknown model.prompts keys {sorted(unknown)} (known: upstream_repo, format, HOS, HPS)")
+            self.prompts = make_prompts(repo, system)
         self.display_name = "Qwen2.5-VL" + (" (tiny random)" if tiny else f" ({pretrained})" if pretrained else "")
         self.merge = int(getattr(image_processor, "merge_size", 2))
         self.reset()
 
     def reset(self, info: dict[str, Any] | None = None) -> None:
+        """New episode: empty chat; the task (HOS/HPS) from the env's info. The env's reset feedback is not
+        used: the first observation never states the heading."""
         self.messages: list[dict[str, Any]] = []
         self.feedback = ""
+        self.valid_action: list[str] = []
         if info is not None:
             self.task = info.get("task", self.task)
-            self.feedback = info.get("feedback", "")
 
     def observe_feedback(self, feedback: str) -> None:
         self.feedback = feedback
@@ -127,19 +151,32 @@ class QwenVLPolicy(HeadAgent):
 
         return cv2.resize(img, (self.view_hw[1], self.view_hw[0]), interpolation=cv2.INTER_AREA)
 
+    def system_prompt(self) -> str:
+        return self.prompts.system(self.task, self.format)
+
+    def user_text(self, instruction: str) -> str:
+        """The next user message (with :data:`~.prompts.IMAGE` where the view goes): the first-observation
+        template on the first turn, else the per-turn template with the last feedback and valid action."""
+        if not self.messages:
+            return self.prompts.first_observation(instruction, self.format)
+        return self.prompts.turn(instruction, self.feedback, self.valid_action, self.format)
+
     def build_inputs(self) -> dict[str, torch.Tensor]:
         """Token ids + pixel values of the system prompt and the last 2·win − 1 messages."""
         msgs = self.messages[-(2 * self.window - 1):]
         images = [m["image"] for m in msgs if m["role"] == "user"]
         vis = self.image_processor(images=images, return_tensors="pt") if images else {}
         grids = vis["image_grid_thw"].tolist() if images else []
-        parts = [f"<|im_start|>system\n{self.prompts[self.task]}<|im_end|>\n"]
+        parts = [f"<|im_start|>system\n{self.system_prompt()}<|im_end|>\n"]
         k = 0
         for m in msgs:
             if m["role"] == "user":
                 n = int(np.prod(grids[k])) // (self.merge**2)
                 k += 1
-                parts.append("<|im_start|>user\n<|vision_start|>" + "<|image_pad|>" * n + f"<|vision_end|>{m['text']}<|im_end|>\n")
+                vision = "<|vision_start|>" + "<|image_pad|>" * n + "<|vision_end|>"
+                text = m["text"]
+                text = text.replace(IMAGE, vision, 1) if IMAGE in text else vision + text
+                parts.append(f"<|im_start|>user\n{text}<|im_end|>\n")
             else:
                 parts.append(f"<|im_start|>assistant\n{m['text']}<|im_end|>\n")
         parts.append("<|im_start|>assistant\n")
@@ -149,18 +186,22 @@ class QwenVLPolicy(HeadAgent):
             out.update(pixel_values=vis["pixel_values"], image_grid_thw=vis["image_grid_thw"])
         return {k: v.to(self.device) for k, v in out.items()}
 
-    @torch.no_grad()
-    def act(self, observation: dict[str, Any]) -> str:
-        text = f"Instruction: {observation['instruction']}. Current direction (yaw,pitch) is ({int(observation['yaw'])},{int(observation['pitch'])})."
-        if self.feedback:
-            text = f"{self.feedback}. {text}"
-        self.messages.append({"role": "user", "image": self._image(observation["image"]), "text": text})
-        inputs = self.build_inputs()
-        gen = dict(max_new_tokens=self.max_new_tokens, do_sample=not self.greedy)
+    def generation_kwargs(self) -> dict[str, Any]:
+        """``generate`` arguments: greedy (upstream evaluation) or temperature / top-p sampling (RL)."""
+        gen: dict[str, Any] = dict(max_new_tokens=self.max_new_tokens, do_sample=not self.greedy)
         if not self.greedy:
             gen.update(temperature=self.temperature, top_p=self.top_p)
-        out = self.model.generate(**inputs, **gen)
+        return gen
+
+    @torch.no_grad()
+    def act(self, observation: dict[str, Any]) -> Reply:
+        text = self.user_text(str(observation["instruction"]))
+        self.messages.append({"role": "user", "image": self._image(observation["image"]), "text": text})
+        inputs = self.build_inputs()
+        out = self.model.generate(**inputs, **self.generation_kwargs())
         reply = self.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
         self.messages.append({"role": "assistant", "text": reply})
+        act = parse_reply_full(reply, self.format, self.strict).action  # what the env will execute
+        self.valid_action = [action_string(act)] if isinstance(act, Rotate) else []
         self.feedback = ""
-        return reply
+        return Reply(reply, format=self.format, strict=self.strict)
