@@ -198,5 +198,5 @@ def test_vlm_config_matches_the_upstream_evaluation_protocol():
     m = cfg.model
     assert m.max_new_tokens == 1024 and m.temperature == 0.0 and m.greedy is True
     assert m.parser == "head" and m.prompts.upstream_repo is None and m.prompts.format == "free_think"
-    assert preferred_resolution(m, cfg.runner.resolution) == 1080
-    assert preferred_resolution(object(), 720) == 720  # models without a preference keep the runner's
+    assert cfg.protocol._target_.endswith("Success360Protocol") and preferred_resolution(m, cfg.protocol.resolution) == 1080
+    assert preferred_resolution(object(), 720) == 720  # models without a preference keep the protocol's
