@@ -20,9 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from scanpath.evaluation.report import SYNTHETIC_BANNER, EvaluationResult, format_rows, json_clean, table_columns
+from scanpath.evaluation.report import (
+    SYNTHETIC_BANNER,
+    EvaluationResult,
+    dropped_columns,
+    format_rows,
+    json_clean,
+    table_columns,
+)
 from scanpath.io.atomic import atomic_write_json, atomic_write_text
-from scanpath.types import Scanpath, group_by_stimulus
+from scanpath.types import Scanpath, scanpath_key
 
 REPORT_DATA = "report_data.json"
 MAX_IMAGE_SIDE = 720
@@ -58,23 +65,32 @@ def _path(s: Scanpath) -> list[list[float | None]]:
              round(float(d[i]), 1)] for i, (x, y) in enumerate(zip(s.x, s.y))]
 
 
+def _group(scanpaths: Sequence[Scanpath], key: str) -> dict[str, list[Scanpath]]:
+    out: dict[str, list[Scanpath]] = {}
+    for s in scanpaths:
+        out.setdefault(scanpath_key(s, key), []).append(s)
+    return out
+
+
 def stimulus_records(samples: Sequence[Mapping[str, Any]], humans: Sequence[Scanpath],
                      predictions: Mapping[str, Sequence[Scanpath]], n_stimuli: int = 6,
-                     max_per_group: int = 5) -> list[dict[str, Any]]:
-    """JSON records for the first ``n_stimuli`` test stimuli: image, size, target box, object boxes,
-    task, the human scanpaths and each model's scanpaths (all samples, labelled distinctly)."""
-    by_h = group_by_stimulus(humans)
-    by_p = {name: group_by_stimulus(p) for name, p in predictions.items()}
+                     max_per_group: int = 5, key: str = "stimulus") -> list[dict[str, Any]]:
+    """JSON records for the first ``n_stimuli`` test queries (evaluation keys: a stimulus, or a
+    stimulus and its target): image, size, target box, object boxes, task, the human scanpaths and
+    each model's scanpaths (all samples, labelled distinctly)."""
+    by_h = _group(humans, key)
+    by_p = {name: _group(p, key) for name, p in predictions.items()}
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for sample in samples:
         if len(out) >= n_stimuli:
             break
         stim = str(sample.get("stimulus", ""))
-        if stim in seen or stim not in by_h:
+        k = scanpath_key(sample["scanpath"], key) if "scanpath" in sample else stim
+        if k in seen or k not in by_h:
             continue
-        seen.add(stim)
-        hs = by_h[stim]
+        seen.add(k)
+        hs = by_h[k]
         size = sample.get("image_size") or hs[0].image_size
         boxes = sample.get("boxes")
         rec: dict[str, Any] = {
@@ -88,7 +104,7 @@ def stimulus_records(samples: Sequence[Mapping[str, Any]], humans: Sequence[Scan
             "groups": {"Human": [{"label": f"subject {s.subject}", "fix": _path(s)} for s in hs[:max_per_group]]},
         }
         for name, groups in by_p.items():
-            preds = groups.get(stim, [])
+            preds = groups.get(k, [])
             rec["groups"][name] = [{"label": f"{name} #{i + 1}" if len(preds) > 1 else name, "fix": _path(s)}
                                    for i, s in enumerate(preds[:max_per_group])]
         out.append(rec)
@@ -130,6 +146,7 @@ def page_data(result: EvaluationResult, stimuli: Sequence[Mapping[str, Any]], ru
              "raw": raw[label]} for label, row in zip(cells, result.rows.values())]
     title = f"{result.settings.get('dataset')} — {result.settings.get('protocol', 'plain')} protocol"
     return json_clean({"title": title, "synthetic": bool(result.settings.get("synthetic")),
+                       "column_notes": dropped_columns(result.rows),
                        "untrained": sorted(n for n, r in result.rows.items() if r.get("untrained")),
                        "banner": SYNTHETIC_BANNER, "columns": columns, "higher": higher, "rows": rows,
                        "settings": result.settings, "skipped": result.skipped, "sections": result.sections,
@@ -245,6 +262,7 @@ function renderTable(){
 }
 renderTable();
 const sk = document.getElementById("skipped");
+for (const k in DATA.column_notes) sk.appendChild(el("div",{},"column "+k+" not shown: "+DATA.column_notes[k]));
 for (const k in DATA.skipped) sk.appendChild(el("div",{},"skipped "+k+": "+DATA.skipped[k]));
 const secs = document.getElementById("sections");
 for (const k in DATA.sections){ secs.appendChild(el("h2",{},k)); secs.appendChild(el("pre",{class:"settings"},DATA.sections[k])); }

@@ -325,4 +325,5 @@ def report_stimuli(datamodule: Any, humans: Sequence[Scanpath], predictions: Map
         return []
     ds = query_dataset(datamodule)
     samples = (ds[i] for i in range(len(ds)))
-    return stimulus_records(samples, humans, predictions, n_stimuli=n_stimuli)
+    return stimulus_records(samples, humans, predictions, n_stimuli=n_stimuli,
+                            key=getattr(datamodule, "eval_key", "stimulus"))

@@ -116,8 +116,35 @@ def _arrow(higher_is_better: bool | None) -> str:
     return "" if higher_is_better is None else (" ↑" if higher_is_better else " ↓")
 
 
+def _cell(row: Mapping[str, Any], entry: str, dim: str | None) -> float | None:
+    res = (row.get("metrics") or {}).get(entry)
+    if res is None:
+        return None
+    v = res.get("value") if dim is None else (res.get("values") or {}).get(dim)
+    return float(v) if _finite(v) else None
+
+
+def dropped_columns(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Columns left out of the tables, with the reason: no finite value in any row (e.g. durations on
+    data without durations), or a sub-dimension equal to its metric's value in every row."""
+    out: dict[str, str] = {}
+    for title, entry, dim in _all_columns(rows):
+        vals = [_cell(r, entry, dim) for r in rows.values()]
+        if all(v is None for v in vals):
+            out[title] = "no finite value in any row (the data or the predictions lack what it needs)"
+        elif dim is not None and all(_cell(r, entry, dim) == _cell(r, entry, None) for r in rows.values()):
+            out[title] = f"equal to {entry} in every row"
+    return out
+
+
 def table_columns(rows: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, str | None]]:
-    """(column title, metric entry, sub-dimension or None) in the order metrics first appear."""
+    """(column title, metric entry, sub-dimension or None) in the order metrics first appear, without
+    the columns :func:`dropped_columns` lists."""
+    dropped = dropped_columns(rows)
+    return [c for c in _all_columns(rows) if c[0] not in dropped]
+
+
+def _all_columns(rows: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, str | None]]:
     cols: list[tuple[str, str, str | None]] = []
     seen: set[tuple[str, str | None]] = set()
     for row in rows.values():
@@ -161,6 +188,11 @@ def settings_footer(settings: Mapping[str, Any], skipped: Mapping[str, str]) -> 
     return "\n".join(lines)
 
 
+def column_notes(rows: Mapping[str, Mapping[str, Any]]) -> str:
+    """One line per dropped column (markdown list)."""
+    return "\n".join(f"- column {t} not shown: {why}" for t, why in dropped_columns(rows).items())
+
+
 def _title(settings: Mapping[str, Any]) -> str:
     proto = settings.get("protocol")
     title = f"Evaluation on {settings.get('dataset')} ({settings.get('split', 'test')} split)"
@@ -184,7 +216,8 @@ def render_markdown(result: EvaluationResult) -> str:
     head = "| row | " + " | ".join(columns) + " |"
     sep = "|---|" + "---|" * len(columns)
     body = ["| " + label + " | " + " | ".join(c[col] for col in columns) + " |" for label, c in cells.items()]
-    parts = [f"# {_title(result.settings)}", "", head, sep, *body, "", ROW_NOTES, ""]
+    notes = column_notes(result.rows)
+    parts = [f"# {_title(result.settings)}", "", head, sep, *body, "", ROW_NOTES, *(["", notes] if notes else []), ""]
     for name, text in result.sections.items():
         parts += [f"## {name}", "", text.rstrip(), ""]
     parts += ["## Settings", "", settings_footer(result.settings, result.skipped), ""]
