@@ -33,7 +33,7 @@ from scanpath.utils import (  # noqa: E402  (registers the ${wandb_offline:} res
     print_banner,
     resolve_ckpt_path,
 )
-from scanpath.utils.instantiators import run_evaluation  # noqa: E402
+from scanpath.utils.instantiators import run_evaluation, training_outputs  # noqa: E402
 
 log = logging.getLogger("scanpath.train")
 
@@ -92,6 +92,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
             load_weights(model, best)
         objects["evaluation"] = run_evaluation(cfg, model, datamodule, Path(cfg.paths.output_dir) / "evaluation",
                                                checkpoint=best)
+        for line in training_outputs(cfg, trainer, cfg.paths.output_dir, best):
+            log.info(line)
     return metrics, objects
 
 

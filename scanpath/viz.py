@@ -125,3 +125,47 @@ def save_metric_table(path: str | Path, rows: Mapping[str, Mapping[str, str]], c
     finally:
         plt.close(fig)
     return Path(path)
+
+
+def learning_curve_figure(metrics_csv: str | Path, keys: Sequence[str] = ("val/loss", "train/loss"),
+                          monitor: str | None = None, title: str = "") -> Any:
+    """Per-epoch curves from a Lightning ``metrics.csv``: losses on the left, the monitored metric right."""
+    import csv
+
+    rows = list(csv.DictReader(open(metrics_csv, encoding="utf-8")))
+    by_epoch: dict[str, dict[int, float]] = {}
+    for r in rows:
+        if not r.get("epoch"):
+            continue
+        e = int(float(r["epoch"]))
+        for k, v in r.items():
+            if k != "epoch" and v not in (None, ""):
+                try:
+                    by_epoch.setdefault(k, {})[e] = float(v)
+                except ValueError:
+                    continue
+    panels = [list(keys)] + ([[monitor]] if monitor and monitor not in keys else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.4), squeeze=False)
+    for ax, group in zip(axes[0], panels):
+        for k in group:
+            series = by_epoch.get(k) or by_epoch.get(f"{k}_epoch")
+            if series:
+                xs = sorted(series)
+                ax.plot(xs, [series[x] for x in xs], "o-", label=k)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(", ".join(group))
+        ax.legend(fontsize=8, loc="best")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def save_learning_curve(path: str | Path, metrics_csv: str | Path, **kwargs: Any) -> Path:
+    fig = learning_curve_figure(metrics_csv, **kwargs)
+    try:
+        atomic_save_figure(fig, path, dpi=110)
+    finally:
+        plt.close(fig)
+    return Path(path)

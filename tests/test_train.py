@@ -185,3 +185,33 @@ def test_wandb_run_is_closed_even_when_training_fails(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="not trainable"):
         train_script.main.__wrapped__(cfg)  # the function under @hydra.main
     assert wandb.run is None
+
+
+def test_train_ends_in_an_evaluation_of_the_best_checkpoint(tmp_path, caplog):
+    """train.py model=oat: after testing, the best checkpoint goes through the OAT protocol into
+    <run dir>/evaluation/ (one schema, report, learning curve) and the next commands are printed."""
+    import json
+    import logging
+
+    from scanpath.evaluation import validate_metrics
+
+    tiny = ["model=oat", "data.num_layouts=30", "data.include_image=false", "model.d_model=32", "model.n_heads=2",
+            "model.n_encoder_layers=1", "model.n_decoder_layers=1", "model.dim_feedforward=32", "model.pe_steps=50",
+            "model.train_budget.max_epochs=2", "model.train_budget.limit_train_batches=2",
+            "model.train_budget.limit_val_batches=1", "model.train_budget.limit_test_batches=1",
+            "protocol.samples=2", "protocol.baseline_rollouts=3", "report.n_stimuli=2",
+            "callbacks.rich_progress_bar=null"]
+    cfg = compose_config("train", tiny, tmp_path)
+    assert cfg.protocol._target_.endswith("OATProtocol")
+    with caplog.at_level(logging.INFO, logger="scanpath.train"):
+        _, objs = train_script.train(cfg)
+    ev = tmp_path / "evaluation"
+    payload = json.loads((ev / "metrics.json").read_text())
+    validate_metrics(payload)
+    assert {"OAT (greedy)", "OAT (sampled ×2)", "random (objects)", "center (objects)", "Human"} <= set(payload["rows"])
+    best = objs["trainer"].checkpoint_callback.best_model_path
+    assert best and payload["rows"]["OAT (greedy)"]["checkpoint"] == best
+    assert cfg.optimized_metric == "val/delta"  # auto → the model's own monitor
+    assert (ev / "report.html").is_file() and (ev / "figures" / "learning_curve.png").is_file()
+    text = caplog.text
+    assert "report.html" in text and "experiment=leaderboard" in text and f"ckpt_path={best}" in text

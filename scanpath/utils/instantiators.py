@@ -151,3 +151,41 @@ def _target_class(node: Any) -> Any:
         return get_class(str(node.get("_target_")))
     except Exception:  # noqa: BLE001 - only used for the trainable flag
         return None
+
+
+def model_choice(cfg: DictConfig) -> str:
+    """The ``model=`` choice of this run (for the printed next commands)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return str(HydraConfig.get().runtime.choices.get("model"))
+    except Exception:  # noqa: BLE001 - outside a Hydra app (tests): fall back to the class name
+        return str(cfg.model.get("_target_", "model")).rsplit(".", 1)[-1]
+
+
+def training_outputs(cfg: DictConfig, trainer: Any, out_dir: str | Path, checkpoint: str | None) -> list[str]:
+    """After train.py: the learning curve figure, then where the results are and the next commands."""
+    from scanpath.viz import save_learning_curve
+
+    out = Path(out_dir)
+    lines = []
+    for lg in getattr(trainer, "loggers", []) or []:
+        csv = Path(getattr(lg, "log_dir", "") or "") / "metrics.csv"
+        if csv.is_file():
+            path = save_learning_curve(out / "evaluation" / "figures" / "learning_curve.png", csv,
+                                       monitor=str(cfg.get("optimized_metric") or ""),
+                                       title=f"{model_choice(cfg)}: learning curve")
+            lines.append(f"learning curve:  {path}")
+            break
+    ev = out / "evaluation"
+    name = model_choice(cfg)
+    ckpt = checkpoint or "<checkpoint>"
+    lines += [f"results table:   {ev / 'metrics.md'}   (metrics.json: every value with n, params)",
+              f"report:          {ev / 'report.html'}   (open in a browser: animated scanpaths)",
+              "next:",
+              f"  python evaluate.py model={name} ckpt_path={ckpt}            # evaluate again (any data=…)",
+              f"  python evaluate.py experiment=leaderboard leaderboard.checkpoints.{name}={ckpt}   # all families, one table"]
+    if name == "oat":
+        lines += [f"  python evaluate.py model=oat ckpt_path={ckpt} data=amazon_covers data.annotations=/path/Amazon.json",
+                  "  python train.py experiment=oat_paper        # the paper's training budget (hours on a GPU)"]
+    return lines
