@@ -343,3 +343,25 @@ def test_model_configs_keep_cross_group_keys_out():
         node = OmegaConf.load(p)
         assert "_target_" in node, p.name
         assert not {"runner", "protocol", "metrics", "data", "baselines", "trainer"} & set(node), p.name
+
+
+def test_rerun_into_the_same_dir_never_mixes_two_runs(tmp_path):
+    out = tmp_path / "out"
+    base = ["model=center_bias", *search_arrays(tmp_path), "~baselines.saliency_ior", "~baselines.target_similarity",
+            "report.n_stimuli=1", "n_figures=1"]
+    evaluate_script.evaluate(compose_config("evaluate", base, out))
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["completed"] is True and {"metrics.json", "predictions.json", "report.html"} <= {
+        f["path"] for f in manifest["files"]}
+    (out / ".predictions.json.abc.tmp").write_text("{half")  # an interrupted write's leftover
+    # the second run has no baselines: the first run's baseline predictions must not survive next to it
+    evaluate_script.evaluate(compose_config("evaluate", ["model=center_bias", *search_arrays(tmp_path), "~baselines",
+                                                         "report.n_stimuli=1", "n_figures=0"], out))
+    assert not (out / "predictions_random.json").exists() and not list(out.glob("*.tmp"))
+    second = json.loads((out / "manifest.json").read_text())
+    listed = {f["path"] for f in second["files"]}
+    assert "predictions_random.json" not in listed and "metrics.json" in listed
+    import hashlib
+
+    for f in second["files"]:
+        assert hashlib.sha256((out / f["path"]).read_bytes()).hexdigest() == f["sha256"], f["path"]

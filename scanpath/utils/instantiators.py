@@ -60,9 +60,11 @@ def run_evaluation(cfg: DictConfig, model: Any, datamodule: Any, out_dir: str | 
                    checkpoint: str | None = None) -> dict[str, Any]:
     """Run the configured protocol on built objects and write the report; returns the metrics.json payload."""
     from scanpath.evaluation import write_report
+    from scanpath.evaluation.manifest import prepare_run_dir, write_manifest
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    prepare_run_dir(out)
     name = model_display_name(cfg, model)
     protocol = instantiate_protocol(cfg)
     leaderboard = getattr(protocol, "name", "") == "leaderboard"
@@ -78,7 +80,9 @@ def run_evaluation(cfg: DictConfig, model: Any, datamodule: Any, out_dir: str | 
                           n_figures=int(cfg.get("n_figures") or 0), seed=cfg.get("seed"),
                           device=str(cfg.get("device") or "cpu"),
                           n_stimuli=int(OmegaConf.select(cfg, "report.n_stimuli", default=6) or 0))
-    return write_report(result, out)
+    payload = write_report(result, out)
+    write_manifest(out, {"protocol": protocol.name})
+    return payload
 
 
 #: weight switches set to their offline value for untrained leaderboard entries
