@@ -50,9 +50,14 @@ def scanpath_figure(
     image: Any = None,
     image_size: Sequence[int] | None = None,
     title: str = "",
-    max_per_group: int = 3,
+    max_per_group: int = 5,
+    bbox: Sequence[float] | None = None,
+    boxes: Sequence[Sequence[float]] | None = None,
+    units: str = "px",
 ) -> Any:
-    """One panel per group (e.g. ``{"Human": [...], "model": [...]}``) over the image or a blank canvas."""
+    """One panel per group (e.g. ``{"Human": [...], "model": [...]}``) over the image, or over the
+    drawn object layout (``boxes``) / a blank canvas; the target box is outlined; each panel title says
+    how many of the group's scanpaths are shown; legends sit below the data."""
     img = _to_hwc(image)
     if image_size is None:
         for sps in groups.values():
@@ -64,23 +69,36 @@ def scanpath_figure(
         image_size = (img.shape[1], img.shape[0])
     if image_size is None:
         raise ValueError("scanpath_figure needs image_size or an image")
+    if bbox is None:
+        bbox = next((s.extra.get("bbox") for sps in groups.values() for s in sps if s.extra.get("bbox") is not None), None)
     w, h = int(image_size[0]), int(image_size[1])
     n = max(1, len(groups))
-    fig, axes = plt.subplots(1, n, figsize=(4.0 * n, 4.0 * h / w + 0.6), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4.2 * h / w + 1.4), squeeze=False)
     for ax, (name, sps) in zip(axes[0], groups.items()):
+        sps = list(sps)
         if img is not None:
             ax.imshow(img, extent=(0, w, h, 0), cmap="gray" if img.ndim == 2 else None)
         else:
             ax.add_patch(plt.Rectangle((0, 0), w, h, color="0.92"))
-        for i, sp in enumerate(list(sps)[:max_per_group]):
-            draw_scanpath(ax, sp, _COLOURS[i % len(_COLOURS)], label=f"{name} {sp.subject}")
+            for b in boxes or []:
+                ax.add_patch(plt.Rectangle((b[0], b[1]), b[2], b[3], fill=False, color="0.6", lw=0.6))
+        if bbox is not None:
+            ax.add_patch(plt.Rectangle((bbox[0], bbox[1]), bbox[2], bbox[3], fill=False, color="gold", lw=1.8,
+                                       label="target"))
+        shown = sps[:max_per_group]
+        for i, sp in enumerate(shown):
+            label = f"subject {sp.subject}" if name == "Human" else (f"{name} #{i + 1}" if len(sps) > 1 else name)
+            draw_scanpath(ax, sp, _COLOURS[i % len(_COLOURS)], label=label)
         ax.set_xlim(0, w)
         ax.set_ylim(h, 0)
         ax.set_aspect("equal")
-        ax.set_title(name, fontsize=9)
+        ax.set_title(f"{name} ({len(shown)} of {len(sps)} shown)" if len(sps) > len(shown) else
+                     f"{name} ({len(sps)})", fontsize=9)
+        ax.set_xlabel(f"x ({units})", fontsize=7)
+        ax.set_ylabel(f"y ({units})", fontsize=7)
         ax.tick_params(labelsize=6)
-        if sps:
-            ax.legend(fontsize=6, loc="upper right")
+        if sps or bbox is not None:
+            ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
@@ -97,23 +115,31 @@ def save_scanpath_figure(path: str | Path, groups: Mapping[str, Sequence[Scanpat
 
 
 def metric_table_figure(
-    rows: Mapping[str, Mapping[str, str]], columns: Sequence[str], footer: str = "", title: str = ""
+    rows: Mapping[str, Mapping[str, str]], columns: Sequence[str], footer: str = "", title: str = "",
+    max_columns: int = 8,
 ) -> Any:
-    """A metric table (already formatted cells) as a figure, with the settings footer below it."""
-    cell_text = [[rows[r].get(c, "–") for c in columns] for r in rows]
+    """A metric table (already formatted cells) as a figure, split into stacked panels of at most
+    ``max_columns`` columns (no 3,000-px strips), with the settings footer below."""
+    chunks = [list(columns[i:i + max_columns]) for i in range(0, max(len(columns), 1), max_columns)] or [[]]
     n_footer = footer.count("\n") + 1 if footer else 0
-    table_h, footer_h = 0.3 * (len(rows) + 1), 0.16 * n_footer
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.6 * (len(columns) + 1.5)), table_h + footer_h + 0.4))
-    ax.axis("off")
-    frac = table_h / (table_h + footer_h)
-    table = ax.table(cellText=cell_text, rowLabels=list(rows), colLabels=list(columns),
-                     bbox=[0.12, 1 - frac, 0.88, frac])
-    table.auto_set_font_size(False)
-    table.set_fontsize(7)
+    panel_h = 0.3 * (len(rows) + 1) + 0.25
+    footer_h = 0.16 * n_footer
+    width = max(6.0, 1.5 * (min(len(columns), max_columns) + 2.5))
+    fig = plt.figure(figsize=(width, panel_h * len(chunks) + footer_h + 0.5))
+    total = panel_h * len(chunks) + footer_h + 0.5
+    for k, cols in enumerate(chunks):
+        top = 1 - (0.4 + k * panel_h) / total
+        ax = fig.add_axes([0.0, top - (panel_h - 0.25) / total, 1.0, (panel_h - 0.25) / total])
+        ax.axis("off")
+        cell_text = [[rows[r].get(c, "–") for c in cols] for r in rows]
+        frac = 0.74 * len(cols) / max(1, min(len(columns), max_columns))
+        table = ax.table(cellText=cell_text, rowLabels=list(rows), colLabels=cols, bbox=[0.25, 0.0, frac, 1.0])
+        table.auto_set_font_size(False)
+        table.set_fontsize(7)
     if footer:
-        ax.text(0.0, 1 - frac - 0.03, footer, fontsize=6, va="top", family="monospace", transform=ax.transAxes)
+        fig.text(0.01, footer_h / total, footer, fontsize=6, va="top", family="monospace")
     if title:
-        ax.set_title(title, fontsize=9)
+        fig.suptitle(title, fontsize=9)
     return fig
 
 

@@ -204,10 +204,14 @@ def save_overlays(out_dir: Path, datamodule: Any, humans: Sequence[Scanpath],
         seen.add(stim)
         size = sample.get("image_size")
         rel = Path("figures") / f"scanpaths_{len(paths):02d}_{safe_name(Path(stim).stem)}.png"
-        title = stim + (f" — {SYNTHETIC_BANNER}" if getattr(datamodule, "synthetic", False) else "")
+        task = by_h[stim][0].task
+        title = stim + (f" — task: {task}" if task else "") + (
+            f" — {SYNTHETIC_BANNER}" if getattr(datamodule, "synthetic", False) else "")
         groups = {HUMAN_ROW: by_h.get(stim, []), **{n: p.get(stim, []) for n, p in by_p.items()}}
+        boxes = sample.get("boxes")
         save_scanpath_figure(out_dir / rel, groups, image=sample.get("image"),
-                             image_size=tuple(size) if size is not None else None, title=title)
+                             image_size=tuple(size) if size is not None else None, title=title,
+                             boxes=boxes.tolist() if hasattr(boxes, "tolist") else boxes)
         paths.append(str(rel))
     return paths
 
