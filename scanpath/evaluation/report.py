@@ -230,14 +230,29 @@ def print_console(result: EvaluationResult) -> None:
     from rich.table import Table
 
     columns, cells = format_rows(result.rows)
-    table = Table(title=_title(result.settings), caption="settings: see metrics.md / metrics.json")
-    table.add_column("row", style="bold")
-    for c in columns:
-        table.add_column(c, justify="right")
-    for label, c in cells.items():
-        table.add_row(label, *[c[col] for col in columns])
-    console = Console(width=None if Console().is_terminal else 240)
-    console.print(table)
+    console = Console(width=None if Console().is_terminal else 160)
+    label_w = max((len(label) for label in cells), default=3) + 4
+    groups: list[list[str]] = [[]]
+    used = label_w
+    for c in columns:  # wrap by column groups instead of cutting at the terminal width
+        w = max(len(c), 7) + 3
+        if groups[-1] and used + w > console.width:
+            groups.append([])
+            used = label_w
+        groups[-1].append(c)
+        used += w
+    for k, cols in enumerate(groups):
+        title = _title(result.settings) + (f" ({k + 1}/{len(groups)})" if len(groups) > 1 else "")
+        table = Table(title=title, caption="settings: see metrics.md / metrics.json" if k == len(groups) - 1 else None)
+        table.add_column("row", style="bold", no_wrap=True)
+        for c in cols:
+            table.add_column(c, justify="right")
+        for label, c in cells.items():
+            table.add_row(label, *[c[col] for col in cols])
+        console.print(table)
+    notes = column_notes(result.rows)
+    if notes:
+        console.print(notes, markup=False, highlight=False)
     for name, text in result.sections.items():
         console.print(f"\n{name}\n{text}", markup=False, highlight=False)
     for name, reason in result.skipped.items():
