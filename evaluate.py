@@ -22,11 +22,13 @@ from omegaconf import DictConfig  # noqa: E402
 
 from scanpath.evaluation import load_weights  # noqa: E402
 from scanpath.utils import SYNTHETIC_BANNER, close_loggers, print_banner  # noqa: E402
+from scanpath.utils.config_checks import check_config  # noqa: E402
 from scanpath.utils.instantiators import run_evaluation  # noqa: E402
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Build, run the protocol, write every output; returns the metrics.json payload."""
+    check_config(cfg)  # wrong types fail here, naming key and value, before anything is built
     if cfg.get("seed") is not None:
         pl.seed_everything(int(cfg.seed), workers=True)
     datamodule = instantiate(cfg.data)

@@ -33,6 +33,7 @@ from scanpath.utils import (  # noqa: E402  (registers the ${wandb_offline:} res
     print_banner,
     resolve_ckpt_path,
 )
+from scanpath.utils.config_checks import check_config  # noqa: E402
 from scanpath.utils.instantiators import run_evaluation, training_outputs  # noqa: E402
 
 log = logging.getLogger("scanpath.train")
@@ -40,6 +41,7 @@ log = logging.getLogger("scanpath.train")
 
 def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fit and test; returns (metrics, objects) — metrics are the trainer's callback metrics."""
+    check_config(cfg)  # wrong types fail here, naming key and value, before anything is built
     if cfg.get("seed") is not None:
         pl.seed_everything(int(cfg.seed), workers=True)
 

@@ -365,3 +365,21 @@ def test_rerun_into_the_same_dir_never_mixes_two_runs(tmp_path):
 
     for f in second["files"]:
         assert hashlib.sha256((out / f["path"]).read_bytes()).hexdigest() == f["sha256"], f["path"]
+
+
+@pytest.mark.parametrize("entry,override,key", [
+    ("train", "trainer.max_epochs=abc", "trainer.max_epochs"), ("train", "seed=abc", "seed"),
+    ("evaluate", "n_figures=-1", "n_figures"), ("train", "+trainer.limit_train_batches=2.5", "trainer.limit_train_batches"),
+    ("evaluate", "data.batch_size=0", "data.batch_size")])
+def test_mistyped_config_values_fail_up_front_naming_key_and_value(entry, override, key, tmp_path, monkeypatch):
+    import train as train_script
+
+    from scanpath.utils.config_checks import ConfigValueError
+
+    built = []
+    monkeypatch.setattr("hydra.utils.instantiate", lambda *a, **k: built.append(a) or None)
+    cfg = compose_config(entry, ["model=center_bias", override], tmp_path / "out")
+    fn = train_script.train if entry == "train" else evaluate_script.evaluate
+    with pytest.raises(ConfigValueError, match=rf"{key}=.*expected"):
+        fn(cfg)
+    assert built == []  # nothing was built before the check
