@@ -209,7 +209,7 @@ def read_found_at(path: str | Path) -> np.ndarray:
     bad = np.argwhere((arr != 0) & (arr != 1))
     if len(bad):
         i, j = (int(v) for v in bad[0])
-        raise ScanpathDataError(f"column {j} is {arr[i, j]!r}; a one-hot table holds only 0 and 1", file=path,
+        raise ScanpathDataError(f"column {j} is {float(arr[i, j])!r}; a one-hot table holds only 0 and 1", file=path,
                                 record=i)
     n = np.full(len(arr), -1, np.int64)
     for i, row in enumerate(arr):
