@@ -24,6 +24,7 @@ import io
 import json
 import logging
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -504,7 +505,7 @@ case("asymmetry", "found_at missing file", "found.csv")(lambda t: found_at(t, No
 
 # ==================================================================================== datamodules
 def tiny_amazon_root(t: Path) -> Path:
-    (t / "shared").mkdir()
+    (t / "shared").mkdir(parents=True)
     p = t / "shared" / "Amazon.json"
     p.write_text(json.dumps({"1.png": amazon_entry(size={"width": 280, "height": 120},
                                                       ground_truth=[{"xmin": 0, "xmax": 20, "ymin": 0, "ymax": 20}],
@@ -814,19 +815,33 @@ def _inf_dur(t):
 
 
 # =========================================================================================== CLI
+#: a folder holding a real Amazon.json (the shared 80-collage file where present, else a tiny one per case)
+_SHARED_AMAZON = Path(os.environ.get("SWEEP_SHARED_DATA", ROOT.parent / "shared" / "data")) / "amazon_covers"
+AMAZON_ROOT = str(_SHARED_AMAZON) if (_SHARED_AMAZON / "Amazon.json").is_file() else "{t}/amazon/shared"
+_ERROR_LINE = re.compile(r"^(Error: .*|[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b.*)$")
+_NAMED = ("ScanpathDataError", "OutputDirError", "CheckpointMismatchError")
+
+
 def cli(args: list[str], tokens: list[str], script: str = "train.py", timeout: int = 300):
-    """Run an entry point; clear = non-zero exit, every token in the output and no Python traceback."""
+    """Run an entry point. clear = non-zero exit and a final error line that is one of the named errors or
+    names every token (Hydra's "Error executing job with overrides" echo of the command does not count)."""
 
     def run(t):
         env = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "0", "PYTHONPATH": str(ROOT)}
-        r = subprocess.run([sys.executable, script, f"paths.log_dir={t}/logs", *args], cwd=ROOT, env=env,
+        if any("{t}" in a for a in args):  # a valid Amazon.json under {t}/amazon for the fallback case
+            tiny_amazon_root(t / "amazon")
+        args_t = [a.replace("{t}", str(t)) for a in args]
+        r = subprocess.run([sys.executable, script, f"paths.log_dir={t}/logs", *args_t], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=timeout)
         out = r.stdout + r.stderr
         if r.returncode == 0:
             return None  # accepted: silent
-        if all(tok in out for tok in tokens) and "Traceback (most recent call last)" not in out:
+        lines = [ln for ln in out.splitlines() if _ERROR_LINE.match(ln.strip())
+                 and not ln.startswith("Error executing job")]
+        last = lines[-1].strip() if lines else out.strip().splitlines()[-1]
+        if any(n in last.split(":")[0] for n in _NAMED) or all(tok in last for tok in tokens):
             return True
-        raise RuntimeError("raw: " + out.strip().splitlines()[-1][:200])
+        raise RuntimeError("raw: " + last[:200])
 
     return run
 
@@ -837,9 +852,9 @@ CLI_CASES = [
     ("evaluate.py into a read-only run dir", ["hydra.run.dir=/sys/scanpath_ro_run", "model=chance",
                                               "data.num_layouts=4"], ["/sys", "not writable"], "evaluate.py"),
     ("run dir below a file", ["hydra.run.dir=/etc/hostname/run", "data.num_layouts=4"], ["/etc/hostname"], "train.py"),
-    ("evaluate data=amazon_covers data.annotations=/nope.json", ["model=chance", "data=amazon_covers",
-                                                                 "data.annotations=/nope.json"], ["/nope.json"],
-     "evaluate.py"),
+    ("evaluate data=amazon_covers data.annotations=/nope.json (valid data.root)",
+     ["model=random", "data=amazon_covers", f"data.root={AMAZON_ROOT}", "data.annotations=/nope.json"],
+     ["/nope.json"], "evaluate.py"),
     ("evaluate data=coco_search18 data.annotations=/nope.json", ["model=chance", "data=coco_search18",
                                                                  "data.annotations=/nope.json"], ["/nope.json"],
      "evaluate.py"),
@@ -872,12 +887,16 @@ def classify(fn, token: str | None, tmp: Path) -> tuple[str, str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--no-cli", action="store_true", help="skip the subprocess CLI cases")
+    ap.add_argument("--only-cli", action="store_true", help="run only the subprocess CLI cases")
+    ap.add_argument("--match", default=None, help="run only cases whose name contains this text")
     ap.add_argument("--verbose", action="store_true", help="print every case")
     args = ap.parse_args()
-    cases = list(CASES)
+    cases = [] if args.only_cli else list(CASES)
     if not args.no_cli:
         for name, a, tokens, script in CLI_CASES:
             cases.append(("cli", name, cli(a, tokens, script), None))
+    if args.match:
+        cases = [c for c in cases if args.match in c[1]]
     totals = {"clear": 0, "raw": 0, "silent": 0}
     by_group: dict[str, dict[str, int]] = {}
     t0 = time.time()

@@ -153,7 +153,7 @@ def test_check_writable_dir(tmp_path):
     with pytest.raises(OutputDirError, match="/sys") as e:  # read-only even for root
         check_writable_dir("/sys/scanpath_run")
     assert e.value.directory == "/sys"
-    with pytest.raises(OutputDirError, match="hydra.run.dir"):
+    with pytest.raises(SystemExit, match="hydra.run.dir.*/sys"):  # Hydra only warns about callback exceptions
         OutputDirCheck().on_run_start(config=OmegaConf.create({"hydra": {"run": {"dir": "/sys/x/run"}}}))
 
 
@@ -164,4 +164,4 @@ def test_train_cli_names_the_unwritable_output_dir(tmp_path):
     out = r.stdout + r.stderr
     assert r.returncode != 0
     assert "/sys/scanpath_ro_run" in out and "not writable" in out, out[-2000:]
-    assert "Unable to configure handler" not in out
+    assert "Unable to configure handler" not in out and "Traceback" not in out, out[-2000:]

@@ -150,6 +150,8 @@ def _complete_or_warn(path: Path) -> bool:
 def _newest_complete_in_run(run_dir: Path) -> Path | None:
     """``last.ckpt`` of a run when complete, else its newest complete ``*.ckpt`` (warned), else None."""
     ckdir = run_dir / "checkpoints"
+    for p in ckdir.glob(".*.partial"):  # AtomicModelCheckpoint's temp file of a save killed mid-write
+        log.warning("ignoring the interrupted checkpoint write %s", p)
     last = ckdir / "last.ckpt"
     if _complete_or_warn(last):
         return last

@@ -5,7 +5,8 @@ Without this check a read-only or impossible run dir ends in Hydra's ``Unable to
 probes the folder (or, when it does not exist yet, the nearest existing parent that must hold it) by
 creating and removing a temporary file, and raises :class:`OutputDirError` naming the directory.
 :class:`OutputDirCheck` runs it as a Hydra callback before the job's logging is configured
-(``hydra.callbacks`` in ``conf/hydra/default.yaml``); entry points may also call
+(``hydra.callbacks`` in ``conf/hydra/default.yaml``) and exits with status 1 and a one-line message
+(Hydra would only warn about an exception raised in a callback); entry points may also call
 :func:`check_output_dir` on the composed config.
 """
 
@@ -63,15 +64,22 @@ def _select(config: DictConfig, key: str) -> Any:
     return OmegaConf.select(config, key, default=None, throw_on_resolution_failure=False)
 
 
+def _check_or_exit(path: Any, what: str) -> None:
+    """Hydra turns exceptions raised in callbacks into warnings, so an unwritable dir exits here instead
+    (``SystemExit`` passes Hydra's ``except Exception``): exit status 1 and one line naming the folder."""
+    if not path:
+        return
+    try:
+        check_writable_dir(path, what)
+    except OutputDirError as e:
+        raise SystemExit(f"Error: {e}") from None
+
+
 class OutputDirCheck(Callback):  # type: ignore[misc]
     """Hydra callback: check the run (or sweep) dir before Hydra creates it and opens the job log there."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        run_dir = _select(config, "hydra.run.dir")
-        if run_dir:
-            check_writable_dir(run_dir, "output directory (hydra.run.dir)")
+        _check_or_exit(_select(config, "hydra.run.dir"), "output directory (hydra.run.dir)")
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        sweep_dir = _select(config, "hydra.sweep.dir")
-        if sweep_dir:
-            check_writable_dir(sweep_dir, "sweep directory (hydra.sweep.dir)")
+        _check_or_exit(_select(config, "hydra.sweep.dir"), "sweep directory (hydra.sweep.dir)")
