@@ -11,6 +11,11 @@ Reads ``Amazon.json`` (the shared 80-collage subset or the full 100-collage upst
   the JSON, as in the STI-Dataset layout ``AmazonCovers/{Amazon.json, images/}``) and every collage
   image is there, otherwise ``layout_only``; the choice and its reason are logged.
 
+Paths: a path the user gave (``annotations``, ``root``, ``image_dir``, ``mask_dir``) that does not exist
+is an error naming it — never a fallback to the shared file; with ``image_dir`` given, missing collage
+images are an error too (``auto`` falls back to layout-only only for an auto-found ``images/``). Collage
+keys that lead outside ``image_dir`` are an error unless ``allow_outside=true``.
+
 Default split: ``trial`` (upstream fidelity; trials of one collage may land in different splits).
 """
 
@@ -23,9 +28,11 @@ from typing import Any
 import torch
 
 from datamodules.object_layout import LayoutStore, ObjectLayoutDataModule
+from datamodules.paths import require_dir, require_file
 from scanpath.io.amazon import amazon_crops, load_amazon
 from scanpath.errors import ScanpathDataError
 from scanpath.io.object_trial import ObjectTrial
+from scanpath.io.paths import resolve_under
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +57,7 @@ class AmazonImageStore(LayoutStore):
 
     def compute(self, layout_id: str) -> dict[str, torch.Tensor]:
         t = self.layouts[layout_id]
-        path = Path(self.image_dir) / layout_id
+        path = Path(self.image_dir) / layout_id  # checked to stay under image_dir in make_store
         crops = amazon_crops(path, t.boxes, t.image_size, record=layout_id, upstream_pixels=self.upstream_pixels)
         out = {"crops": torch.from_numpy(crops)}
         if self.include_image:
@@ -80,18 +87,21 @@ class AmazonCoversDataModule(ObjectLayoutDataModule):
         grid: tuple[int, int] | list[int] = (6, 14),
         split: str = "trial",
         include_image: bool = False,
+        allow_outside: bool = False,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("cache_size", 16)
         super().__init__(split=split, include_image=include_image, invalid_policy=invalid_policy, **kwargs)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if annotations in (None, ""):
-            if root in (None, ""):
-                raise ValueError("amazon_covers needs data.annotations=<Amazon.json> or data.root=<folder holding it>")
-            annotations = str(Path(str(root)) / "Amazon.json")
+        if annotations in (None, "") and root in (None, ""):
+            raise ValueError("amazon_covers needs data.annotations=<Amazon.json> or data.root=<folder holding it>")
         self.root = None if root in (None, "") else str(root)
-        self.annotations = str(annotations)
+        #: True when the user named the file: then it must exist (no fallback to another file)
+        self.annotations_given = annotations not in (None, "")
+        self.annotations = str(annotations) if self.annotations_given else str(Path(str(root)) / "Amazon.json")
+        self.image_dir_given = image_dir not in (None, "")
+        self.allow_outside = bool(allow_outside)
         self.image_dir = None if image_dir in (None, "") else str(image_dir)
         self.mask_dir = None if mask_dir in (None, "") else str(mask_dir)
         self.mode = mode
@@ -104,14 +114,23 @@ class AmazonCoversDataModule(ObjectLayoutDataModule):
         self.n_raw = 0
 
     def _resolve_paths(self) -> None:
-        """STI layout support: ``root`` may be the STI folder (``AmazonCovers/Amazon.json``) or the
-        ``AmazonCovers`` folder; without ``image_dir``, an ``images/`` folder beside the JSON is used."""
-        if not Path(self.annotations).is_file() and self.root is not None:
-            for cand in (Path(self.root) / "Amazon.json", Path(self.root) / "AmazonCovers" / "Amazon.json"):
-                if cand.is_file():
-                    log.info("amazon_covers: %s not found, using %s", self.annotations, cand)
-                    self.annotations = str(cand)
-                    break
+        """STI layout support: without ``annotations``, ``root`` may be the STI folder
+        (``AmazonCovers/Amazon.json``) or the ``AmazonCovers`` folder; without ``image_dir``, an
+        ``images/`` folder beside the JSON is used. A path the user gave (``annotations``, ``root``,
+        ``image_dir``, ``mask_dir``) that does not exist is an error — never a fallback to other data."""
+        if self.annotations_given:
+            require_file(self.annotations, "data.annotations")
+        else:
+            root = require_dir(self.root, "data.root")
+            assert root is not None
+            cands = (root / "Amazon.json", root / "AmazonCovers" / "Amazon.json")
+            found = next((c for c in cands if c.is_file()), None)
+            if found is None:
+                raise ScanpathDataError(f"data.root holds no Amazon.json (looked for {[str(c) for c in cands]}); "
+                                        "set data.annotations=<path>", file=root, field="data.root")
+            self.annotations = str(found)
+        require_dir(self.image_dir, "data.image_dir")
+        require_dir(self.mask_dir, "data.mask_dir")
         if self.image_dir is None and self.mode != "layout_only":
             cand = Path(self.annotations).parent / "images"
             if cand.is_dir():
@@ -120,12 +139,6 @@ class AmazonCoversDataModule(ObjectLayoutDataModule):
 
     def load_trials(self) -> list[ObjectTrial]:
         self._resolve_paths()
-        if not Path(self.annotations).is_file():
-            raise ScanpathDataError(
-                "Amazon annotation file not found; download the STI-Dataset (AmazonCovers/Amazon.json) and set "
-                "data.annotations=<path>",
-                file=self.annotations,
-            )
         data = load_amazon(
             self.annotations,
             mask_dir=self.mask_dir,
@@ -143,7 +156,8 @@ class AmazonCoversDataModule(ObjectLayoutDataModule):
     def _missing_images(self, trials: list[ObjectTrial]) -> list[str]:
         assert self.image_dir is not None
         keys = dict.fromkeys(t.layout_id for t in trials)
-        return [k for k in keys if not (Path(self.image_dir) / k).is_file()]
+        return [k for k in keys if not resolve_under(self.image_dir, k, allow_outside=self.allow_outside,
+                                                     file=self.annotations, record=k, field="collage key").is_file()]
 
     def make_store(self, trials: list[ObjectTrial]) -> LayoutStore | None:
         mode = self.mode
@@ -155,8 +169,9 @@ class AmazonCoversDataModule(ObjectLayoutDataModule):
             else:
                 missing = self._missing_images(trials)
                 reason = f"{len(missing)} collage images missing from {self.image_dir!r} (e.g. {missing[:3]})" if missing else ""
-            if reason and mode == "images":
-                raise ScanpathDataError(f"mode=images but {reason}", file=self.image_dir, field="image_dir")
+            if reason and (mode == "images" or self.image_dir_given):  # the user asked for these images
+                raise ScanpathDataError(f"mode={mode} with data.image_dir set, but {reason}", file=self.image_dir,
+                                        field="image_dir")
             if reason:
                 log.warning(
                     "amazon_covers: LAYOUT-ONLY mode (%s): objects are identified by grid cell only, no crops; "

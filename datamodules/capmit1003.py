@@ -23,6 +23,7 @@ import numpy as np
 
 from datamodules.base import ScanpathDataModule
 from datamodules.mit1003 import ImageSample, ImageStore
+from datamodules.paths import require_dir, require_file
 from scanpath.io.capmit1003 import is_synthetic, read_capmit1003
 from scanpath.errors import ScanpathDataError
 
@@ -57,6 +58,7 @@ class CapMIT1003DataModule(ScanpathDataModule):
         cache_size: int = 64,
         caption_mode: str = "correct",
         control_seed: int = 0,
+        allow_outside: bool = False,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("split_fractions", (0.0, 0.0, 1.0))
@@ -71,12 +73,18 @@ class CapMIT1003DataModule(ScanpathDataModule):
         if caption_mode not in CAPTION_MODES:
             raise ValueError(f"caption_mode must be one of {CAPTION_MODES}, got {caption_mode!r}")
         self.caption_mode = caption_mode
+        self.root = None if root in (None, "") else Path(root)
+        self.allow_outside = bool(allow_outside)
         self.control_seed = int(control_seed)
         self.store = ImageStore(clip_size, resize_mode, include_image, cache_size)
 
     def load_samples(self) -> list[dict[str, Any]]:
+        require_dir(self.root, "data.root")
+        require_file(self.db_path, "data.db_path" if self.root is None or self.db_path.parent != self.root
+                     else "data.root (capmit1003.db)")
+        require_dir(self.mit1003_root, "data.mit1003_root")
         records = read_capmit1003(self.db_path, self.mit1003_root, require_images=True,
-                                  invalid_policy=self.invalid_policy)
+                                  invalid_policy=self.invalid_policy, allow_outside=self.allow_outside)
         if is_synthetic(self.db_path):
             self.synthetic = True
             log.warning("capmit1003: %s is a SYNTHETIC fixture — not human data", self.db_path)

@@ -9,6 +9,10 @@ scanpath: ``scanpath``, ``stimulus``, ``task``, ``condition``, ``image_size`` an
 Splits: ``split: auto`` uses each record's ``split`` key (``train``/``valid``/``val``/``test``)
 when every record has one, otherwise the seeded by-stimulus split of the base class.
 Evaluation key defaults to ``task`` (condition-task-stimulus, COCO-Search18 style).
+
+Paths: a configured ``image_dir`` that does not exist is an error (never a silent no-image run); a
+record ``name`` (or ``task``) that leads outside ``image_dir`` (absolute, ``..``) is an error unless
+``allow_outside=true``.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from torch.utils.data import Dataset
 
 from datamodules.base import ScanpathDataModule
 from scanpath.io.coco import read_coco_json
+from datamodules.paths import require_dir
 from scanpath.errors import ScanpathDataError
+from scanpath.io.paths import resolve_under
 
 log = logging.getLogger(__name__)
 _SPLIT_NAMES = {"train": "train", "valid": "val", "val": "val", "validation": "val", "test": "test"}
@@ -86,12 +92,14 @@ class CocoSearch18DataModule(ScanpathDataModule):
         fix_length_mismatch: str | None = None,
         name: str | None = None,
         synthetic: bool = False,
+        allow_outside: bool = False,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("eval_key", "task")
         super().__init__(**kwargs)
         self.annotations = [annotations] if isinstance(annotations, (str, Path)) else list(annotations)
         self.image_dir = Path(image_dir) if image_dir else None
+        self.allow_outside = bool(allow_outside)
         self.image_resize = tuple(image_resize) if image_resize else None
         self.frame = tuple(int(v) for v in frame) if frame else None
         if split not in ("auto", "file", "stimulus"):
@@ -103,6 +111,7 @@ class CocoSearch18DataModule(ScanpathDataModule):
         self.synthetic = bool(synthetic)
 
     def load_samples(self) -> list[dict[str, Any]]:
+        require_dir(self.image_dir, "data.image_dir")
         samples = [s for ann in self.annotations for s in self.samples_from(ann)]
         log.info("%s: %d scanpaths from %s", self.name, len(samples), self.annotations)
         return samples
@@ -123,9 +132,10 @@ class CocoSearch18DataModule(ScanpathDataModule):
                 "split_hint": sp.extra.get("split"),
             }
             if self.image_dir is not None:
-                path = self.image_dir / sp.stimulus
-                if not path.is_file() and sp.task:
-                    path = self.image_dir / sp.task / sp.stimulus  # COCO-Search18 images/<task>/<name>
+                under = {"allow_outside": self.allow_outside, "file": ann, "record": sp.stimulus, "field": "name"}
+                path = resolve_under(self.image_dir, sp.stimulus, **under)
+                if not path.is_file() and sp.task:  # COCO-Search18 images/<task>/<name>
+                    path = resolve_under(self.image_dir, Path(sp.task) / sp.stimulus, **under)
                 if not path.is_file():
                     raise ScanpathDataError(f"image not found under {self.image_dir}", file=ann, field="name",
                                             record=sp.stimulus)

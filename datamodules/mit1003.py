@@ -22,6 +22,7 @@ import torch
 
 from datamodules.base import ScanpathDataModule
 from datamodules.lazy import LazySample
+from datamodules.paths import require_dir, require_file
 from scanpath.errors import ScanpathDataError
 from scanpath.io.mit1003 import read_mit1003
 from scanpath.utils.lru import LruCache
@@ -111,6 +112,8 @@ class MIT1003DataModule(ScanpathDataModule):
         self.captions_db = captions_db
 
     def load_samples(self) -> list[dict[str, Any]]:
+        require_dir(self.root, "data.root")
+        require_file(self.captions_db, "data.captions_db")
         if (self.root / "SYNTHETIC.txt").is_file():
             self.synthetic = True
         out: list[dict[str, Any]] = []

@@ -31,7 +31,9 @@ import torch
 from torch.utils.data import Dataset
 
 from datamodules.coco_search18 import CocoSearch18DataModule, read_rgb, rgb_to_tensor
+from datamodules.paths import require_dir
 from scanpath.errors import ScanpathDataError
+from scanpath.io.paths import resolve_under
 
 log = logging.getLogger(__name__)
 SOURCES = ("bbox", "dir")
@@ -144,10 +146,16 @@ class NaturalSearchDataModule(CocoSearch18DataModule):
 
     def _side_file(self, folder: Path, pattern: str, sp: Any, ann: str | Path, field: str) -> Path:
         name = Path(sp.stimulus)
-        path = folder / pattern.format(name=sp.stimulus, stem=name.stem, suffix=name.suffix, task=sp.task or "")
+        rel = pattern.format(name=sp.stimulus, stem=name.stem, suffix=name.suffix, task=sp.task or "")
+        path = resolve_under(folder, rel, allow_outside=self.allow_outside, file=ann, record=sp.stimulus, field=field)
         if not path.is_file():
             raise ScanpathDataError(f"{field} file {path} not found", file=ann, record=sp.stimulus, field=field)
         return path
+
+    def load_samples(self) -> list[dict[str, Any]]:
+        require_dir(self.target_dir, "data.target_dir")
+        require_dir(self.gt_dir, "data.gt_dir")
+        return super().load_samples()
 
     def samples_from(self, ann: str | Path) -> list[dict[str, Any]]:
         out = []

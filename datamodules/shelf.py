@@ -2,8 +2,11 @@
 
 ``data_files``: one or more ``.csv`` / ``.xlsx`` files in the upstream column format (see
 :mod:`scanpath.io.shelf`). ``image_dir``: folder with the ``<Question>.png`` screenshots → image
-mode (crops ``[N, 3, 150, 93]``, RGB, min-max [0, 1]); without it the samples are layout-only
-(logged). Default split: ``trial``; ``split=pair`` with ``test_pairs=[["Q3_10", "T3_12"]]`` is the
+mode (crops ``[N, 3, 150, 93]``, RGB, min-max [0, 1]); without it (and without a ``<root>/Question``
+folder) the samples are layout-only (logged). A data file or ``image_dir`` the user gave that does not
+exist, or screenshots missing from a given ``image_dir``, are errors, never a silent layout-only run;
+a ``Question`` id leading outside ``image_dir`` is an error unless ``allow_outside=true``. ``X``/``Y``
+outside the screenshot follow ``invalid_policy`` (error | keep | clip | drop). Default split: ``trial``; ``split=pair`` with ``test_pairs=[["Q3_10", "T3_12"]]`` is the
 upstream held-out pair.
 """
 
@@ -17,8 +20,10 @@ from typing import Any
 import torch
 
 from datamodules.object_layout import LayoutStore, ObjectLayoutDataModule
+from datamodules.paths import require_dir, require_file
 from scanpath.errors import ScanpathDataError
 from scanpath.io.object_trial import ObjectTrial, read_rgb
+from scanpath.io.paths import resolve_under
 from scanpath.io.shelf import load_shelf, shelf_crops
 
 log = logging.getLogger(__name__)
@@ -56,14 +61,17 @@ class ShelfDataModule(ObjectLayoutDataModule):
         geometry: Mapping[str, Mapping[str, Any]] | None = None,
         filter_sd: float | None = None,
         split: str = "trial",
+        allow_outside: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(split=split, **kwargs)
+        self.allow_outside = bool(allow_outside)
         if mode not in ("auto", "images", "layout_only"):
             raise ValueError(f"mode must be auto, images or layout_only, got {mode!r}")
         self.root = root
         self.data_files = [str(data_files)] if isinstance(data_files, (str, Path)) else [str(p) for p in data_files]
         self.image_dir = None if image_dir in (None, "") else str(image_dir)
+        self.image_dir_given = self.image_dir is not None
         self.mode = mode
         self.prefixes = None if not prefixes else [str(p) for p in prefixes]
         self.geometry = {str(k): dict(v) for k, v in (geometry or {}).items()}
@@ -71,10 +79,24 @@ class ShelfDataModule(ObjectLayoutDataModule):
         self.resolved_mode: str | None = None
 
     def load_trials(self) -> list[ObjectTrial]:
-        trials = load_shelf(self.data_files, geometry=self.geometry, prefixes=self.prefixes, filter_sd=self.filter_sd)
+        for i, f in enumerate(self.data_files):
+            require_file(f, f"data.data_files[{i}]")
+        require_dir(self.image_dir, "data.image_dir")
+        if self.image_dir is None and self.root is not None and self.mode != "layout_only":
+            cand = Path(self.root) / "Question"  # the upstream layout: <root>/Question/<Question>.png
+            if cand.is_dir():
+                log.info("shelf: using screenshots found at %s", cand)
+                self.image_dir = str(cand)
+        trials = load_shelf(self.data_files, geometry=self.geometry, prefixes=self.prefixes, filter_sd=self.filter_sd,
+                            invalid_policy=self.invalid_policy)
         if not trials:
             raise ScanpathDataError("no shelf trials left (check data.prefixes)", file=", ".join(self.data_files))
         return trials
+
+    def _image_path(self, layout_id: str) -> Path:
+        assert self.image_dir is not None
+        return resolve_under(self.image_dir, f"{layout_id}.png", allow_outside=self.allow_outside,
+                             file=", ".join(self.data_files), record=layout_id, field="Question")
 
     def make_store(self, trials: list[ObjectTrial]) -> LayoutStore | None:
         mode = self.mode
@@ -83,11 +105,12 @@ class ShelfDataModule(ObjectLayoutDataModule):
             if self.image_dir is None:
                 reason = "data.image_dir is not set"
             else:
-                missing = sorted({t.layout_id for t in trials if not (Path(self.image_dir) / f"{t.layout_id}.png").is_file()})
+                missing = sorted({t.layout_id for t in trials if not self._image_path(t.layout_id).is_file()})
                 if missing:
                     reason = f"{len(missing)} screenshots missing from {self.image_dir!r} (e.g. {missing[:3]})"
-            if reason and mode == "images":
-                raise ScanpathDataError(f"mode=images but {reason}", file=self.image_dir, field="image_dir")
+            if reason and (mode == "images" or self.image_dir_given):  # the user asked for these images
+                raise ScanpathDataError(f"mode={mode} with data.image_dir set, but {reason}", file=self.image_dir,
+                                        field="image_dir")
             mode = "layout_only" if reason else "images"
             if reason:
                 log.warning("shelf: LAYOUT-ONLY mode (%s); no crops — a deviation from the published setup", reason)

@@ -7,11 +7,11 @@
   padding and missing durations are NaN) plus ``lengths`` ``[B]``. ``to_list`` / ``from_list``
   round-trip losslessly (metadata and per-fixation extras such as OAT's object index included).
 
-Validation policy for bad fixations (NaN coordinates, negative durations, points outside the image):
-``"error"`` (default) raises :class:`~scanpath.errors.ScanpathDataError` naming file, record and
-field; ``"clip"`` clamps coordinates into the image (and negative durations to 0) but still rejects
-NaN; ``"drop"`` removes the offending fixations. An empty scanpath is valid data (metrics define
-what it scores); it is never silently padded.
+Validation policy for bad fixations (NaN / infinite coordinates or durations, negative durations,
+points outside the image): ``"error"`` (default) raises :class:`~scanpath.errors.ScanpathDataError`
+naming file, record and field; ``"clip"`` clamps coordinates into the image (and negative durations
+to 0) but still rejects NaN and infinity; ``"drop"`` removes the offending fixations. An empty
+scanpath is valid data (metrics define what it scores); it is never silently padded.
 """
 
 from __future__ import annotations
@@ -30,7 +30,10 @@ INVALID_POLICIES = ("error", "clip", "drop")
 
 
 def _as_1d_float(values: Any, name: str) -> np.ndarray:
-    arr = np.asarray(values if values is not None else [], dtype=np.float64)
+    try:
+        arr = np.asarray(values if values is not None else [], dtype=np.float64)
+    except (OverflowError, ValueError, TypeError) as e:  # 10**400, ragged or non-numeric entries
+        raise ScanpathDataError(f"expected a 1-D sequence of numbers ({e})", field=name) from None
     if arr.ndim != 1:
         raise ScanpathDataError(f"expected a 1-D sequence, got shape {arr.shape}", field=name)
     return arr
@@ -67,10 +70,18 @@ class Scanpath:
                     field="duration",
                 )
         if self.image_size is not None:
-            self.image_size = (int(self.image_size[0]), int(self.image_size[1]))
+            try:
+                self.image_size = (int(self.image_size[0]), int(self.image_size[1]))
+            except (OverflowError, ValueError, TypeError, IndexError) as e:
+                raise ScanpathDataError(f"image_size must be (W, H) integers, got {self.image_size!r} ({e})",
+                                        record=self.stimulus, field="image_size") from None
         fx = {}
         for k, v in self.fixation_extra.items():
-            arr = np.asarray(v)
+            try:
+                arr = np.asarray(v)
+            except (OverflowError, ValueError) as e:  # ragged per-fixation lists
+                raise ScanpathDataError(f"per-fixation field is not a regular array ({e})",
+                                        record=self.stimulus, field=k) from None
             if arr.shape[:1] != (len(self.x),):
                 raise ScanpathDataError(
                     f"per-fixation field has {arr.shape[:1]} values, expected {len(self.x)}",
@@ -170,12 +181,13 @@ class Scanpath:
                         f"fixation {i} has non-finite {name} ({arr[i]})", file=file, record=rec, field=name
                     )
         if dur is not None:
-            bad = np.isnan(dur) | (dur < 0)
+            nonfinite = ~np.isfinite(dur)  # NaN and ±inf: no policy can repair them except drop
+            bad = nonfinite | (dur < 0)
             if bad.any():
-                i = int(np.flatnonzero(bad)[0])
+                i = int(np.flatnonzero(nonfinite if nonfinite.any() else bad)[0])
                 if policy == "drop":
                     keep &= ~bad
-                elif policy == "clip" and not np.isnan(dur[i]):
+                elif policy == "clip" and not nonfinite.any():
                     dur = np.where(dur < 0, 0.0, dur)
                 else:
                     raise ScanpathDataError(

@@ -172,7 +172,12 @@ def test_callbacks_config(name, tmp_path):
     cbs = instantiate_callbacks(cfg.callbacks)
     assert len(cbs) == len([v for v in (cfg.callbacks or {}).values() if "_target_" in v])
     if name == "default":
-        ckpts = [c for c in cbs if type(c).__name__ == "ModelCheckpoint"]
+        from pytorch_lightning.callbacks import ModelCheckpoint
+
+        from scanpath.utils.atomic_checkpoint import AtomicModelCheckpoint
+
+        ckpts = [c for c in cbs if isinstance(c, ModelCheckpoint)]
+        assert all(isinstance(c, AtomicModelCheckpoint) for c in ckpts)  # written temp + rename (issue 16)
         assert ckpts[0].monitor == cfg.optimized_metric  # trainer.checkpoint_callback = the best one
         last = [c for c in ckpts if c.monitor is None and c.filename == "last"]
         assert len(last) == 1 and last[0].save_top_k == 1 and not last[0]._enable_version_counter

@@ -124,7 +124,8 @@ def test_amazon_layout_only_fallback_and_trial_split(amazon_json, caplog):
 
 def test_amazon_missing_images_and_bug_flag(amazon_json, tmp_path):
     dm = AmazonCoversDataModule(annotations=str(amazon_json), image_dir=str(tmp_path / "nothing"))
-    assert dm.layout_only
+    with pytest.raises(ScanpathDataError, match="nothing.* does not exist"):  # a given path is never ignored
+        dm.setup()
     with pytest.raises(ScanpathDataError, match="mode=images"):
         AmazonCoversDataModule(annotations=str(amazon_json), image_dir=str(tmp_path), mode="images").setup()
     bug = AmazonCoversDataModule(annotations=str(amazon_json), upstream_duplicate_bug=True)
@@ -172,7 +173,10 @@ def test_amazon_image_mode(tmp_path):
     batch = collate_samples(dm.samples("all")[:3])
     assert batch["crops"].shape == (3, 84, 3, 150, 93)
     (tmp_path / "images" / "2.png").unlink()
-    assert AmazonCoversDataModule(annotations=str(path), image_dir=str(tmp_path / "images")).layout_only
+    with pytest.raises(ScanpathDataError, match="1 collage images missing"):  # given image_dir: no silent fallback
+        AmazonCoversDataModule(annotations=str(path), image_dir=str(tmp_path / "images")).setup()
+    # an auto-found images/ folder beside the JSON that is incomplete still falls back (logged)
+    assert AmazonCoversDataModule(annotations=str(path)).layout_only
 
 
 def test_pair_and_layout_and_split_file(tmp_path):
@@ -275,7 +279,7 @@ def test_amazon_sti_folder_layout(tmp_path):
     sti = tmp_path / "STI"
     (sti / "AmazonCovers").mkdir(parents=True)
     path = _tiny_amazon(sti / "AmazonCovers")  # writes AmazonCovers/{Amazon.json, images/}
-    dm = AmazonCoversDataModule(annotations=str(sti / "Amazon.json"), root=str(sti))
+    dm = AmazonCoversDataModule(root=str(sti))  # root = the STI folder: AmazonCovers/Amazon.json is found
     assert not dm.layout_only and Path(dm.annotations) == path
     assert Path(dm.image_dir) == path.parent / "images"
     assert AmazonCoversDataModule(root=str(sti), mode="layout_only").layout_only

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from scanpath.errors import ScanpathDataError
+from scanpath.io.text import read_text
 
 RT_MS_PER_FIXATION = 252.359
 RT_INTERCEPT_MS = 376.271
@@ -155,10 +157,8 @@ def read_human_rt(path: str | Path | None = None) -> dict[str, HumanRT]:
     human_slope_ms_per_item``). Malformed rows raise :class:`ScanpathDataError` naming the row and field.
     """
     path = Path(path) if path is not None else default_human_csv()
-    if not path.is_file():
-        raise ScanpathDataError("human RT file not found", file=path)
     out: dict[str, HumanRT] = {}
-    with open(path, newline="", encoding="utf-8") as fh:
+    with io.StringIO(read_text(path, "human RT file"), newline="") as fh:
         reader = csv.DictReader(fh)
         missing = [c for c in HUMAN_CSV_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
@@ -175,10 +175,10 @@ def read_human_rt(path: str | Path | None = None) -> dict[str, HumanRT]:
                     v = typ(float(raw)) if typ is int else typ(raw)
                     if typ is int and float(raw) != v:
                         raise ValueError
-                except (TypeError, ValueError):
-                    raise ScanpathDataError(f"expected a number, got {raw!r}", file=path, record=f"row {i}",
+                except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf), int(1e400)
+                    raise ScanpathDataError(f"expected a finite number, got {raw!r}", file=path, record=f"row {i}",
                                             field=field) from None
-                if not math.isfinite(v) or (field == "set_size" and v < 1):
+                if not math.isfinite(v) or (field == "set_size" and v < 1) or (field == "human_rt_ms" and v <= 0):
                     raise ScanpathDataError(f"invalid value {raw!r}", file=path, record=f"row {i}", field=field)
                 vals[field] = v
             h = out.setdefault(cond, HumanRT(cond, row.get("description") or "", [], [],
@@ -201,10 +201,16 @@ def human_slopes(path: str | Path | None = None) -> dict[str, float]:
 def read_found_at(path: str | Path) -> np.ndarray:
     """Per-trial N from an (upstream-style) ``found_at.csv`` one-hot table; -1 where the row is all zeros."""
     path = Path(path)
+    text = read_text(path, "found_at table")
     try:
-        arr = np.loadtxt(path, delimiter=",", ndmin=2)
+        arr = np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2)
     except ValueError as e:
         raise ScanpathDataError(f"not a numeric table: {e}", file=path) from None
+    bad = np.argwhere((arr != 0) & (arr != 1))
+    if len(bad):
+        i, j = (int(v) for v in bad[0])
+        raise ScanpathDataError(f"column {j} is {float(arr[i, j])!r}; a one-hot table holds only 0 and 1", file=path,
+                                record=i)
     n = np.full(len(arr), -1, np.int64)
     for i, row in enumerate(arr):
         hit = np.flatnonzero(row)

@@ -36,7 +36,6 @@ record counts (468/474, 585/594) assume. ``"clip"`` clamps the pixels into ``[0,
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 from pathlib import Path
@@ -45,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from scanpath.errors import ScanpathDataError
+from scanpath.io.text import read_json
 from scanpath.io.object_trial import (
     ObjectTrial,
     box_iou,
@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 
 #: Amazon collages are 6 rows × 14 columns of book covers.
 AMAZON_GRID = (6, 14)
+#: Largest image side accepted from ``size`` (a sanity bound: the STI collages are ≈2560 px wide).
+MAX_IMAGE_SIDE = 100_000
 OUTSIDE_POLICIES = ("keep", "clip", "drop", "error")
 
 
@@ -95,8 +97,13 @@ class AmazonData:
 
 # ------------------------------------------------------------------------------------- parsing
 def _number(value: Any, *, file: str, record: str, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)):
-        raise ScanpathDataError(f"expected a finite number, got {value!r}", file=file, record=record, field=field)
+    try:
+        ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(float(value))
+    except OverflowError:  # an integer literal beyond float range (10**400)
+        ok = False
+    if not ok:
+        raise ScanpathDataError(f"expected a finite number, got {str(value)[:40]!r}", file=file, record=record,
+                                field=field)
     return float(value)
 
 
@@ -104,16 +111,12 @@ def read_amazon_json(path: str | Path) -> list[AmazonCollage]:
     """Parse and validate an STI ``Amazon.json`` (any number of collages), in file order."""
     path = Path(path)
     file = str(path)
-    if not path.is_file():
+    if not path.exists():
         raise ScanpathDataError(
             "Amazon annotation file not found (set data.annotations to the STI AmazonCovers/Amazon.json)",
             file=file,
         )
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise ScanpathDataError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", file=file) from exc
+    data = read_json(path, "Amazon annotation file")
     if not isinstance(data, dict):
         raise ScanpathDataError(f"top level must be an object keyed by collage name, got {type(data).__name__}", file=file)
     if not data:
@@ -121,6 +124,9 @@ def read_amazon_json(path: str | Path) -> list[AmazonCollage]:
 
     out = []
     for key, entry in data.items():
+        if "/" in key or "\\" in key or key in ("", ".", ".."):  # names an image file in image_dir / mask_dir
+            raise ScanpathDataError("collage key must be a plain file name (it would point outside the image "
+                                    "folder)", file=file, record=key)
         if not isinstance(entry, dict):
             raise ScanpathDataError(f"collage entry must be an object, got {type(entry).__name__}", file=file, record=key)
         for field in ("fixations", "ground_truth", "size", "target"):
@@ -134,9 +140,10 @@ def read_amazon_json(path: str | Path) -> list[AmazonCollage]:
             if f not in size:
                 raise ScanpathDataError("missing key", file=file, record=key, field=f"size.{f}")
             v = _number(size[f], file=file, record=key, field=f"size.{f}")
-            if v <= 0:
-                raise ScanpathDataError(f"must be positive, got {v:g}", file=file, record=key, field=f"size.{f}")
-            wh.append(int(round(v)))
+            if not (v.is_integer() and 1 <= v <= MAX_IMAGE_SIDE):
+                raise ScanpathDataError(f"must be a whole number of pixels in 1..{MAX_IMAGE_SIDE}, got {v:g}",
+                                        file=file, record=key, field=f"size.{f}")
+            wh.append(int(v))
         gt = entry["ground_truth"]
         if not isinstance(gt, list) or not gt or not isinstance(gt[0], dict):
             raise ScanpathDataError(
@@ -149,6 +156,9 @@ def read_amazon_json(path: str | Path) -> list[AmazonCollage]:
             box.append(_number(gt[0][f], file=file, record=key, field=f"ground_truth[0].{f}"))
         if box[2] <= box[0] or box[3] <= box[1]:
             raise ScanpathDataError(f"empty box {box}", file=file, record=key, field="ground_truth[0]")
+        if box[0] >= wh[0] or box[1] >= wh[1] or box[2] <= 0 or box[3] <= 0:
+            raise ScanpathDataError(f"box {box} (xmin, ymin, xmax, ymax) lies outside the {wh[0]}×{wh[1]} image",
+                                    file=file, record=key, field="ground_truth[0]")
         target = entry["target"]
         if not isinstance(target, str) or not target:
             raise ScanpathDataError(f"must be a target file name, got {target!r}", file=file, record=key, field="target")
@@ -248,6 +258,9 @@ def load_amazon(
         else:
             boxes = grid_boxes(grid, amazon_cell_size(col.image_size, grid))
         ious = box_iou(col.ground_truth, boxes)
+        if not np.any(ious > 0):  # argmax would silently make object 0 the target
+            raise ScanpathDataError(f"ground-truth box {list(col.ground_truth)} overlaps none of the {len(boxes)} objects",
+                                    file=file, record=col.key, field="ground_truth[0]")
         target = int(np.argmax(ious))
         second = float(np.sort(ious)[-2]) if len(ious) > 1 else 0.0
         mapped = {}

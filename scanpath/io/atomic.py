@@ -1,6 +1,8 @@
 """Atomic file writes: write to a temporary file in the same folder, then rename over the target.
 
-A crash or an exception while writing never leaves a partial file behind.
+A crash or an exception while writing never leaves a partial file behind. The file gets the
+permissions a plain ``open(path, "w")`` would give it: ``0o666 & ~umask`` for a new file, the old
+file's mode when it replaces one (``mkstemp`` alone would make every output ``-rw-------``).
 """
 
 from __future__ import annotations
@@ -9,9 +11,35 @@ import contextlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask (read without changing it where /proc allows, else set-and-restore)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def _target_mode(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        return 0o666 & ~current_umask()
 
 
 @contextlib.contextmanager
@@ -23,6 +51,7 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as fh:
+            os.fchmod(fh.fileno(), _target_mode(path))
             yield fh
             fh.flush()
             os.fsync(fh.fileno())

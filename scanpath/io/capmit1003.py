@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import os
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +28,11 @@ from typing import Any
 import numpy as np
 
 from scanpath.errors import ScanpathDataError
+from scanpath.io.paths import resolve_under
 from scanpath.types import Scanpath
 
+#: Clicks farther than this from the origin are corrupt values, not pixels (MIT1003 images are ≤ 1024 px).
+MAX_PIXEL = 100_000
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "captions": ("obs_uid", "usr_uid", "start_time", "caption", "img_uid"),
     "images": ("img_uid", "img_path"),
@@ -122,16 +126,33 @@ def _check_schema(con: sqlite3.Connection, file: str) -> None:
 def _number(value: Any, *, file: str, record: Any, field: str) -> float:
     try:
         v = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ScanpathDataError(f"expected a number, got {value!r}", file=file, record=record, field=field) from None
     if not math.isfinite(v):
         raise ScanpathDataError(f"non-finite value {value!r}", file=file, record=record, field=field)
     return v
 
 
+def sqlite_ro_uri(db_path: str | Path) -> str:
+    """Read-only SQLite URI of a file path, percent-quoted (``#``, ``?``, ``%``, spaces are path characters).
+
+    An f-string ``file:{path}?mode=ro`` lets a ``#`` or ``?`` in the path cut it (dropping ``mode=ro`` and
+    creating a stray file) and decodes ``%41``; :meth:`pathlib.Path.as_uri` quotes every such character.
+    """
+    return Path(os.path.abspath(db_path)).as_uri() + "?mode=ro"
+
+
+def _pixel(value: Any, *, file: str, record: Any, field: str) -> float:
+    v = _number(value, file=file, record=record, field=field)
+    if abs(v) > MAX_PIXEL:
+        raise ScanpathDataError(f"click at {v:g} px is not a pixel of any image (|v| > {MAX_PIXEL})", file=file,
+                                record=record, field=field)
+    return v
+
+
 def is_synthetic(db_path: str | Path) -> bool:
     """True for files written by :func:`write_synthetic_capmit1003` (a ``scanpath_synthetic`` table)."""
-    con = sqlite3.connect(f"file:{Path(db_path)}?mode=ro", uri=True)
+    con = sqlite3.connect(sqlite_ro_uri(db_path), uri=True)
     try:
         return bool(con.execute("SELECT name FROM sqlite_master WHERE name = 'scanpath_synthetic'").fetchall())
     except sqlite3.DatabaseError:
@@ -140,12 +161,29 @@ def is_synthetic(db_path: str | Path) -> bool:
         con.close()
 
 
-def image_size_of(path: Path) -> tuple[int, int]:
-    """(W, H) from the image header (no full decode)."""
-    from PIL import Image
+def image_size_of(path: Path, *, record: Any = None, source: str | Path | None = None) -> tuple[int, int]:
+    """(W, H) from the image header (no full decode); an unreadable or corrupt image is a named error."""
+    from PIL import Image, UnidentifiedImageError
 
-    with Image.open(path) as im:
-        return int(im.size[0]), int(im.size[1])
+    try:
+        with Image.open(path) as im:
+            w, h = int(im.size[0]), int(im.size[1])
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
+        where = f" (listed in {source})" if source is not None else ""
+        raise ScanpathDataError(f"cannot read image header{where}: {exc}", file=path, record=record,
+                                field="image") from None
+    if w < 1 or h < 1:
+        raise ScanpathDataError(f"image has size {w}×{h}", file=path, record=record, field="image")
+    return w, h
+
+
+def _click_id(value: Any, *, file: str, record: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+        isinstance(value, float) and not value.is_integer()
+    ):
+        raise ScanpathDataError(f"click_id must be an integer, got {value!r}", file=file, record=record,
+                                field="clicks.click_id")
+    return int(value)
 
 
 def read_capmit1003(
@@ -154,18 +192,23 @@ def read_capmit1003(
     *,
     require_images: bool = False,
     invalid_policy: str = "error",
+    allow_outside: bool = False,
 ) -> list[CaptionRecord]:
     """Read every ``obs_uid`` of ``capmit1003.db`` (sorted by ``obs_uid``), clicks by ``click_id``.
 
     With ``mit1003_root`` the image file ``<root>/ALLSTIMULI/<img_path>`` is located and its size
-    read; ``require_images=True`` makes a missing file an error. Clicks outside the image follow
-    ``invalid_policy`` (see :meth:`Scanpath.validated`).
+    read; ``require_images=True`` makes a missing file an error; an ``img_path`` leaving
+    ``ALLSTIMULI`` (absolute, ``..``) is an error unless ``allow_outside``. Clicks outside the image
+    follow ``invalid_policy`` (see :meth:`Scanpath.validated`); clicks beyond ±:data:`MAX_PIXEL`, a
+    non-integer ``click_id`` and click times going backwards are always errors.
     """
     db = Path(db_path)
     file = str(db)
     if not db.is_file():
-        raise ScanpathDataError("CapMIT1003 database not found", file=file)
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        raise ScanpathDataError("CapMIT1003 database not found" if not db.exists() else "not a file", file=file)
+    if mit1003_root is not None and not Path(mit1003_root).is_dir():
+        raise ScanpathDataError("MIT1003 image root folder not found", file=mit1003_root, field="mit1003_root")
+    con = sqlite3.connect(sqlite_ro_uri(db), uri=True)
     try:
         try:
             _check_schema(con, file)
@@ -201,23 +244,33 @@ def read_capmit1003(
             raise ScanpathDataError("caption is NULL", file=file, record=rec, field="captions.caption")
         t0 = parse_time(start_time, file=file, record=rec, field="captions.start_time")
         rows = by_obs.get(rec, [])
-        ids = np.array([int(r[1]) for r in rows], dtype=np.int64)
+        ids_list = [_click_id(r[1], file=file, record=f"{rec}/click {r[1]!r}") for r in rows]
+        rows = [r for _, r in sorted(zip(ids_list, rows), key=lambda p: p[0])]  # mixed TEXT/INTEGER ids sort apart
+        ids = np.array(sorted(ids_list), dtype=np.int64)
         if len(ids) != len(set(ids.tolist())):
             raise ScanpathDataError("duplicate click_id", file=file, record=rec, field="clicks.click_id")
-        x = np.array([_number(r[2], file=file, record=f"{rec}/click {r[1]}", field="clicks.x") for r in rows])
-        y = np.array([_number(r[3], file=file, record=f"{rec}/click {r[1]}", field="clicks.y") for r in rows])
+        x = np.array([_pixel(r[2], file=file, record=f"{rec}/click {r[1]}", field="clicks.x") for r in rows])
+        y = np.array([_pixel(r[3], file=file, record=f"{rec}/click {r[1]}", field="clicks.y") for r in rows])
         times = [parse_time(r[4], file=file, record=f"{rec}/click {r[1]}", field="clicks.click_time") for r in rows]
         if any(t is None for t in times):
             bad = next(r[1] for r, t in zip(rows, times) if t is None)
             raise ScanpathDataError("click_time is NULL", file=file, record=f"{rec}/click {bad}", field="clicks.click_time")
         tarr = np.asarray(times, dtype=np.float64)
+        back = np.flatnonzero(np.diff(tarr) < 0)
+        if len(back):
+            j = int(back[0]) + 1
+            raise ScanpathDataError(
+                f"click_time goes backwards ({times[j]:.3f} s after {times[j - 1]:.3f} s of click {rows[j - 1][1]})",
+                file=file, record=f"{rec}/click {rows[j][1]}", field="clicks.click_time",
+            )
         origin = t0 if t0 is not None else (float(tarr[0]) if len(tarr) else 0.0)
         image_file, size = None, None
         if root is not None:
-            image_file = root / "ALLSTIMULI" / str(img_path)
+            image_file = resolve_under(root / "ALLSTIMULI", str(img_path), allow_outside=allow_outside, file=file,
+                                       record=rec, field="images.img_path")
             key = str(image_file)
             if key not in sizes:
-                sizes[key] = image_size_of(image_file) if image_file.is_file() else None
+                sizes[key] = image_size_of(image_file, record=rec, source=file) if image_file.is_file() else None
             size = sizes[key]
             if size is None and require_images:
                 raise ScanpathDataError(

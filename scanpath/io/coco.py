@@ -21,7 +21,6 @@ The sidecar ``<file>.meta.json`` holds ``frame`` ([W, H] shared by all records, 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from scanpath.io.atomic import atomic_write_json
+from scanpath.io.text import read_json
 from scanpath.errors import ScanpathDataError
 from scanpath.types import INVALID_POLICIES, Scanpath, scanpath_key
 
@@ -54,15 +54,13 @@ def read_sidecar(path: str | Path) -> dict[str, Any] | None:
     side = sidecar_path(path)
     if not side.exists():
         return None
-    try:
-        meta = json.loads(side.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ScanpathDataError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}", file=side) from e
+    meta = read_json(side, "sidecar")
     if not isinstance(meta, dict):
         raise ScanpathDataError(f"sidecar must be a JSON object, got {type(meta).__name__}", file=side)
     frame = meta.get("frame")
     if frame is not None and not _is_size(frame):
-        raise ScanpathDataError(f"frame must be [W, H] with positive numbers, got {frame!r}", file=side, field="frame")
+        raise ScanpathDataError(f"frame must be [W, H] with finite numbers ≥ 1, got {frame!r}", file=side,
+                                field="frame")
     missing = meta.get("no_duration_records", [])
     if not isinstance(missing, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in missing):
         raise ScanpathDataError("must be a list of record indices", file=side, field="no_duration_records")
@@ -74,7 +72,17 @@ def _is_number(v: Any) -> bool:
 
 
 def _is_size(v: Any) -> bool:
-    return isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_number(a) and a > 0 for a in v)
+    return isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_finite(a) and a >= 1 for a in v)
+
+
+def _is_finite(v: Any) -> bool:
+    """A real number that fits a float64 and is finite (rejects NaN, ±inf, 10**400, booleans)."""
+    if not _is_number(v):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
 
 
 def _numbers(rec: Mapping[str, Any], key: str, file: Path, index: int) -> list[float]:
@@ -84,6 +92,9 @@ def _numbers(rec: Mapping[str, Any], key: str, file: Path, index: int) -> list[f
     for j, v in enumerate(val):
         if not _is_number(v):
             raise ScanpathDataError(f"entry {j} is {v!r}, not a number", file=file, record=index, field=key)
+        if isinstance(v, int) and not _is_finite(v):
+            raise ScanpathDataError(f"entry {j} is too large for a float ({str(v)[:12]}…)", file=file,
+                                    record=index, field=key)
     return val
 
 
@@ -136,13 +147,15 @@ def parse_record(
         )
     if "bbox" in rec and rec["bbox"] is not None:
         bbox = rec["bbox"]
-        if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(v) for v in bbox)) or min(bbox[2:]) < 0:
-            raise ScanpathDataError(f"must be [x, y, w, h] with w, h ≥ 0, got {bbox!r}", file=file, record=index, field="bbox")
+        if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_finite(v) for v in bbox)) or min(bbox[2:]) < 0:
+            raise ScanpathDataError(f"must be [x, y, w, h] finite numbers with w, h ≥ 0, got {bbox!r}",
+                                    file=file, record=index, field="bbox")
     size = image_size
     if "image_size" in rec:
         if not _is_size(rec["image_size"]):
             raise ScanpathDataError(
-                f"must be [W, H] with positive numbers, got {rec['image_size']!r}", file=file, record=index, field="image_size"
+                f"must be [W, H] with finite numbers ≥ 1, got {rec['image_size']!r}", file=file, record=index,
+                field="image_size"
             )
         size = (int(rec["image_size"][0]), int(rec["image_size"][1]))
     fx_raw = rec.get("fixation_extra", {})
@@ -155,9 +168,31 @@ def parse_record(
             raise ScanpathDataError(
                 f"per-fixation list has {n} entries, expected length={length}", file=file, record=index, field=f"fixation_extra.{k}"
             )
-        fixation_extra[k] = np.asarray(v)
+        try:
+            arr = np.asarray(v)
+        except (OverflowError, ValueError) as e:
+            raise ScanpathDataError(f"per-fixation list is ragged or not numeric ({e})", file=file, record=index,
+                                    field=f"fixation_extra.{k}") from None
+        if arr.dtype == object:
+            raise ScanpathDataError("per-fixation list mixes types or lengths", file=file, record=index,
+                                    field=f"fixation_extra.{k}")
+        fixation_extra[k] = arr
     extra = {k: v for k, v in rec.items() if k not in _CORE_KEYS}
-    sp = Scanpath(
+    try:
+        sp = _make_scanpath(xs, ys, ts, has_duration, name, subject, rec, size, extra, fixation_extra)
+    except ScanpathDataError as e:
+        key = _FIELD_TO_KEY.get(e.field or "", e.field)
+        raise ScanpathDataError(e.message, file=file, record=index, field=key) from None
+    try:
+        return sp.validated(invalid_policy, file=str(file), record=index)  # type: ignore[arg-type]
+    except ScanpathDataError as e:
+        key = _FIELD_TO_KEY.get(e.field or "", e.field)
+        raise ScanpathDataError(e.message, file=file, record=index, field=key) from e
+
+
+def _make_scanpath(xs: list, ys: list, ts: list, has_duration: bool, name: str, subject: Any, rec: dict,
+                   size: Any, extra: dict, fixation_extra: dict) -> Scanpath:
+    return Scanpath(
         x=np.asarray(xs, dtype=np.float64),
         y=np.asarray(ys, dtype=np.float64),
         duration=np.asarray(ts, dtype=np.float64) if has_duration else None,
@@ -169,11 +204,6 @@ def parse_record(
         extra=extra,
         fixation_extra=fixation_extra,
     )
-    try:
-        return sp.validated(invalid_policy, file=str(file), record=index)  # type: ignore[arg-type]
-    except ScanpathDataError as e:
-        key = _FIELD_TO_KEY.get(e.field or "", e.field)
-        raise ScanpathDataError(e.message, file=file, record=index, field=key) from e
 
 
 def read_coco_json(
@@ -193,14 +223,7 @@ def read_coco_json(
     path = Path(path)
     if invalid_policy not in INVALID_POLICIES:
         raise ValueError(f"invalid_policy must be one of {INVALID_POLICIES}, got {invalid_policy!r}")
-    if not path.is_file():
-        raise ScanpathDataError("file not found", file=path)
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ScanpathDataError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}", file=path) from e
-    except UnicodeDecodeError as e:
-        raise ScanpathDataError(f"not UTF-8 text: {e}", file=path) from e
+    records = read_json(path, "fixation file")
     if not isinstance(records, list):
         raise ScanpathDataError(f"top level must be a list of records, got {type(records).__name__}", file=path)
     meta = read_sidecar(path) or {}

@@ -10,13 +10,14 @@ order: sorted folders, ``random.seed(42)`` then ``random.shuffle``; episode of s
 
 from __future__ import annotations
 
-import json
+import math
 import random
 from pathlib import Path
 from typing import Any
 
 from scanpath.io.episodes import Episode
 from scanpath.errors import ScanpathDataError
+from scanpath.io.text import read_json
 
 DEFAULT_START_YAWS = (0, 90, 180, 270)
 
@@ -30,11 +31,32 @@ def find_panorama(folder: Path) -> Path:
     raise ScanpathDataError("scene folder has no *.png or *.jpg panorama", file=folder)
 
 
+#: Accepted angle ranges (degrees): yaw windows may be written in [−360, 360] (lo > hi wraps), pitch in [−90, 90].
+ANGLE_LIMITS = {"yaw": 360.0, "pitch": 90.0}
+
+
+def _angle(a: Any) -> float | None:
+    """A finite real angle, else None (booleans, strings, NaN, ±inf and 10**400 are rejected)."""
+    if isinstance(a, bool) or not isinstance(a, (int, float)):
+        return None
+    try:
+        v = float(a)
+    except OverflowError:
+        return None
+    return v if math.isfinite(v) else None
+
+
 def _pair(item: dict[str, Any], key: str, file: Path, rec: int) -> tuple[float, float]:
     v = item.get(key)
-    if not isinstance(v, (list, tuple)) or len(v) != 2 or not all(isinstance(a, (int, float)) for a in v):
-        raise ScanpathDataError(f"expected [lo, hi] numbers, got {v!r}", file=file, record=rec, field=key)
-    return float(v[0]), float(v[1])
+    vals = [_angle(a) for a in v] if isinstance(v, (list, tuple)) else []
+    if len(vals) != 2 or any(a is None for a in vals):
+        raise ScanpathDataError(f"expected [lo, hi] finite numbers (degrees), got {v!r}", file=file, record=rec,
+                                field=key)
+    lim = ANGLE_LIMITS[key]
+    if any(abs(a) > lim for a in vals):  # type: ignore[arg-type]
+        raise ScanpathDataError(f"angles must lie in [-{lim:g}, {lim:g}] degrees, got {v!r}", file=file, record=rec,
+                                field=key)
+    return float(vals[0]), float(vals[1])  # type: ignore[arg-type]
 
 
 def parse_items(items: Any, folder: Path, file: Path, task_type: str | None = None) -> list[Episode]:
@@ -60,7 +82,9 @@ def parse_items(items: Any, folder: Path, file: Path, task_type: str | None = No
             starts = list(DEFAULT_START_YAWS)
             lev: list[Any] = [levels if isinstance(levels, (int, str)) else "unknown"] * len(starts)
         else:
-            if not isinstance(starts, list) or not all(isinstance(s, int) for s in starts):
+            if not isinstance(starts, list) or not starts or not all(
+                isinstance(s, int) and not isinstance(s, bool) and abs(s) <= 360 for s in starts
+            ):
                 raise ScanpathDataError(f"expected a list of ints, got {starts!r}", file=file, record=r, field="initial yaw")
             if isinstance(levels, list):
                 if len(levels) != len(starts):
@@ -89,10 +113,7 @@ def load_hstar(root: str | Path, task: str | None = None, upstream_order: bool =
         raise ScanpathDataError("no annotation.json found below this folder", file=root)
     eps: list[Episode] = []
     for f in files:
-        try:
-            items = json.loads(f.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise ScanpathDataError(f"invalid JSON: {e}", file=f) from e
+        items = read_json(f, "annotation.json")
         eps.extend(parse_items(items, f.parent, f, task))
     if upstream_order:
         rnd = random.Random(42)

@@ -21,6 +21,7 @@ import numpy as np
 
 from scanpath.io.capmit1003 import image_size_of
 from scanpath.errors import ScanpathDataError
+from scanpath.io.text import read_text
 from scanpath.types import Scanpath
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
@@ -40,33 +41,33 @@ def read_fixation_file(path: str | Path) -> np.ndarray:
     """``[N, 4]`` float64 rows (x, y, t_start, t_end) of one subject file."""
     path = Path(path)
     rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            text = line.split("#", 1)[0].strip()
-            if not text:
-                continue
-            parts = text.replace(",", " ").split()
-            if len(parts) != 4:
+    lines = read_text(path, "fixation file").splitlines()  # named error: missing, directory, non-UTF-8
+    for lineno, line in enumerate(lines, start=1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        parts = text.replace(",", " ").split()
+        if len(parts) != 4:
+            raise ScanpathDataError(
+                f"expected 4 values (x y t_start t_end), got {len(parts)}",
+                file=path, record=f"line {lineno}", field=FIELDS[min(len(parts), 3)],
+            )
+        vals = []
+        for name, p in zip(FIELDS, parts):
+            try:
+                v = float(p)
+            except (ValueError, OverflowError):
                 raise ScanpathDataError(
-                    f"expected 4 values (x y t_start t_end), got {len(parts)}",
-                    file=path, record=f"line {lineno}", field=FIELDS[min(len(parts), 3)],
-                )
-            vals = []
-            for name, p in zip(FIELDS, parts):
-                try:
-                    v = float(p)
-                except ValueError:
-                    raise ScanpathDataError(
-                        f"expected a number, got {p!r}", file=path, record=f"line {lineno}", field=name
-                    ) from None
-                if not math.isfinite(v):
-                    raise ScanpathDataError(f"non-finite value {p!r}", file=path, record=f"line {lineno}", field=name)
-                vals.append(v)
-            if vals[3] < vals[2]:
-                raise ScanpathDataError(
-                    f"t_end {vals[3]} is before t_start {vals[2]}", file=path, record=f"line {lineno}", field="t_end"
-                )
-            rows.append(vals)
+                    f"expected a number, got {p!r}", file=path, record=f"line {lineno}", field=name
+                ) from None
+            if not math.isfinite(v):
+                raise ScanpathDataError(f"non-finite value {p!r}", file=path, record=f"line {lineno}", field=name)
+            vals.append(v)
+        if vals[3] < vals[2]:
+            raise ScanpathDataError(
+                f"t_end {vals[3]} is before t_start {vals[2]}", file=path, record=f"line {lineno}", field="t_end"
+            )
+        rows.append(vals)
     return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
 
 
@@ -94,7 +95,7 @@ def read_mit1003(
                 f"no image for stimulus {stem!r} in STIMULI (tried {', '.join(IMAGE_SUFFIXES)})",
                 file=root / "STIMULI", record=stem, field="image",
             )
-        size = image_size_of(img)
+        size = image_size_of(img, record=stem)
         for subj_file in sorted(p for p in (sp_dir / stem).iterdir() if p.is_file() and not p.name.startswith(".")):
             arr = read_fixation_file(subj_file)
             if drop_first_fixation and len(arr):

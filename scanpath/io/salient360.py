@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import math
 import re
 from pathlib import Path
@@ -25,8 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from scanpath.errors import ScanpathDataError
+from scanpath.io.text import read_text
 from scanpath.types import Scanpath
 
+FIX_FIELDS = ("Idx", "longitude", "latitude", "start", "duration")
 _FUSED = re.compile(r"^(.*?)(True|False)$")
 
 
@@ -68,11 +71,22 @@ class RawGaze:
         return float(self.t_ms[-1] - self.t_ms[0]) / 1000.0
 
 
-def to_milliseconds(t: np.ndarray) -> np.ndarray:
-    """Divide by 10^(3·⌊log10(mean Δt)/3⌋): µs → ms (Δt ≈ 8e3), ns → ms (Δt ≈ 4e6)."""
-    dt = float(np.mean(np.diff(t))) if len(t) > 1 else 1.0
-    if not dt > 0:
-        raise ValueError("timestamps do not increase")
+def to_milliseconds(t: np.ndarray, *, file: str | Path | None = None) -> np.ndarray:
+    """Divide by 10^(3·⌊log10(mean Δt)/3⌋): µs → ms (Δt ≈ 8e3), ns → ms (Δt ≈ 4e6).
+
+    Timestamps must be finite and strictly increasing (a :class:`ScanpathDataError` names the file and
+    the first offending row, counting the header as row 0)."""
+    t = np.asarray(t, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(t))
+    if len(bad):
+        raise ScanpathDataError(f"timestamp is {t[bad[0]]}", file=file, record=int(bad[0]) + 1, field="timestamp")
+    step = np.diff(t)
+    back = np.flatnonzero(step <= 0)
+    if len(back):
+        i = int(back[0]) + 1
+        raise ScanpathDataError(f"timestamps do not increase ({t[i]:g} after {t[i - 1]:g})", file=file,
+                                record=i + 1, field="timestamp")
+    dt = float(np.mean(step)) if len(t) > 1 else 1.0
     k = math.floor(math.log10(dt) / 3)
     return (t - t[0]) / (10.0 ** (3 * k)) if k > 0 else t - t[0]
 
@@ -95,10 +109,14 @@ def _pick(cols: dict[str, int], names: list[str], path: Path, what: str) -> list
 def load_raw_gaze(path: str | Path) -> RawGaze:
     """Read one raw Salient360! head+eye CSV (static quaternion or dynamic Euler format)."""
     path = Path(path)
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh))
+    try:
+        rows = list(csv.reader(io.StringIO(read_text(path, "raw gaze file"), newline="")))
+    except csv.Error as e:
+        raise ScanpathDataError(f"not a CSV file: {e}", file=path) from None
     if not rows:
         raise ScanpathDataError("empty file", file=path)
+    if len(rows) < 2:
+        raise ScanpathDataError("no data rows after the header", file=path, record=1)
     header = rows[0]
     cols = {norm_header(h): i for i, h in enumerate(header)}
     n_cols = len(header)
@@ -116,10 +134,10 @@ def load_raw_gaze(path: str | Path) -> RawGaze:
             raise ScanpathDataError(f"{len(row)} fields for {n_cols} headers", file=path, record=r)
         try:
             data[r - 1] = [_float(v) for v in row]
-        except ValueError as e:
+        except (ValueError, OverflowError) as e:
             raise ScanpathDataError(f"unparseable value ({e})", file=path, record=r) from e
     tcol = _pick(cols, ["ocutimestamp", "oculots", "timestamp", "ts"], path, "timestamp")[0]
-    t_ms = to_milliseconds(data[:, tcol])
+    t_ms = to_milliseconds(data[:, tcol], file=path)
     eye_l = data[:, _pick(cols, ["lefteyedirectionx,lefteyedirectiony,lefteyedirectionz",
                                  "leftgazedirx,leftgazediry,leftgazedirz"], path, "left eye direction")]
     eye_r = data[:, _pick(cols, ["righteyedirectionx,righteyedirectiony,righteyedirectionz",
@@ -146,22 +164,37 @@ def load_fixation_list(path: str | Path, stimulus: str | None = None) -> list[Sc
     """
     path = Path(path)
     rows: list[list[float]] = []
-    with open(path, encoding="utf-8") as fh:
-        for r, line in enumerate(fh, start=1):
-            s = line.strip()
-            if not s or s.startswith("#") or not (s[0].isdigit() or s[0] in "+-."):
+    seen_data = False
+    for r, line in enumerate(read_text(path, "fixation list").splitlines(), start=1):
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        parts = [p for p in re.split(r"[,\s]+", s) if p]
+        try:
+            vals = [float(p) for p in parts]
+        except (ValueError, OverflowError) as e:
+            if not seen_data:  # the header line (before any data row) is skipped
+                seen_data = True
                 continue
-            parts = [p for p in re.split(r"[,\s]+", s) if p]
-            try:
-                vals = [float(p) for p in parts]
-            except ValueError as e:
-                raise ScanpathDataError(f"unparseable value ({e})", file=path, record=r) from e
-            if len(vals) < 3:
-                raise ScanpathDataError("expected Idx, longitude, latitude[, start[, duration]]", file=path, record=r)
-            for name, v in (("longitude", vals[1]), ("latitude", vals[2])):
-                if not 0.0 <= v <= 1.0:
-                    raise ScanpathDataError(f"{v} outside [0, 1]", file=path, record=r, field=name)
-            rows.append(vals)
+            raise ScanpathDataError(f"unparseable value ({e})", file=path, record=r) from None
+        seen_data = True
+        if len(vals) < 3:
+            raise ScanpathDataError("expected Idx, longitude, latitude[, start[, duration]]", file=path, record=r)
+        vals = vals[:5]  # further columns (e.g. an end timestamp) are not used
+        for j, v in enumerate(vals):
+            if not math.isfinite(v):
+                raise ScanpathDataError(f"non-finite value {parts[j]!r}", file=path, record=r, field=FIX_FIELDS[j])
+        if vals[0] < 0 or not vals[0].is_integer():
+            raise ScanpathDataError(f"Idx must be a non-negative integer, got {parts[0]!r}", file=path, record=r,
+                                    field="Idx")
+        for name, v in (("longitude", vals[1]), ("latitude", vals[2])):
+            if not 0.0 <= v <= 1.0:
+                raise ScanpathDataError(f"{v} outside [0, 1]", file=path, record=r, field=name)
+        if len(vals) == 5 and vals[4] < 0:
+            raise ScanpathDataError(f"negative duration {parts[4]!r}", file=path, record=r, field="duration")
+        rows.append(vals)
+    if not rows:
+        raise ScanpathDataError("no fixation rows (Idx, longitude, latitude, …)", file=path)
     groups: list[list[list[float]]] = []
     for v in rows:
         if int(v[0]) == 0 or not groups:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,8 +28,10 @@ from typing import Any
 import numpy as np
 
 from scanpath.errors import ScanpathDataError
+from scanpath.io.text import read_text
 from scanpath.io.object_trial import ObjectTrial, crop_boxes, grid_boxes, length_filter, read_rgb
 
+OUTSIDE_POLICIES = ("error", "keep", "clip", "drop")
 COLUMNS = ("ID", "Target", "Question", "Choice", "X", "Y", "T_Package", "Sub_ID")
 SHELF_IMAGE_SIZE = (1680, 1050)
 
@@ -90,10 +93,12 @@ def read_shelf_rows(path: str | Path) -> list[dict[str, Any]]:
         raise ScanpathDataError("shelf data file not found", file=file)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
+        try:
+            reader = csv.DictReader(io.StringIO(read_text(path, "shelf data file"), newline=""))
             header = [h.strip() for h in (reader.fieldnames or [])]
             rows = [{(k or "").strip(): v for k, v in r.items()} for r in reader]
+        except csv.Error as exc:
+            raise ScanpathDataError(f"not a CSV file: {exc}", file=file) from None
     elif suffix in (".xlsx", ".xls"):
         try:
             import pandas as pd
@@ -129,9 +134,11 @@ def _text(v: Any, *, file: str, row: int, field: str) -> str:
 
 
 def _num(v: Any, *, file: str, row: int, field: str, integer: bool = False) -> float:
+    if isinstance(v, bool):
+        raise ScanpathDataError(f"expected a number, got {v!r}", file=file, record=f"row {row}", field=field)
     try:
         x = float(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ScanpathDataError(f"expected a number, got {v!r}", file=file, record=f"row {row}", field=field) from None
     if not math.isfinite(x):
         raise ScanpathDataError(f"expected a finite number, got {v!r}", file=file, record=f"row {row}", field=field)
@@ -146,14 +153,20 @@ def load_shelf(
     geometry: Mapping[str, Mapping[str, Any]] | None = None,
     prefixes: Sequence[str] | None = None,
     filter_sd: float | None = None,
+    invalid_policy: str = "error",
 ) -> list[ObjectTrial]:
     """Read one or more shelf files into canonical 0-based :class:`ObjectTrial` records.
 
     ``prefixes`` keeps only layouts whose ``Question`` starts with one of them (e.g. ``["Q1", "Q3"]``
     for wine + yogurt as upstream). ``filter_sd`` optionally applies the μ ± k·s length filter
     (upstream applies none to the shelf data). Row numbers in errors count data rows from 1
-    (the header is row 0).
+    (the header is row 0). ``X``/``Y`` outside the screenshot ``[0, W] × [0, H]`` follow
+    ``invalid_policy``: ``error`` (default) raises naming file, row and column, ``keep`` keeps the raw
+    value (the object still comes from ``Choice``), ``clip`` clamps it into the image, ``drop`` removes
+    the fixation (its ``Choice`` too).
     """
+    if invalid_policy not in OUTSIDE_POLICIES:
+        raise ValueError(f"invalid_policy must be one of {OUTSIDE_POLICIES}, got {invalid_policy!r}")
     if isinstance(paths, (str, Path)):
         paths = [paths]
     table = geometry_table(geometry)
@@ -205,10 +218,21 @@ def load_shelf(
                         record=f"row {i}",
                         field="Choice",
                     )
+                px = _num(r.get("X"), file=file, row=i, field="X")
+                py = _num(r.get("Y"), file=file, row=i, field="Y")
+                w, h = geo.image_size
+                if invalid_policy != "keep" and not (0 <= px <= w and 0 <= py <= h):
+                    if invalid_policy == "error":
+                        fld, val = ("X", px) if not 0 <= px <= w else ("Y", py)
+                        raise ScanpathDataError(
+                            f"{val:g} lies outside the {w}×{h} screenshot (set invalid_policy to keep, clip or drop)",
+                            file=file, record=f"row {i}", field=fld,
+                        )
+                    if invalid_policy == "drop":
+                        continue
+                    px, py = min(max(px, 0.0), float(w)), min(max(py, 0.0), float(h))
                 objs.append(int(ch) - 1)
-                xy.append(
-                    (_num(r.get("X"), file=file, row=i, field="X"), _num(r.get("Y"), file=file, row=i, field="Y"))
-                )
+                xy.append((px, py))
             prefix = next(p for p in table if table[p] is geo)
             if prefix not in boxes_by_prefix:
                 boxes_by_prefix[prefix] = geo.boxes()

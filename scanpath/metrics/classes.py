@@ -88,7 +88,7 @@ class PairMetric(_KeyedMetric):
             per, ids = per[has], self._ids([p for p, h in zip(preds, has) if h])
         self.scores.append(torch.as_tensor(per, dtype=torch.float64))
         self.key_ids.append(ids)
-        self.n_nan += int(np.isnan(vals[:, 0]).sum()) if len(vals) else 0
+        self.n_nan += int(np.isnan(vals).any(axis=1).sum()) if len(vals) else 0  # NaN in any dimension
         self.n_pairs += len(li)
 
     def compute(self) -> dict[str, Any]:  # type: ignore[override]

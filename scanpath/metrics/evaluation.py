@@ -12,7 +12,8 @@ exists for reproducing published numbers only).
 
 Each result: ``{"value", "values" (sub-dimensions, optional), "params", "n", "n_nan", ...}`` with
 ``n`` = scored units (predictions; pairs for ``pair_reduce="flat"``) with a finite value, ``n_nan`` =
-NaN pairs excluded, ``n_pairs`` = pairs scored, ``n_unmatched`` = predictions without any human of
+pairs excluded because they are NaN in at least one dimension (``n_nan_values``: the count per
+dimension for multi-dimensional metrics such as MultiMatch), ``n_pairs`` = pairs scored, ``n_unmatched`` = predictions without any human of
 their key. Human consistency applies the prediction-side settings (``truncate_pred``,
 ``cut_at_target``) to the held-out human, as the model pipeline does.
 """
@@ -146,7 +147,8 @@ def _score_pairs(
     vals = vals.reshape(len(li), -1)
     names = list(spec.subdims or (spec.name,))
     main_col = names.index(spec.main) if isinstance(spec.main, str) and spec.main in names else 0
-    n_nan = int(np.isnan(vals[:, main_col]).sum()) if len(vals) else 0
+    nan_cells = np.isnan(vals)
+    n_nan = int(nan_cells.any(axis=1).sum()) if len(vals) else 0  # a pair NaN in ANY dimension was excluded there
     how = params.get("pair_reduce", "mean")
     if how == "flat":
         per_unit, unit_ids = vals, li
@@ -180,8 +182,10 @@ def _score_pairs(
     if spec.subdims is not None:
         res["values"] = dims
         res["dim_higher_is_better"] = spec.dim_directions(dims)
+        res["n_nan_values"] = {n: int(nan_cells[:, k].sum()) for k, n in enumerate(names)}
     if n_nan:
-        warnings.warn(f"{spec.name}: {n_nan} of {len(li)} pairs are NaN and excluded", stacklevel=3)
+        warnings.warn(f"{spec.name}: {n_nan} of {len(li)} pairs are NaN (in at least one dimension) and excluded",
+                      stacklevel=3)
     return res
 
 
@@ -189,6 +193,13 @@ def _check_inputs(scanpaths: Sequence[Scanpath], needs_xy: bool) -> None:
     if needs_xy:
         for s in scanpaths:
             check_finite(s)
+    for s in scanpaths:  # an infinite / NaN duration would silently turn duration dimensions into NaN
+        if s.duration is not None and not np.isfinite(s.duration).all():
+            from scanpath.errors import ScanpathDataError
+
+            i = int(np.flatnonzero(~np.isfinite(s.duration))[0])
+            raise ScanpathDataError(f"fixation {i} has non-finite duration ({s.duration[i]}); cannot compute metrics",
+                                    record=f"{s.stimulus}/subject={s.subject}", field="duration")
 
 
 def _finish_result(res: Mapping[str, Any], spec: Any, params: Mapping[str, Any]) -> dict:

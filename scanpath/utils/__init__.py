@@ -2,6 +2,7 @@
 
 from scanpath.utils.hydra import (
     SYNTHETIC_BANNER,
+    CheckpointMismatchError,
     close_loggers,
     get_metric_value,
     instantiate_callbacks,
@@ -10,11 +11,16 @@ from scanpath.utils.hydra import (
     register_resolvers,
     resolve_ckpt_path,
 )
+from scanpath.utils.output_dir import OutputDirError, check_output_dir, check_writable_dir
 
 register_resolvers()
 
 __all__ = [
     "SYNTHETIC_BANNER",
+    "CheckpointMismatchError",
+    "OutputDirError",
+    "check_output_dir",
+    "check_writable_dir",
     "close_loggers",
     "get_metric_value",
     "instantiate_callbacks",
