@@ -74,7 +74,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     ckpt_path = resolve_ckpt_path(cfg)
     if cfg.get("train", True):
         log.info("starting training%s", f" from {ckpt_path}" if ckpt_path else "")
-        trainer.fit(model=model, datamodule=datamodule, ckpt_path=ckpt_path)
+        trainer.fit(model=model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     metrics = dict(trainer.callback_metrics)
 
     if cfg.get("test", True):
@@ -85,7 +85,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
             best = getattr(ckpt_cb, "best_model_path", "") if ckpt_cb is not None else ""
             if not best:
                 log.warning("no best checkpoint (fast_dev_run or checkpointing off): testing current weights")
-            trainer.test(model=model, datamodule=datamodule, ckpt_path=best or None)
+            trainer.test(model=model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
             metrics.update(trainer.callback_metrics)
     objects["ckpt_path"] = ckpt_path
     if cfg.get("evaluate", True) and not trainer.fast_dev_run and trainer.is_global_zero:

@@ -108,7 +108,7 @@ class QwenVLPolicy(HeadAgent):
         self.temperature, self.top_p, self.max_new_tokens = float(temperature), float(top_p), int(max_new_tokens)
         self.greedy = (self.temperature == 0.0) if greedy is None else bool(greedy)
         if not self.greedy and self.temperature <= 0.0:
-            self.temperature = RL_TEMPERATURE  # sampling without a temperature: the RL setting (spec §2.3)
+            self.temperature = RL_TEMPERATURE  # sampling without a temperature: the RL setting (docs/humanoid360.md §2.3)
         self.view_hw = tuple(view_hw) if view_hw is not None else None
         if parser not in ("head", "strict"):
             raise ValueError(f"parser must be 'head' (upstream HEAD) or 'strict' (paper era), got {parser!r}")
