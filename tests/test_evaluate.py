@@ -14,7 +14,7 @@ from conftest import REPO_ROOT, compose_config, write_tiny_coco
 sys.path.insert(0, str(REPO_ROOT))
 import evaluate as evaluate_script  # noqa: E402
 
-from scanpath.evaluation.report import table_columns  # noqa: E402
+from scanpath.evaluation.report import dropped_columns, table_columns  # noqa: E402,F401
 from scanpath.io.coco import read_coco_json, sidecar_path  # noqa: E402
 from scanpath.types import scanpath_key  # noqa: E402
 
@@ -191,3 +191,21 @@ def test_table_arrows_follow_each_sub_dimension():
     for t in ("sed ↓", "sed.distance ↓", "sed.similarity ↑", "saliency.cc ↑", "saliency.kld ↓",
               "search_efficiency.prob_mismatch ↓", "search_efficiency.tfp_auc ↑", "search_efficiency.tfp_1"):
         assert t in titles, (t, titles)
+
+
+def test_duplicate_and_empty_columns_are_dropped_with_a_note():
+    from scanpath.evaluation.report import EvaluationResult, render_markdown
+
+    def row(v, d):
+        return {"role": "model", "n_predictions": 1, "metrics": {
+            "sed": {"value": v, "values": {"distance": v, "similarity": 1 - v / 10}, "higher_is_better": False,
+                    "dim_higher_is_better": {"distance": False, "similarity": True}},
+            "multimatch": {"value": 0.8, "values": {"duration": float("nan"), "shape": d}, "higher_is_better": True}}}
+
+    rows = {"a": row(3.0, 0.7), "b": row(4.0, 0.6)}
+    dropped = dropped_columns(rows)
+    assert set(dropped) == {"sed.distance ↓", "multimatch.duration ↑"}
+    titles = [c[0] for c in table_columns(rows)]
+    assert titles == ["sed ↓", "sed.similarity ↑", "multimatch ↑", "multimatch.shape ↑"]
+    md = render_markdown(EvaluationResult(settings={"dataset": "x"}, rows=rows))
+    assert "column multimatch.duration ↑ not shown: no finite value" in md and "equal to sed in every row" in md

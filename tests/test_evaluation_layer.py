@@ -117,6 +117,10 @@ EXPERIMENT_CASES: dict[str, tuple[Callable[[Path], list[str]], list[str]]] = {
     "humanoid360_hps": (hstar, ["model.model_name=scanpath-tiny-clip", "data.task=HOS"]),
     "oat_paper": (search_arrays, TINY_OAT),
     "oat_amazon": (lambda tmp: [f"data.root={AMAZON.parent}", f"data.annotations={AMAZON}"], TINY_OAT),
+    "leaderboard": (search_arrays, ["leaderboard.models=[oat,eccnet,humanoid360_baseline]", "data.include_image=false",
+                                    *[o.replace("model.", "+leaderboard.overrides.oat.") for o in TINY_OAT
+                                      if o.startswith("model.")],
+                                    "~baselines.saliency_ior", "~baselines.target_similarity"]),
 }
 EXPERIMENT_NOT_OFFLINE = {
     "eccnet_objarr": "needs the user's ObjArr stimuli (cells and snap points of the upstream archive)",
@@ -183,6 +187,16 @@ def test_evaluate_writes_the_schema_for_every_experiment(name, tmp_path):
     if name == "oat_amazon" and not AMAZON.is_file():
         pytest.skip(f"the shared Amazon data is not available at {AMAZON}")
     written = _run(f"experiment={name}", data(tmp_path), extra, tmp_path, name)
+    if name == "leaderboard":
+        rows = written["rows"]
+        assert written["settings"]["protocol"] == "leaderboard" and written["settings"]["rank_by"] == "ss"
+        assert "OAT (greedy) (untrained)" in rows and rows["OAT (greedy) (untrained)"]["untrained"] is True
+        assert {"Random", "Center bias"} <= set(rows) and rows["Human"]["role"] == "observer"
+        ranked = [r for r in rows.values() if r["role"] in ("model", "baseline")]
+        ss = [r["metrics"]["ss"]["value"] for r in ranked]
+        assert ss == sorted(ss, reverse=True) and [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1))
+        assert any(k.startswith("eccnet") for k in written["skipped"])  # no gt_mask / image here: reason given
+        assert any("360" in v for v in written["skipped"].values())
     if name == "eccnet_asymmetry":
         assert written["settings"]["protocol"] == "asymmetry" and "Human" in written["rows"]
         assert set(written["rows"]["pixel_match"]["metrics"]["asymmetry_index"]["values"]) == {"exp2"}

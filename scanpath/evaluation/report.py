@@ -126,13 +126,15 @@ def _cell(row: Mapping[str, Any], entry: str, dim: str | None) -> float | None:
 
 def dropped_columns(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     """Columns left out of the tables, with the reason: no finite value in any row (e.g. durations on
-    data without durations), or a sub-dimension equal to its metric's value in every row."""
+    data without durations), or a sub-dimension equal to its metric's value in every row of a
+    table of several rows (``sed.distance`` next to ``sed``)."""
     out: dict[str, str] = {}
     for title, entry, dim in _all_columns(rows):
         vals = [_cell(r, entry, dim) for r in rows.values()]
         if all(v is None for v in vals):
             out[title] = "no finite value in any row (the data or the predictions lack what it needs)"
-        elif dim is not None and all(_cell(r, entry, dim) == _cell(r, entry, None) for r in rows.values()):
+        elif dim is not None and len(rows) > 1 and all(_cell(r, entry, dim) == _cell(r, entry, None)
+                                                       for r in rows.values()):
             out[title] = f"equal to {entry} in every row"
     return out
 

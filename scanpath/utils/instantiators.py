@@ -41,7 +41,7 @@ def instantiate_baselines(cfg: DictConfig, model_name: str, skip_identical: bool
             continue
         bmodel = instantiate(bcfg)
         name = display_name(bmodel, str(key))
-        if name == model_name or name in {e.name for e in entries}:
+        if (skip_identical and name == model_name) or name in {e.name for e in entries}:
             name = f"{name} [{key}]"
         entries.append(Entry(name, bmodel, "baseline", None, f"baselines.{key}"))
     return entries, skipped
@@ -108,7 +108,8 @@ def instantiate_leaderboard_models(cfg: DictConfig) -> tuple[list[Any], dict[str
 
     Without ``leaderboard.pretrained`` weight switches are set to random init (no download at run
     time) and the row says ``untrained``; ``leaderboard.checkpoints.<model>`` loads trained weights.
-    Models that cannot be built are skipped with the reason; ``leaderboard.exclude`` skips by name.
+    Models that cannot be built are skipped with the reason; ``leaderboard.exclude`` skips by name;
+    ``leaderboard.overrides.<model>.<key>=…`` sets a model's own config keys.
     """
     from hydra.utils import instantiate
 
@@ -128,7 +129,7 @@ def instantiate_leaderboard_models(cfg: DictConfig) -> tuple[list[Any], dict[str
         path = conf_dir / f"{name}.yaml"
         if not path.is_file():
             raise FileNotFoundError(f"leaderboard.models: no model config {path}")
-        node = OmegaConf.load(path)
+        node = OmegaConf.merge(OmegaConf.load(path), (lb.get("overrides") or {}).get(name) or {})
         ckpt = checkpoints.get(name)
         untrained = False
         if not ckpt and not lb.get("pretrained", False):
