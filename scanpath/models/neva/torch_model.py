@@ -3,11 +3,13 @@
 * :class:`NevaOptimizer` — optimised mode (NevaClip, NeVA-OPT): every next fixation is found by
   signed-gradient descent on the 2-D position of a Gaussian fovea, minimising a downstream loss on
   the foveated image. Batched: B images × K candidate start points are optimised together; the
-  foveation itself is :func:`scanpath.core.foveate`.
+  foveation itself is :func:`scanpath.core.foveate`. Its settings are one
+  :class:`~scanpath.models.neva.params.SearchParams`; the targets of each mode are built in
+  :mod:`scanpath.models.neva.optimised`.
 * Attention networks for the trained mode (§2.3): :class:`SimpleAttentionNet` (CPU default),
   :class:`WideResNetAttention` (WRN-28-10, upstream), :func:`timm_attention_net`.
 * :func:`glimpse_losses` — the trained-mode glimpse loop; :func:`foveated_accuracy` — its validation
-  metric (upstream ``run_accuracy``).
+  metric (upstream ``run_accuracy``); both driven by :class:`scanpath.models.neva.trained.NevaNet`.
 
 Positions are ``(row, col)`` in [−1, 1] over the ``S×S`` model input (upstream 'ij' order).
 
@@ -15,7 +17,7 @@ Upstream quirks (``upstream_quirks=True``; docs/nevaclip.md §6, all fixed by de
 * Q1: the best position is stored *after* the sign step (one lr-step away from the measured point)
   and after the position clamp where upstream clamps (NeVA-OPT ±2.5); fixed mode stores the pre-step
   (measured) position.
-* Q2: no position clipping (positions drift to ±2); fixed mode clamps to [−1, 1] (``clip``).
+* Q2: no position clipping (positions drift to ±2); fixed mode clamps to [−1, 1] (``position_clip``).
 * Q7 (schedule target): ``l = (s/T)²`` with ``s = 0…T−1`` never reaches e₁; fixed uses ``s = 1…T``.
 """
 
@@ -90,7 +92,7 @@ def candidate_seed(seed: int, sample_id: int, k: int) -> int:
 
 
 class CandidateRNG:
-    """One ``torch.Generator`` per (sample, candidate) (spec §2.2, Q5 fixed).
+    """One ``torch.Generator`` per (sample, candidate) (docs/nevaclip.md §2.2, Q5 fixed).
 
     Every step draws ``2 + 2·I`` values per generator (2 for the start, 2 per iteration for the
     restart) whether used or not, so a candidate's trajectory does not depend on batch composition
@@ -332,10 +334,10 @@ class NevaOptimizer(nn.Module):
 
 # ----------------------------------------------------------------------------- attention nets
 class SimpleAttentionNet(nn.Module):
-    """Three 4×4 stride-2 convs (32/64/128, BN, ReLU) → Linear(2) → clamp ±``clip`` (spec §2.3).
+    """Three 4×4 stride-2 convs (32/64/128, BN, ReLU) → Linear(2) → clamp ±``clip`` (docs/nevaclip.md §2.3).
 
     An adaptive average pool to 4×4 before the linear layer makes it size-agnostic (a framework
-    choice; the spec does not fix the flatten size). Output ``[B, 2]`` = (row, col).
+    choice; the published description does not fix the flatten size). Output ``[B, 2]`` = (row, col).
     """
 
     def __init__(self, in_channels: int = 3, clip: float | None = 2.5) -> None:
@@ -443,7 +445,7 @@ def glimpse_losses(
     forgetting: float = 0.9,
     step: Callable[[torch.Tensor], None] | None = None,
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
-    """Trained-mode glimpse loop (spec §2.3). Returns (per-glimpse mean losses, positions [B,T,2]).
+    """Trained-mode glimpse loop (docs/nevaclip.md §2.3). Returns (per-glimpse mean losses, positions [B,T,2]).
 
     Per glimpse: detach M, bm; M ← f·M; p = net(x + (blur−x)·bm); M ← M + g(p);
     bm ← clip(1−M, 0, 1); loss on downstream(x + (blur−x)·bm). With ``step`` (one optimiser step
