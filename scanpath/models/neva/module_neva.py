@@ -77,13 +77,10 @@ class NevaModule(ScanpathModel):
     def _labels_if_needed(self, batch: dict[str, Any], x: torch.Tensor) -> torch.Tensor | None:
         return self.labels(batch).to(x.device) if self.net.kind == "classifier" else None
 
-    def _labelled_images(self, loader: Any) -> "_LabelledImages":
-        return _LabelledImages(self, loader)
-
     # ------------------------------------------------------------------ fit
     def on_fit_start(self) -> None:
         if self.net.kind == "classifier" and self.net.classifier_fit_steps > 0:
-            self.net.fit_classifier(self._labelled_images(self.trainer.datamodule.train_dataloader()),
+            self.net.fit_classifier(_LabelledImages(self, self.trainer.datamodule.train_dataloader()),
                                     self.net.classifier_fit_steps)
         self.net.freeze_downstream()
 
