@@ -202,3 +202,9 @@ def test_neva_checkpoints_round_trip_and_legacy_keys(tmp_path):
     torch.save(ckpt, legacy)
     old = NevaModule.load_from_checkpoint(legacy, weights_only=True).eval()
     assert torch.equal(old.predict_scanpaths(batch).data[..., :2], ref)
+    # ... and through the project's loader (evaluate.py / train.py)
+    from scanpath.evaluation.checkpoints import load_weights
+
+    fresh = NevaModule(input_size=32, blur_k=9, blur_sigma=3.0, n_glimpses=2, n_glimpses_eval=3)
+    load_weights(fresh, legacy)
+    assert torch.equal(fresh.eval().predict_scanpaths(batch).data[..., :2], ref)

@@ -6,7 +6,7 @@ is :class:`scanpath.models.neva.trained.NevaNet` (docs/nevaclip.md §2.3).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
@@ -120,12 +120,12 @@ class NevaModule(ScanpathModel):
             return opt
         return {"optimizer": opt, "lr_scheduler": self.scheduler_factory(opt)}
 
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Checkpoints written before the torch model moved into ``self.net`` load unchanged."""
-        state = checkpoint.get("state_dict")
-        if isinstance(state, dict) and not any(k.startswith("net.") for k in state):
-            checkpoint["state_dict"] = {("net." + k if k.startswith(_LEGACY_PREFIXES) else k): v
-                                        for k, v in state.items()}
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any:
+        """Also loads checkpoints written before the torch model moved into ``self.net``
+        (keys ``attention.*``, ``classifier.*``, ``clip_visual.*``), whichever loader calls it."""
+        if not any(k.startswith("net.") for k in state_dict):
+            state_dict = {("net." + k if k.startswith(_LEGACY_PREFIXES) else k): v for k, v in state_dict.items()}
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     # ------------------------------------------------------------------ prediction
     @torch.no_grad()
