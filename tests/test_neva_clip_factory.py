@@ -47,3 +47,20 @@ def test_build_vit_s_32_alt():
     b = build_clip("ViT-S-32-alt", None, force_image_size=64)
     assert b.image_size == 64
     assert b.encode_text(["x"]).shape[0] == 1
+
+
+def test_openai_tag_is_the_file_upstream_clip_load_reads():
+    """Issue 15 item 18: upstream NevaClip calls OpenAI's ``clip.load('RN50')``; open_clip's ``openai`` tag
+    points at the same released file (OpenAI's URL, whose path carries the SHA-256 that ``clip.load``
+    verifies) and records QuickGELU, which the factory forces. The module docstring says so."""
+    import open_clip
+
+    from scanpath.models.neva import clip_factory
+
+    cfg = open_clip.get_pretrained_cfg("RN50", "openai")
+    assert cfg["url"] == ("https://openaipublic.azureedge.net/clip/models/"
+                          "afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762/RN50.pt")
+    assert cfg["quick_gelu"] is True and clip_create_kwargs("RN50", "openai")["force_quick_gelu"] is True
+    doc = clip_factory.__doc__
+    assert "clip.load('RN50')" in doc and "QuickGELU" in doc
+    assert "Upstream NevaClip calls ``open_clip" not in doc

@@ -1,12 +1,26 @@
-"""Build the frozen open_clip backbone NevaClip descends through.
+"""Build the frozen CLIP backbone NevaClip descends through (docs/nevaclip.md §2.2, §6 Q6).
 
-Upstream NevaClip calls ``open_clip.create_model_and_transforms('RN50', pretrained='openai')``. With
-open_clip that builds a GELU text tower, while OpenAI's weights were trained with QuickGELU (docs/nevaclip.md §6,
-Q6), so :func:`clip_create_kwargs` passes ``force_quick_gelu=True`` for OpenAI tags (or any tag whose
-open_clip pretrained config says ``quick_gelu``). ``pretrained`` may be an open_clip tag, a local
-checkpoint path, or ``None`` (random initialisation; what the tests and offline runs use).
+Upstream NevaClip loads its backbone with OpenAI's own ``clip`` package, ``clip.load('RN50')``. We build
+it with open_clip instead, which gives the same network with the same weights:
 
-The kwargs are computed by a pure function so they can be unit-tested without downloading weights.
+* ``open_clip.create_model_and_transforms('RN50', pretrained='openai')`` downloads the very file
+  ``clip.load('RN50')`` downloads (OpenAI's released ``RN50.pt``, same URL and checksum) and loads it
+  into the same architecture (a modified ResNet-50 image tower with attention pooling, a 12-layer
+  text transformer, 77-token BPE tokenizer).
+* The one architectural difference is the activation of the text transformer: OpenAI's models use
+  QuickGELU (``x·σ(1.702x)``), open_clip's ``RN50`` config uses exact GELU unless told otherwise. So
+  :func:`clip_create_kwargs` passes ``force_quick_gelu=True`` for the ``openai`` tag (or any tag whose
+  open_clip pretrained config says ``quick_gelu``), which makes the text embeddings — the caption
+  targets — equal to OpenAI's (Q6). The RN50 image tower uses ReLU and is unaffected either way.
+* Preprocessing matches too: bicubic resize of the shortest side to 224, centre crop, OpenAI's mean/std
+  (``OPENAI_MEAN`` / ``OPENAI_STD``; open_clip's ``resize_mode='shortest'``).
+* Precision: ``clip.load`` keeps fp16 weights on a CUDA device and casts them to fp32 on CPU; we run
+  fp32 by default, so against a CUDA upstream run expect differences at fp16 rounding level (the
+  search's ``precision: amp_fp16``, fp16 compute under autocast, is the closest setting).
+
+``pretrained`` may be an open_clip tag, a local checkpoint path, or ``None`` (random initialisation;
+what the tests and offline runs use). The kwargs are computed by a pure function so they can be
+unit-tested without downloading weights.
 """
 
 from __future__ import annotations

@@ -1,29 +1,34 @@
-"""NeVA / NevaClip as plain torch modules (no Lightning): see docs/nevaclip.md §2.
+"""NeVA / NevaClip as plain torch modules (no Lightning): docs/nevaclip.md §2.
 
 * :class:`NevaOptimizer` — optimised mode (NevaClip, NeVA-OPT): every next fixation is found by
   signed-gradient descent on the 2-D position of a Gaussian fovea, minimising a downstream loss on
   the foveated image. Batched: B images × K candidate start points are optimised together; the
-  foveation itself is :func:`scanpath.core.foveate`.
+  foveation itself is :func:`scanpath.core.foveate`. Its settings are one
+  :class:`~scanpath.models.neva.params.SearchParams`; the targets of each mode are built in
+  :mod:`scanpath.models.neva.optimised`.
 * Attention networks for the trained mode (§2.3): :class:`SimpleAttentionNet` (CPU default),
   :class:`WideResNetAttention` (WRN-28-10, upstream), :func:`timm_attention_net`.
 * :func:`glimpse_losses` — the trained-mode glimpse loop; :func:`foveated_accuracy` — its validation
-  metric (upstream ``run_accuracy``).
+  metric (upstream ``run_accuracy``); both driven by :class:`scanpath.models.neva.trained.NevaNet`.
 
 Positions are ``(row, col)`` in [−1, 1] over the ``S×S`` model input (upstream 'ij' order).
 
 Upstream quirks (``upstream_quirks=True``; docs/nevaclip.md §6, all fixed by default):
-* Q1: the best position is stored *after* the sign step (one lr-step away from the measured point);
-  fixed mode stores the pre-step (measured) position.
-* Q2: no position clipping (positions drift to ±2); fixed mode clamps to [−1, 1] (``clip``).
+* Q1: the best position is stored *after* the sign step (one lr-step away from the measured point)
+  and after the position clamp where upstream clamps (NeVA-OPT ±2.5); fixed mode stores the pre-step
+  (measured) position.
+* Q2: no position clipping (positions drift to ±2); fixed mode clamps to [−1, 1] (``position_clip``).
 * Q7 (schedule target): ``l = (s/T)²`` with ``s = 0…T−1`` never reaches e₁; fixed uses ``s = 1…T``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -31,6 +36,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from scanpath.core import blur_levels, foveate, gaussian_mask, update_memory
+from scanpath.models.neva.params import AUTOCAST, SearchParams
+from scanpath.utils.checkpoint_io import load_weights_into
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -60,6 +67,13 @@ def get_loss(loss: str | LossFn) -> LossFn:
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; use one of {sorted(LOSSES)} or a callable")
     return LOSSES[loss]
+
+
+@contextlib.contextmanager
+def grad_enabled() -> Iterator[None]:
+    """Leave inference mode and enable autograd (the optimised modes descend on positions)."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
 
 
 # ----------------------------------------------------------------------------- seeding
@@ -133,63 +147,62 @@ class NevaOptimizer(nn.Module):
     f 0, uniform restarts, K = 1.
     """
 
+    #: torch-level names of :class:`SearchParams` fields (kept for direct callers of this class)
+    ALIASES = {"clip": "position_clip", "upstream_clip": "upstream_position_clip"}
+
     def __init__(
         self,
         downstream: nn.Module | Callable[[torch.Tensor], torch.Tensor],
+        params: SearchParams | None = None,
         *,
         loss: str | LossFn = "cosine",
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
-        n_fixations: int = 10,
-        n_iter: int = 20,
-        lr: float = 0.1,
-        n_candidates: int = 1,
-        sigma_f: float = 0.2,
-        blur_k: int = 41,
-        blur_sigma: float = 10.0,
-        noise: float = 0.0,
-        forgetting: float = 0.0,
-        levels: int = 1,
-        restart: str = "uniform",
-        clip: float | None = 1.0,
-        upstream_clip: float | None = None,
-        upstream_quirks: bool = False,
-        seed: int = 0,
-        chunk_size: int | None = None,
-        autocast_dtype: torch.dtype | None = None,
+        **overrides: Any,
     ) -> None:
+        """``params`` (default :class:`SearchParams`) with ``overrides`` applied: any field name, or
+        ``clip`` / ``upstream_clip`` for ``position_clip`` / ``upstream_position_clip``, or
+        ``autocast_dtype`` (``None`` | ``torch.bfloat16`` | ``torch.float16``) for ``precision``."""
         super().__init__()
-        if restart not in ("uniform", "jitter", "none"):
-            raise ValueError(f"restart must be 'uniform', 'jitter' or 'none', got {restart!r}")
-        if n_candidates < 1 or n_iter < 1 or n_fixations < 1:
-            raise ValueError("n_candidates, n_iter and n_fixations must be >= 1")
+        self.params = self.resolve_params(params, overrides)
         self.downstream = downstream
         self.loss_fn = get_loss(loss)
         self.register_buffer("mean", None if mean is None else torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", None if std is None else torch.tensor(std).view(1, -1, 1, 1), persistent=False)
-        self.n_fixations = int(n_fixations)
-        self.n_iter = int(n_iter)
-        self.lr = float(lr)
-        self.n_candidates = int(n_candidates)
-        self.sigma_f = float(sigma_f)
-        self.blur_k = int(blur_k)
-        self.blur_sigma = float(blur_sigma)
-        self.noise = float(noise)
-        self.forgetting = float(forgetting)
-        self.levels = int(levels)
-        self.restart = restart
-        self.clip = clip
-        self.upstream_clip = upstream_clip
-        self.upstream_quirks = bool(upstream_quirks)
-        self.seed = int(seed)
-        self.chunk_size = chunk_size
-        self.autocast_dtype = autocast_dtype
+
+    @classmethod
+    def resolve_params(cls, params: SearchParams | None, overrides: dict[str, Any]) -> SearchParams:
+        base = params if params is not None else SearchParams()
+        changes = {cls.ALIASES.get(k, k): v for k, v in overrides.items() if k != "autocast_dtype"}
+        if "autocast_dtype" in overrides:
+            by_dtype = {v: k for k, v in AUTOCAST.items()}
+            if overrides["autocast_dtype"] not in by_dtype:
+                raise ValueError(f"autocast_dtype must be one of {list(by_dtype)}, got {overrides['autocast_dtype']!r}")
+            changes["precision"] = by_dtype[overrides["autocast_dtype"]]
+        unknown = sorted(set(changes) - set(SearchParams.keys()))
+        if unknown:
+            raise TypeError(f"NevaOptimizer: unknown setting(s) {unknown}; valid keys are "
+                            f"{SearchParams.keys() + sorted(cls.ALIASES) + ['autocast_dtype']}")
+        return base.replace(**changes) if changes else base
+
+    # the settings the callers read
+    @property
+    def n_fixations(self) -> int:
+        return self.params.n_fixations
+
+    @property
+    def restart(self) -> str:
+        return self.params.restart
+
+    @property
+    def upstream_quirks(self) -> bool:
+        return self.params.upstream_quirks
 
     # ------------------------------------------------------------------ pieces
     @property
     def clip_value(self) -> float | None:
-        """Position clamp in effect: ``upstream_clip`` with quirks (Q2: None), else ``clip``."""
-        return self.upstream_clip if self.upstream_quirks else self.clip
+        """Position clamp in effect (:attr:`SearchParams.clip_value`; NevaClip with quirks: None, Q2)."""
+        return self.params.clip_value
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         if self.mean is None:
@@ -199,8 +212,9 @@ class NevaOptimizer(nn.Module):
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Downstream output of (already foveated) images in [0, 1]."""
         xn = self.normalize(x)
-        if self.autocast_dtype is not None:
-            with torch.autocast(device_type=x.device.type, dtype=self.autocast_dtype):
+        dtype = self.params.autocast_dtype
+        if dtype is not None:
+            with torch.autocast(device_type=x.device.type, dtype=dtype):
                 return self.downstream(xn).float()
         return self.downstream(xn)
 
@@ -226,22 +240,22 @@ class NevaOptimizer(nn.Module):
         n = B * K
         flat = pos.reshape(n, 2)
         tgt = target.repeat_interleave(K, dim=0)
-        chunk = self.chunk_size or n
+        chunk = self.params.chunk_size or n
         losses, grads = [], []
         for s in range(0, n, chunk):
             idx = torch.arange(s, min(s + chunk, n), device=images.device)
             p = flat[idx].detach().clone().requires_grad_(True)
             if chunk >= n:  # whole batch: no copies of the images
                 fov = foveate(
-                    images, p.view(B, K, 2), sigma_f=self.sigma_f, memory=memory,
-                    blurred=blurred, levels=self.levels,
+                    images, p.view(B, K, 2), sigma_f=self.params.sigma_f, memory=memory,
+                    blurred=blurred, levels=self.params.levels,
                 ).reshape(n, *images.shape[1:])
             else:
                 bi = idx // K
                 fov = foveate(
-                    images[bi], p[:, None], sigma_f=self.sigma_f,
+                    images[bi], p[:, None], sigma_f=self.params.sigma_f,
                     memory=None if memory is None else memory[bi],
-                    blurred=[b[bi] for b in blurred], levels=self.levels,
+                    blurred=[b[bi] for b in blurred], levels=self.params.levels,
                 )[:, 0]
             ell = self.loss_fn(self.embed(fov), tgt[idx])
             (g,) = torch.autograd.grad(ell.sum(), p)
@@ -260,18 +274,19 @@ class NevaOptimizer(nn.Module):
         if images.dim() != 4:
             raise ValueError(f"images must be [B,3,S,S], got {tuple(images.shape)}")
         B, _, H, W = images.shape
-        T, I, K = self.n_fixations, self.n_iter, self.n_candidates
+        prm = self.params
+        T, I, K = prm.n_fixations, prm.n_iter, prm.n_candidates
         dev, dt = images.device, images.dtype
         if per_step and targets.shape[0] != T:
             raise ValueError(f"per-step targets must be [T={T}, B, ...], got {tuple(targets.shape)}")
         ids = list(range(B)) if sample_ids is None else [stable_id(s) for s in sample_ids]
         if len(ids) != B:
             raise ValueError(f"got {len(ids)} sample ids for a batch of {B}")
-        rng = CandidateRNG(self.seed, ids, K)
-        clip = self.clip_value
-        quirks = self.upstream_quirks
-        blurred = blur_levels(images, self.levels, self.blur_k, self.blur_sigma, self.noise,
-                              generator=torch.Generator(device=dev).manual_seed(self.seed) if self.noise else None)
+        rng = CandidateRNG(prm.seed, ids, K)
+        clip = prm.clip_value
+        quirks = prm.upstream_quirks
+        blurred = blur_levels(images, prm.levels, prm.blur_k, prm.blur_sigma, prm.noise,
+                              generator=torch.Generator(device=dev).manual_seed(prm.seed) if prm.noise else None)
         memory: torch.Tensor | None = None
         fix = torch.zeros(B, T, 2, dtype=dt, device=dev)
         loss_out = torch.zeros(B, T, dtype=dt, device=dev)
@@ -290,17 +305,18 @@ class NevaOptimizer(nn.Module):
                     if i == 0:
                         first_out[:, t] = ell
                     improved = ell < best_loss
-                    stepped = pos - self.lr * torch.sign(grad)
-                    stored = stepped if quirks else pos  # Q1
-                    best_pos = torch.where(improved[..., None], stored, best_pos)
-                    best_loss = torch.where(improved, ell, best_loss)
+                    stepped = pos - prm.lr * torch.sign(grad)
                     if clip is not None:
                         stepped = stepped.clamp(-clip, clip)
+                    # Q1: upstream stores the position after the step (and after its clamp: NeVA-OPT ±2.5)
+                    stored = stepped if quirks else pos
+                    best_pos = torch.where(improved[..., None], stored, best_pos)
+                    best_loss = torch.where(improved, ell, best_loss)
                     r = draws[:, :, 1 + i]
-                    if self.restart == "uniform":
+                    if prm.restart == "uniform":
                         new = r * 2 - 1
-                    elif self.restart == "jitter":
-                        new = stepped + (r - 0.5) * self.lr
+                    elif prm.restart == "jitter":
+                        new = stepped + (r - 0.5) * prm.lr
                         if clip is not None:
                             new = new.clamp(-clip, clip)
                     else:
@@ -312,7 +328,7 @@ class NevaOptimizer(nn.Module):
                 fix[:, t] = p_star
                 loss_out[:, t] = best_loss[ar, kbest]
                 cand_out[:, t] = best_loss
-                memory = update_memory(memory, p_star, (H, W), self.forgetting, self.sigma_f)
+                memory = update_memory(memory, p_star, (H, W), prm.forgetting, prm.sigma_f)
         return NevaResult(fix, loss_out, cand_out, first_out)
 
 
@@ -321,7 +337,7 @@ class SimpleAttentionNet(nn.Module):
     """Three 4×4 stride-2 convs (32/64/128, BN, ReLU) → Linear(2) → clamp ±``clip`` (docs/nevaclip.md §2.3).
 
     An adaptive average pool to 4×4 before the linear layer makes it size-agnostic (a framework
-    choice; docs/nevaclip.md §2.3 does not fix the flatten size). Output ``[B, 2]`` = (row, col).
+    choice; the published description does not fix the flatten size). Output ``[B, 2]`` = (row, col).
     """
 
     def __init__(self, in_channels: int = 3, clip: float | None = 2.5) -> None:
@@ -514,13 +530,25 @@ def freeze(module: nn.Module) -> nn.Module:
 
 
 def build_classifier(
-    name: str = "resnet50", pretrained_weights: str | None = "IMAGENET1K_V1", checkpoint: str | None = None
+    name: str = "resnet50",
+    pretrained_weights: str | None = "IMAGENET1K_V1",
+    checkpoint: str | Path | None = None,
+    num_classes: int | None = None,
 ) -> nn.Module:
-    """A frozen downstream classifier: a pickled module at ``checkpoint`` (e.g. upstream's WRN-28-10 or
-    DeepAugment+AugMix ResNet-50), else ``torchvision.models.<name>(weights=pretrained_weights)``
-    (``None`` = random init, offline)."""
-    if checkpoint is not None:
-        return freeze(torch.load(checkpoint, map_location="cpu", weights_only=False))
+    """A frozen downstream classifier ``torchvision.models.<name>``.
+
+    ``checkpoint``: a local state dict (or Lightning checkpoint) of that architecture, read with
+    ``weights_only=True`` (a pickled module is refused: unpickling it could run code); the
+    architecture is then built without weights. Else ``pretrained_weights`` (a torchvision weights
+    name; ``None`` = random init, offline). ``num_classes`` changes the head (e.g. 10 for CIFAR-10).
+    """
     import torchvision
 
-    return freeze(getattr(torchvision.models, name)(weights=pretrained_weights))
+    factory = getattr(torchvision.models, name, None)
+    if factory is None or not callable(factory):
+        raise ValueError(f"unknown torchvision classifier {name!r}")
+    kwargs: dict[str, Any] = {} if num_classes is None else {"num_classes": int(num_classes)}
+    if checkpoint is not None:
+        net = load_weights_into(factory(weights=None, **kwargs), checkpoint, what="model.classifier.checkpoint")
+        return freeze(net)
+    return freeze(factory(weights=pretrained_weights, **kwargs))
