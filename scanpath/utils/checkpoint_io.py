@@ -8,52 +8,23 @@ checkpoint is accepted too (its ``state_dict`` is taken).
 
 from __future__ import annotations
 
-import pickle
-import zipfile
-from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from scanpath.errors import ScanpathDataError
+from scanpath.io.checkpoints import read_checkpoint, state_dict_of
 
 
 def load_state_dict_file(path: str | Path, *, what: str) -> dict[str, torch.Tensor]:
     """The state dict stored at ``path`` (a bare state dict or a Lightning checkpoint's ``state_dict``).
 
     ``what`` says what the file is for (e.g. ``"model.classifier_ckpt"``) and starts every message.
-    Raises :class:`FileNotFoundError` when the file is missing, else :class:`ScanpathDataError`.
+    Raises :class:`FileNotFoundError` when the file is missing, else :class:`ScanpathDataError`
+    (read by :func:`scanpath.io.checkpoints.read_checkpoint`, the project's one reader).
     """
-    p = Path(str(path)).expanduser()
-    if not p.exists():
-        raise FileNotFoundError(f"{what}: file {str(p)!r} not found")
-    if not p.is_file():
-        raise ScanpathDataError(f"{what}: not a file", file=p)
-    if p.stat().st_size == 0:
-        raise ScanpathDataError(f"{what}: the file is empty (0 bytes; an interrupted write?)", file=p)
-    try:
-        obj = torch.load(str(p), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ScanpathDataError(
-            f"{what}: the file holds objects other than tensors and plain containers (e.g. a pickled "
-            f"module), or is not a torch file; it is not loaded because unpickling it could run code. "
-            f"Save a state dict instead (torch.save(module.state_dict(), path)). ({first})", file=p,
-        ) from exc
-    except (EOFError, RuntimeError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "no detail"
-        raise ScanpathDataError(f"{what}: the file is truncated or corrupt ({type(exc).__name__}: {first})",
-                                file=p) from exc
-    state = obj.get("state_dict", obj) if isinstance(obj, Mapping) else obj
-    if not isinstance(state, Mapping) or not state or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
-    ):
-        raise ScanpathDataError(
-            f"{what}: the file holds a {type(obj).__name__} that is not a state dict (a mapping of parameter "
-            "names to tensors) nor a Lightning checkpoint with one", file=p,
-        )
-    return dict(state)
+    return state_dict_of(read_checkpoint(path, what=what), path, what=what)
 
 
 def load_weights_into(module: nn.Module, path: str | Path, *, what: str, prefix: str | None = None) -> nn.Module:
