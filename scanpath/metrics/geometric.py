@@ -2,7 +2,8 @@
 
 Inputs are lists of ``(L, 2)`` float arrays (x, y pixels, or yaw/pitch degrees for
 ``distance="orthodromic"``); pair ``k`` compares ``a[k]`` with ``b[k]``. DTW and discrete Fréchet
-run on the shared anti-diagonal kernel.
+run on the numba kernels of :mod:`scanpath.metrics._dp` on CPU and on the anti-diagonal torch kernel
+for CUDA (``backend``/``device`` as in :mod:`scanpath.metrics.sequence`); the values are identical.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 
 from scanpath.metrics._kernel import wavefront_final
-from scanpath.metrics.sequence import _pair_lengths, chunked_pairs
+from scanpath.metrics.sequence import Backend, _pair_lengths, chunked_pairs, pair_index, use_torch
 
 try:  # the core's batched great-circle op when it exists (issue 4)
     from scanpath.core import great_circle as _core_great_circle  # type: ignore[attr-defined]
@@ -82,33 +83,50 @@ def _points(seqs: Sequence) -> list[np.ndarray]:
     return out
 
 
-def dtw(a: Sequence, b: Sequence, distance: str = "euclidean", li=None, ri=None) -> np.ndarray:
+def _warp(a: Sequence, b: Sequence, distance: str, li, ri, backend: str, device, frechet: bool) -> np.ndarray:
+    if not use_torch(backend, device) and distance == "euclidean":
+        from scanpath.metrics import _dp
+        from scanpath.metrics._packing import pack
+
+        xa, oa = pack(a, np.float64, 2)
+        xb, ob = (xa, oa) if b is a else pack(b, np.float64, 2)
+        lia, ria = pair_index(a, b, li, ri)
+        out = _dp.warp_pairs(xa, oa, xb, ob, lia, ria, frechet) if len(lia) else np.zeros(0)
+        out[(np.diff(oa)[lia] == 0) | (np.diff(ob)[ria] == 0)] = np.nan
+        return out
+    a, b = _points(a), _points(b)
+    if use_torch(backend, device):
+        def run(A, lA, B, lB):
+            C = _pairwise(A, B, distance)
+            if frechet:
+                return wavefront_final(0.0, 0.0, 0.0, shape=tuple(C.shape), reduce="min", boundary=float("inf"),
+                                       corner=float("-inf"), outer=C, n=lA, m=lB).cpu().numpy()
+            return wavefront_final(C, C, C, reduce="min", boundary=float("inf"), corner=0.0, n=lA, m=lB).cpu().numpy()
+
+        out = chunked_pairs(a, b, run, li=li, ri=ri, device=device)
+    else:  # local costs from the batched torch op (the same values), the recurrence compiled
+        from scanpath.metrics import _dp
+
+        def run(A, lA, B, lB):
+            C = _pairwise(A, B, distance).numpy()
+            return _dp.warp_cost_pairs(np.ascontiguousarray(C), lA.numpy(), lB.numpy(), frechet)
+
+        out = chunked_pairs(a, b, run, li=li, ri=ri)
+    pa, pb = _pair_lengths(a, b, li, ri)
+    out[(pa == 0) | (pb == 0)] = np.nan
+    return out
+
+
+def dtw(a: Sequence, b: Sequence, distance: str = "euclidean", li=None, ri=None, backend: Backend = "auto",
+        device=None) -> np.ndarray:
     """Exact DTW: local cost = distance, steps (1,0), (0,1), (1,1), summed. Empty side → NaN."""
-    a, b = _points(a), _points(b)
-
-    def run(A, lA, B, lB):
-        C = _pairwise(A, B, distance)
-        return wavefront_final(C, C, C, reduce="min", boundary=float("inf"), corner=0.0, n=lA, m=lB).numpy()
-
-    out = chunked_pairs(a, b, run, li=li, ri=ri)
-    pa, pb = _pair_lengths(a, b, li, ri)
-    out[(pa == 0) | (pb == 0)] = np.nan
-    return out
+    return _warp(a, b, distance, li, ri, backend, device, frechet=False)
 
 
-def frechet(a: Sequence, b: Sequence, distance: str = "euclidean", li=None, ri=None) -> np.ndarray:
+def frechet(a: Sequence, b: Sequence, distance: str = "euclidean", li=None, ri=None, backend: Backend = "auto",
+            device=None) -> np.ndarray:
     """Discrete Fréchet distance c(i,j) = max(d(i,j), min(c(i−1,j), c(i−1,j−1), c(i,j−1)))."""
-    a, b = _points(a), _points(b)
-
-    def run(A, lA, B, lB):
-        C = _pairwise(A, B, distance)
-        return wavefront_final(0.0, 0.0, 0.0, shape=tuple(C.shape), reduce="min", boundary=float("inf"),
-                      corner=float("-inf"), outer=C, n=lA, m=lB).numpy()
-
-    out = chunked_pairs(a, b, run, li=li, ri=ri)
-    pa, pb = _pair_lengths(a, b, li, ri)
-    out[(pa == 0) | (pb == 0)] = np.nan
-    return out
+    return _warp(a, b, distance, li, ri, backend, device, frechet=True)
 
 
 def stde(a: np.ndarray, b: np.ndarray, size: tuple[int, int]) -> float:

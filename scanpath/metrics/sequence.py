@@ -1,44 +1,72 @@
-"""String metrics on label sequences, batched over pairs (spec §2.2, §2.4).
+"""String metrics on label sequences, batched over pairs (docs/metrics.md §2.2, §2.4).
 
-Every function takes two equally long lists of 1-D integer label arrays (pair ``k`` compares
-``a[k]`` with ``b[k]``) and returns a float64 numpy array with one value per pair. The recurrences
-run in :func:`scanpath.metrics._kernel.wavefront`; pairs are sorted by size and processed in
-chunks so padding and memory stay small.
+Every function takes two lists of 1-D integer label arrays (pair ``k`` compares ``a[k]`` with
+``b[k]``, or ``a[li[k]]`` with ``b[ri[k]]``) and returns a float64 numpy array with one value per
+pair.
+
+Backends (``backend=``): ``"native"`` runs on the CPU libraries made for the job — rapidfuzz for
+LCS / Levenshtein / Damerau–Levenshtein / OSA (each label string mapped to a character string once,
+all pairs in one ``rapidfuzz.process.cpdist`` call) and the numba kernels of
+:mod:`scanpath.metrics._dp` for Needleman–Wunsch and the window edit distance; ``"torch"`` runs the
+anti-diagonal kernel :func:`scanpath.metrics._kernel.wavefront` on ``device`` (the CUDA path);
+``"auto"`` (default) picks torch for a CUDA ``device`` and native otherwise. Both give identical
+values.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
 import torch
 
 from scanpath.metrics._kernel import pad_sequences, wavefront_final
+from scanpath.metrics._packing import pack, strings
 
 CHUNK_CELLS = 250_000  # cells per wavefront call (cache-sized chunks were fastest on the 2-core box)
+Backend = Literal["auto", "native", "torch"]
+
+
+def use_torch(backend: str, device) -> bool:
+    """Whether a call runs on the torch kernel (see the module docstring)."""
+    if backend == "torch":
+        return True
+    if backend == "native":
+        return False
+    if backend == "auto":
+        return device is not None and torch.device(device).type != "cpu"
+    raise ValueError(f"unknown backend {backend!r}; use 'auto', 'native' or 'torch'")
+
+
+def pair_index(a: Sequence, b: Sequence, li, ri) -> tuple[np.ndarray, np.ndarray]:
+    """``(li, ri)`` as int64 arrays (``arange`` when omitted; then ``a`` and ``b`` must match)."""
+    if li is None or ri is None:
+        if len(a) != len(b):
+            raise ValueError(f"need as many left as right sequences, got {len(a)} and {len(b)}")
+        li = ri = np.arange(len(a))
+    return np.asarray(li, dtype=np.int64), np.asarray(ri, dtype=np.int64)
 
 
 def chunked_pairs(
     a: Sequence[np.ndarray], b: Sequence[np.ndarray], fn: Callable[..., np.ndarray], fill: float = 0.0,
     dtype: torch.dtype = torch.float64, li: np.ndarray | None = None, ri: np.ndarray | None = None,
+    device=None,
 ) -> np.ndarray:
     """Run ``fn(A, la, B, lb) -> [p]`` on size-sorted chunks of padded pairs; undo the order.
 
     Pairs are ``(a[li[k]], b[ri[k]])`` (``li = ri = arange`` when omitted): each sequence is
-    padded once, pairs only index rows.
+    padded once, pairs only index rows. ``device``: where the padded chunks go (torch kernel).
     """
-    if li is None or ri is None:
-        if len(a) != len(b):
-            raise ValueError(f"need as many left as right sequences, got {len(a)} and {len(b)}")
-        li = ri = np.arange(len(a))
-    li = np.asarray(li, dtype=np.int64)
-    ri = np.asarray(ri, dtype=np.int64)
+    li, ri = pair_index(a, b, li, ri)
     p = len(li)
     out = np.full(p, np.nan)
     if p == 0:
         return out
     A_all, la_all = pad_sequences(list(a), fill=fill, dtype=dtype)
     B_all, lb_all = pad_sequences(list(b), fill=fill, dtype=dtype)
+    if device is not None:
+        A_all, B_all = A_all.to(device), B_all.to(device)
     la = la_all.numpy()[li]
     lb = lb_all.numpy()[ri]
     order = np.lexsort((lb, la))
@@ -49,9 +77,10 @@ def chunked_pairs(
     for start, stop in zip(bounds[:-1], bounds[1:]):
         idx = order[start:stop]
         na, nb = int(la[idx].max()), int(lb[idx].max())
-        ti, tj = torch.from_numpy(li[idx]), torch.from_numpy(ri[idx])
+        ti, tj = torch.from_numpy(li[idx]).to(A_all.device), torch.from_numpy(ri[idx]).to(A_all.device)
         A, B = A_all[ti, :na], B_all[tj, :nb]
-        out[idx] = np.asarray(fn(A, torch.from_numpy(la[idx]), B, torch.from_numpy(lb[idx])), dtype=np.float64)
+        lengths = torch.from_numpy(la[idx]).to(A_all.device), torch.from_numpy(lb[idx]).to(A_all.device)
+        out[idx] = np.asarray(fn(A, lengths[0], B, lengths[1]), dtype=np.float64)
     return out
 
 
@@ -67,10 +96,44 @@ def _labels(seqs: Sequence) -> list[np.ndarray]:
     return [np.asarray(s, dtype=np.int64).reshape(-1) for s in seqs]
 
 
-# --------------------------------------------------------------------------- kernels on padded
+# --------------------------------------------------------------------------- rapidfuzz glue
+def _packed_pairs(a: Sequence, b: Sequence, li, ri):
+    """Packed sides, pair indices and per-pair lengths (one conversion per scanpath)."""
+    va, oa = pack(a)
+    vb, ob = (va, oa) if b is a else pack(b)
+    li, ri = pair_index(a, b, li, ri)
+    return va, oa, vb, ob, li, ri, np.diff(oa)[li], np.diff(ob)[ri]
+
+
+def rapidfuzz_pairs(a: Sequence, b: Sequence, scorer, li=None, ri=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``scorer(a[li[k]], b[ri[k]])`` for every pair in one ``rapidfuzz.process.cpdist`` call on
+    character strings (float64; integer distances / similarities are exact), and the pair lengths."""
+    from rapidfuzz.process import cpdist
+
+    va, oa, vb, ob, li, ri, la, lb = _packed_pairs(a, b, li, ri)
+    if len(li) == 0:
+        return np.zeros(0), la, lb
+    if vb is va:
+        (sa,) = strings((va, oa))
+        sb = sa
+    else:
+        sa, sb = strings((va, oa), (vb, ob))
+    qa = np.array(sa, dtype=object)[li]
+    qb = qa if (sb is sa and li is ri) else np.array(sb, dtype=object)[ri]
+    return cpdist(qa, qb, scorer=scorer, dtype=np.int64, workers=1).astype(np.float64), la, lb
+
+
+def _normalised(v: np.ndarray, la: np.ndarray, lb: np.ndarray) -> np.ndarray:
+    """v / max(|a|, |b|) per pair, NaN when both are empty."""
+    mx = np.maximum(la, lb).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(mx > 0, v / np.where(mx > 0, mx, 1), np.nan)
+
+
+# --------------------------------------------------------------------------- torch kernels on padded
 def _lcs(A, lA, B, lB):
     eq = (A[:, :, None] == B[:, None, :]).to(torch.float64)
-    return wavefront_final(0.0, 0.0, eq, reduce="max", boundary=0.0, n=lA, m=lB).numpy()
+    return wavefront_final(0.0, 0.0, eq, reduce="max", boundary=0.0, n=lA, m=lB).cpu().numpy()
 
 
 def _lev(A, lA, B, lB):
@@ -78,39 +141,54 @@ def _lev(A, lA, B, lB):
     n, m = ne.shape[1], ne.shape[2]
     return wavefront_final(
         1.0, 1.0, ne, reduce="min",
-        row0=torch.arange(m + 1, dtype=torch.float64), col0=torch.arange(n + 1, dtype=torch.float64),
+        row0=torch.arange(m + 1, dtype=torch.float64, device=ne.device),
+        col0=torch.arange(n + 1, dtype=torch.float64, device=ne.device),
         n=lA, m=lB,
-    ).numpy()
+    ).cpu().numpy()
 
 
-def lcs_length(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
-    """Length of the longest common subsequence of each pair."""
-    return chunked_pairs(_labels(a), _labels(b), _lcs, fill=-1, dtype=torch.long, li=li, ri=ri)
+def lcs_length(a: Sequence, b: Sequence, li=None, ri=None, backend: Backend = "auto", device=None) -> np.ndarray:
+    """Length of the longest common subsequence of each pair (rapidfuzz ``LCSseq``)."""
+    if use_torch(backend, device):
+        return chunked_pairs(_labels(a), _labels(b), _lcs, fill=-1, dtype=torch.long, li=li, ri=ri, device=device)
+    from rapidfuzz.distance import LCSseq
+
+    return rapidfuzz_pairs(a, b, LCSseq.similarity, li, ri)[0]
 
 
-def levenshtein(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
-    """Unit-cost Levenshtein distance of each pair (FED, SemFED, SED, LEV)."""
-    return chunked_pairs(_labels(a), _labels(b), _lev, fill=-1, dtype=torch.long, li=li, ri=ri)
+def levenshtein(a: Sequence, b: Sequence, li=None, ri=None, backend: Backend = "auto", device=None) -> np.ndarray:
+    """Unit-cost Levenshtein distance of each pair (FED, SemFED, SED, LEV; rapidfuzz ``Levenshtein``)."""
+    if use_torch(backend, device):
+        return chunked_pairs(_labels(a), _labels(b), _lev, fill=-1, dtype=torch.long, li=li, ri=ri, device=device)
+    from rapidfuzz.distance import Levenshtein
+
+    return rapidfuzz_pairs(a, b, Levenshtein.distance, li, ri)[0]
 
 
-def sequence_score(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
+def sequence_score(a: Sequence, b: Sequence, li=None, ri=None, backend: Backend = "auto", device=None) -> np.ndarray:
     """SS = LCS / max(|a|, |b|) (= NW with match 1, mismatch 0, gap 0). One empty side → 0;
     both empty → NaN (the pair is excluded by the caller and counted)."""
-    a, b = _labels(a), _labels(b)
-    lcs = chunked_pairs(a, b, _lcs, fill=-1, dtype=torch.long, li=li, ri=ri)
-    pa, pb = _pair_lengths(a, b, li, ri)
-    mx = np.maximum(pa, pb).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(mx > 0, lcs / np.where(mx > 0, mx, 1), np.nan)
+    if use_torch(backend, device):
+        a, b = _labels(a), _labels(b)
+        return _normalised(lcs_length(a, b, li, ri, backend, device), *_pair_lengths(a, b, li, ri))
+    from rapidfuzz.distance import LCSseq
+
+    return _normalised(*rapidfuzz_pairs(a, b, LCSseq.similarity, li, ri))
 
 
-def edit_distance(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
-    """Levenshtein distance with the library's empty rule: both empty → NaN."""
-    a, b = _labels(a), _labels(b)
-    d = levenshtein(a, b, li, ri)
-    pa, pb = _pair_lengths(a, b, li, ri)
-    d[(pa == 0) & (pb == 0)] = np.nan
+def _nan_both_empty(d: np.ndarray, la: np.ndarray, lb: np.ndarray) -> np.ndarray:
+    d[(la == 0) & (lb == 0)] = np.nan
     return d
+
+
+def edit_distance(a: Sequence, b: Sequence, li=None, ri=None, backend: Backend = "auto", device=None) -> np.ndarray:
+    """Levenshtein distance with the library's empty rule: both empty → NaN."""
+    if use_torch(backend, device):
+        a, b = _labels(a), _labels(b)
+        return _nan_both_empty(levenshtein(a, b, li, ri, backend, device), *_pair_lengths(a, b, li, ri))
+    from rapidfuzz.distance import Levenshtein
+
+    return _nan_both_empty(*rapidfuzz_pairs(a, b, Levenshtein.distance, li, ri))
 
 
 def repeat_by_duration(labels: np.ndarray, durations_ms: np.ndarray | None, bin_ms: float, mode: str = "floor") -> np.ndarray:
@@ -139,28 +217,36 @@ def scanmatch_substitution(xbins: int, ybins: int, threshold: float = 3.5) -> np
 
 def scanmatch_score(
     a: Sequence, b: Sequence, substitution: np.ndarray, threshold: float = 3.5, gap: float = 0.0,
-    li=None, ri=None,
+    li=None, ri=None, backend: Backend = "auto", device=None,
 ) -> np.ndarray:
-    """ScanMatch = max NW score / (Threshold · max(n, m)) on bin strings (spec §2.4).
+    """ScanMatch = max NW score / (Threshold · max(n, m)) on bin strings (docs/metrics.md §2.4).
 
     Boundary F[i, 0] = gap·i, F[0, j] = gap·j (at the default gap 0 this equals upstream, whose
-    first column carries an extra +gap).
+    first column carries an extra +gap). Labels outside the matrix are clamped into it.
     """
-    S = torch.as_tensor(np.asarray(substitution, dtype=np.float64))
-    a, b = _labels(a), _labels(b)
+    if use_torch(backend, device):
+        a, b = _labels(a), _labels(b)
+        S = torch.as_tensor(np.asarray(substitution, dtype=np.float64), device=device)
 
-    def run(A, lA, B, lB):
-        k = S.shape[0]
-        sub = S[A.clamp(0, k - 1)[:, :, None], B.clamp(0, k - 1)[:, None, :]]
-        n, m = sub.shape[1], sub.shape[2]
-        return wavefront_final(
-            float(gap), float(gap), sub, reduce="max",
-            row0=gap * torch.arange(m + 1, dtype=torch.float64), col0=gap * torch.arange(n + 1, dtype=torch.float64),
-            n=lA, m=lB,
-        ).numpy()
+        def run(A, lA, B, lB):
+            k = S.shape[0]
+            sub = S[A.clamp(0, k - 1)[:, :, None], B.clamp(0, k - 1)[:, None, :]]
+            n, m = sub.shape[1], sub.shape[2]
+            return wavefront_final(
+                float(gap), float(gap), sub, reduce="max",
+                row0=gap * torch.arange(m + 1, dtype=torch.float64, device=sub.device),
+                col0=gap * torch.arange(n + 1, dtype=torch.float64, device=sub.device),
+                n=lA, m=lB,
+            ).cpu().numpy()
 
-    score = chunked_pairs(a, b, run, fill=0, dtype=torch.long, li=li, ri=ri)
-    pa, pb = _pair_lengths(a, b, li, ri)
+        score = chunked_pairs(a, b, run, fill=0, dtype=torch.long, li=li, ri=ri, device=device)
+        pa, pb = _pair_lengths(a, b, li, ri)
+    else:
+        from scanpath.metrics import _dp
+
+        va, oa, vb, ob, lia, ria, pa, pb = _packed_pairs(a, b, li, ri)
+        score = _dp.nw_pairs(va, oa, vb, ob, lia, ria, np.ascontiguousarray(substitution, dtype=np.float64),
+                             float(gap))
     mx = np.maximum(pa, pb).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(mx > 0, score / (threshold * np.where(mx > 0, mx, 1)), np.nan)
@@ -206,13 +292,29 @@ def _dl(A, lA, B, lB):
 def damerau_levenshtein(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
     """Unrestricted Damerau–Levenshtein distance of each pair (insert, delete, substitute and
     transpose adjacent symbols, with edits allowed between transposed symbols; = nltk 3.9
-    ``edit_distance(a, b, transpositions=True)``). Both empty → NaN (library rule)."""
+    ``edit_distance(a, b, transpositions=True)``; rapidfuzz ``DamerauLevenshtein``). Both empty →
+    NaN (library rule)."""
+    from rapidfuzz.distance import DamerauLevenshtein
+
+    return _nan_both_empty(*rapidfuzz_pairs(a, b, DamerauLevenshtein.distance, li, ri))
+
+
+def damerau_levenshtein_numpy(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
+    """The same distance on the pair-vectorised numpy recurrence (independent cross-check)."""
     a, b = _labels(a), _labels(b)
     d = chunked_pairs(a, b, lambda A, la, B, lb: _dl(A.numpy(), la.numpy(), B.numpy(), lb.numpy()),
                       fill=-1, dtype=torch.long, li=li, ri=ri)
     pa, pb = _pair_lengths(a, b, li, ri)
     d[(pa == 0) & (pb == 0)] = np.nan
     return d
+
+
+def optimal_string_alignment(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
+    """Optimal string alignment (restricted Damerau–Levenshtein: adjacent transpositions, no edit
+    between transposed symbols; rapidfuzz ``OSA``) of each pair. Both empty → NaN."""
+    from rapidfuzz.distance import OSA
+
+    return _nan_both_empty(*rapidfuzz_pairs(a, b, OSA.distance, li, ri))
 
 
 def edit_similarity(d: np.ndarray, a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
@@ -226,52 +328,12 @@ def edit_similarity(d: np.ndarray, a: Sequence, b: Sequence, li=None, ri=None) -
 def window_edit_distance(a: Sequence, b: Sequence, k: int = 3, transpositions: bool = True,
                          li=None, ri=None) -> np.ndarray:
     """SBTDE (string-based time-delay embedding): mean over a's k-windows of the minimum edit
-    distance to any of b's k-windows, divided by k. NaN when either side has fewer than k labels.
-
-    Window pairs are deduplicated (windows are short strings over a small alphabet) before the
-    batched edit distance runs.
+    distance (Damerau–Levenshtein, or Levenshtein without ``transpositions``) to any of b's
+    k-windows, divided by k. NaN when either side has fewer than k labels. Numba kernel over pairs.
     """
-    a, b = _labels(a), _labels(b)
-    if li is None or ri is None:
-        li = ri = np.arange(len(a))
-    li, ri = np.asarray(li, dtype=np.int64), np.asarray(ri, dtype=np.int64)
-    out = np.full(len(li), np.nan)
+    from scanpath.metrics import _dp
 
-    def windows(s):
-        return np.lib.stride_tricks.sliding_window_view(s, k) if len(s) >= k else np.zeros((0, k), np.int64)
-
-    wa, wb = [windows(s) for s in a], [windows(s) for s in b]
-    ok = np.array([len(wa[i]) > 0 and len(wb[j]) > 0 for i, j in zip(li, ri)], dtype=bool)
-    if not ok.any():
-        return out
-    # every (pair, a-window, b-window) triple; windows coded as rows of a global window table
-    all_w = np.concatenate([w for w in wa + wb if len(w)] or [np.zeros((0, k), np.int64)])
-    uniq, code = np.unique(all_w, axis=0, return_inverse=True)
-    code = code.reshape(-1)
-    offs_a = np.cumsum([0] + [len(w) for w in wa])
-    offs_b = offs_a[-1] + np.cumsum([0] + [len(w) for w in wb])
-    pid, ca, cb, wa_id = [], [], [], []
-    for p in np.flatnonzero(ok):
-        i, j = li[p], ri[p]
-        x = code[offs_a[i]:offs_a[i + 1]]
-        y = code[offs_b[j]:offs_b[j + 1]]
-        pid.append(np.full(len(x) * len(y), p))
-        ca.append(np.repeat(x, len(y)))
-        cb.append(np.tile(y, len(x)))
-        wa_id.append(np.repeat(np.arange(len(x)), len(y)))
-    pid, ca, cb, wa_id = map(np.concatenate, (pid, ca, cb, wa_id))
-    pair_code, inv = np.unique(ca * len(uniq) + cb, return_inverse=True)
-    ua, ub = pair_code // len(uniq), pair_code % len(uniq)
-    rows = list(uniq)
-    dist_fn = damerau_levenshtein if transpositions else edit_distance
-    d = dist_fn(rows, rows, ua, ub)[inv.reshape(-1)]
-    # min over b-windows per (pair, a-window), then mean over a-windows per pair
-    grp = pid * (int(wa_id.max()) + 1) + wa_id
-    g_u, g_inv = np.unique(grp, return_inverse=True)
-    mins = np.full(len(g_u), np.inf)
-    np.minimum.at(mins, g_inv.reshape(-1), d)
-    g_pair = g_u // (int(wa_id.max()) + 1)
-    sums = np.bincount(g_pair, weights=mins, minlength=len(li))
-    cnt = np.bincount(g_pair, minlength=len(li))
-    out[ok] = sums[ok] / cnt[ok] / k
-    return out
+    va, oa, vb, ob, li, ri, _, _ = _packed_pairs(a, b, li, ri)
+    if len(li) == 0:
+        return np.zeros(0)
+    return _dp.window_pairs(va, oa, vb, ob, li, ri, int(k), bool(transpositions))
