@@ -29,7 +29,7 @@ def _labels(scanpaths: Sequence[Scanpath], params: dict[str, Any]) -> list[np.nd
 
 
 def _timed(labels: list[np.ndarray], scanpaths: Sequence[Scanpath], bin_ms: float, mode: str,
-           default_ms: float | None = None) -> list[np.ndarray]:
+           default_ms: float | None = None, truncate_ms: bool = False) -> list[np.ndarray]:
     out = []
     for lab, s in zip(labels, scanpaths):
         dur = s.duration
@@ -40,8 +40,21 @@ def _timed(labels: list[np.ndarray], scanpaths: Sequence[Scanpath], bin_ms: floa
                 raise ScanpathDataError("duration-binned metric needs fixation durations (or default_duration_ms)",
                                         record=f"{s.stimulus}/subject={s.subject}", field="duration")
             dur = np.full(len(s), float(default_ms))
-        out.append(sequence.repeat_by_duration(lab, dur, bin_ms, mode))
+        out.append(sequence.repeat_by_duration(lab, dur, bin_ms, mode, truncate_ms))
     return out
+
+
+def _pad_ones(s: Scanpath) -> Scanpath:
+    """A scanpath of < 3 fixations with fake fixations (1, 1) px, duration 1, appended up to 3
+    (HAT / IRL / Gazeformer / GazeXplain / ScanDiff; coordinates in the metric frame)."""
+    k = sequence.MIN_FIXATIONS - len(s)
+    if k <= 0:
+        return s
+    import dataclasses
+
+    return dataclasses.replace(s, x=np.r_[s.x, np.ones(k)], y=np.r_[s.y, np.ones(k)],
+                               duration=None if s.duration is None else np.r_[s.duration, np.ones(k)],
+                               fixation_extra={})
 
 
 # ----------------------------------------------------------------------------- string metrics
@@ -62,15 +75,24 @@ def _ed(left, right, li, ri, params):
 
 
 def _scanmatch(left, right, li, ri, params):
+    """ScanMatch on grid bins; ``short_policy`` acts on fixations, before any TempBin repetition."""
+    policy = params["short_policy"]
+    if policy == "pad_ones":
+        left, right = [_pad_ones(s) for s in left], [_pad_ones(s) for s in right]
     p = dict(params)
     p["labeler"] = "grid"
     xb, yb = p["grid"]
     a, b = _labels(left, p), _labels(right, p)
     if params["temp_bin"]:
-        a = _timed(a, left, params["temp_bin"], "round", params.get("default_duration_ms"))
-        b = _timed(b, right, params["temp_bin"], "round", params.get("default_duration_ms"))
+        trunc = bool(params["temp_bin_truncate_ms"])
+        a = _timed(a, left, params["temp_bin"], "round", params.get("default_duration_ms"), trunc)
+        b = _timed(b, right, params["temp_bin"], "round", params.get("default_duration_ms"), trunc)
     sub = sequence.scanmatch_substitution(int(xb), int(yb), params["threshold"])
-    return sequence.scanmatch_score(a, b, sub, params["threshold"], params["gap"], li, ri)
+    out = sequence.scanmatch_score(a, b, sub, params["threshold"], params["gap"], li, ri, short_policy="keep")
+    nl = np.array([len(s) for s in left], dtype=np.int64)
+    nr = np.array([len(s) for s in right], dtype=np.int64)
+    out[sequence.short_pairs(nl[np.asarray(li)], nr[np.asarray(ri)], policy)] = np.nan
+    return out
 
 
 register(MetricSpec("ss", "pair", _ss, dict(LABEL_DEFAULTS),
@@ -120,10 +142,13 @@ register(MetricSpec("sbtde", "pair", _sbtde,
                     higher_is_better=False,
                     description="string-based time-delay embedding: mean over model k-windows of min SED to any "
                                 "human k-window, / k (FixaTons cells, Damerau–Levenshtein)"))
+# short_policy: "nan" (default) | "pad_ones" (upstream padding of < 3 fixations with (1, 1) px, duration 1)
+# | "keep"; temp_bin_truncate_ms: cast durations to whole ms before TempBin binning (GazeParser port)
 register(MetricSpec("scanmatch", "pair", _scanmatch,
                     {"grid": [8, 6], "frame": [1024, 768], "threshold": 3.5, "gap": 0.0, "temp_bin": 0.0,
-                     "default_duration_ms": None},
-                    description="ScanMatch (Cristino et al. 2010), NW on grid bins"))
+                     "default_duration_ms": None, "short_policy": "nan", "temp_bin_truncate_ms": False},
+                    description="ScanMatch (Cristino et al. 2010), NW on grid bins; NaN for scanpaths of < 3 "
+                                "fixations unless short_policy pad_ones / keep"))
 
 
 # ----------------------------------------------------------------------------- geometric

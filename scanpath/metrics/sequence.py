@@ -191,13 +191,19 @@ def edit_distance(a: Sequence, b: Sequence, li=None, ri=None, backend: Backend =
     return _nan_both_empty(*rapidfuzz_pairs(a, b, Levenshtein.distance, li, ri))
 
 
-def repeat_by_duration(labels: np.ndarray, durations_ms: np.ndarray | None, bin_ms: float, mode: str = "floor") -> np.ndarray:
+def repeat_by_duration(labels: np.ndarray, durations_ms: np.ndarray | None, bin_ms: float, mode: str = "floor",
+                       truncate_ms: bool = False) -> np.ndarray:
     """Repeat each label ⌊T/bin⌋ times (SS-time, ``mode="floor"``) or round-half-even(T/bin) times
-    (ScanMatch TempBin, ``mode="round"``)."""
+    (ScanMatch TempBin, ``mode="round"``). ``truncate_ms``: cast T to whole milliseconds first (the
+    GazeParser port of ScanMatch holds durations as integers; e.g. T = 25.7 ms, bin 50: 1 repeat
+    by default, 0 truncated)."""
     labels = np.asarray(labels, dtype=np.int64)
     if durations_ms is None:
         raise ValueError("duration-binned strings need fixation durations")
-    q = np.asarray(durations_ms, dtype=np.float64) / float(bin_ms)
+    t = np.asarray(durations_ms, dtype=np.float64)
+    if truncate_ms:
+        t = np.trunc(t)
+    q = t / float(bin_ms)
     reps = np.floor(q) if mode == "floor" else np.round(q)  # np.round is half-to-even
     return np.repeat(labels, np.maximum(reps, 0).astype(np.int64))
 
@@ -215,15 +221,57 @@ def scanmatch_substitution(xbins: int, ybins: int, threshold: float = 3.5) -> np
     return np.abs(d - dmax) - (dmax - threshold)
 
 
+SHORT_POLICIES = ("nan", "pad_ones", "keep")
+MIN_FIXATIONS = 3
+
+
+def short_pairs(la: np.ndarray, lb: np.ndarray, policy: str, what: str = "ScanMatch") -> np.ndarray:
+    """Mask of pairs to set to NaN under ``policy`` (pairs with a side of < 3 fixations for "nan",
+    with a warning that counts them; none otherwise)."""
+    if policy not in SHORT_POLICIES:
+        raise ValueError(f"unknown short_policy {policy!r}; use one of {SHORT_POLICIES}")
+    if policy != "nan":
+        return np.zeros(len(la), dtype=bool)
+    short = (np.asarray(la) < MIN_FIXATIONS) | (np.asarray(lb) < MIN_FIXATIONS)
+    if short.any():
+        import warnings
+
+        warnings.warn(f"{what}: {int(short.sum())} pair(s) with a scanpath of < {MIN_FIXATIONS} fixations are NaN "
+                      "(short_policy='pad_ones' reproduces the upstream padding)", stacklevel=3)
+    return short
+
+
+def pad_short_labels(seqs: Sequence, pad_label: int = 0) -> list[np.ndarray]:
+    """Label strings of < 3 fixations padded at the end with ``pad_label`` up to 3 (the bin of the
+    fake fixation (1, 1) px that HAT / IRL / Gazeformer / GazeXplain / ScanDiff append: bin 0)."""
+    out = []
+    for x in _labels(seqs):
+        if len(x) < MIN_FIXATIONS:
+            x = np.concatenate([x, np.full(MIN_FIXATIONS - len(x), int(pad_label), dtype=np.int64)])
+        out.append(x)
+    return out
+
+
 def scanmatch_score(
     a: Sequence, b: Sequence, substitution: np.ndarray, threshold: float = 3.5, gap: float = 0.0,
-    li=None, ri=None, backend: Backend = "auto", device=None,
+    li=None, ri=None, backend: Backend = "auto", device=None, short_policy: str = "nan", pad_label: int = 0,
 ) -> np.ndarray:
     """ScanMatch = max NW score / (Threshold · max(n, m)) on bin strings (docs/metrics.md §2.4).
 
     Boundary F[i, 0] = gap·i, F[0, j] = gap·j (at the default gap 0 this equals upstream, whose
     first column carries an extra +gap). Labels outside the matrix are clamped into it.
+
+    ``short_policy`` (one label per fixation): ``"nan"`` (default) — a pair with a side of < 3
+    fixations is NaN (warned with a count; the pipeline excludes and counts it); ``"pad_ones"`` —
+    such sides are padded with ``pad_label`` (the fake fixation (1, 1) px of the upstream
+    repositories) to 3; ``"keep"`` — score the strings as given. With TempBin the strings are
+    repeated labels and no longer count fixations: apply the policy before repeating (the registry
+    entry ``scanmatch`` does) and pass ``"keep"``.
     """
+    if short_policy == "pad_ones":
+        a, b = pad_short_labels(a, pad_label), pad_short_labels(b, pad_label)
+    elif short_policy not in SHORT_POLICIES:
+        raise ValueError(f"unknown short_policy {short_policy!r}; use one of {SHORT_POLICIES}")
     if use_torch(backend, device):
         a, b = _labels(a), _labels(b)
         S = torch.as_tensor(np.asarray(substitution, dtype=np.float64), device=device)
@@ -249,7 +297,9 @@ def scanmatch_score(
                              float(gap))
     mx = np.maximum(pa, pb).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(mx > 0, score / (threshold * np.where(mx > 0, mx, 1)), np.nan)
+        out = np.where(mx > 0, score / (threshold * np.where(mx > 0, mx, 1)), np.nan)
+    out[short_pairs(pa, pb, short_policy)] = np.nan
+    return out
 
 
 # --------------------------------------------------------------------------- Damerau–Levenshtein
