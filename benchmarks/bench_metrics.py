@@ -44,7 +44,7 @@ from scanpath.metrics.labelers import GridLabeler
 from scanpath.types import Scanpath
 
 try:  # renamed in the metrics layout change (issue 12)
-    from scanpath.metrics.multimatch import multimatch_batch
+    from scanpath.metrics.multimatch_scoring import multimatch_batch
 except ImportError:  # pragma: no cover - the code before the rename
     from scanpath.metrics.multimatch_impl import multimatch_batch
 

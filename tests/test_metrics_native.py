@@ -10,7 +10,7 @@ import pytest
 
 from scanpath.metrics import geometric, sequence
 from scanpath.metrics._packing import pack, strings
-from scanpath.metrics.multimatch_impl import multimatch_batch
+from scanpath.metrics.multimatch_scoring import multimatch_batch
 
 
 def _labels(rng, n, k, lo=0, hi=17):

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from scanpath.metrics._kernel import wavefront_final
+from scanpath.metrics.registry import metric
 from scanpath.metrics.sequence import Backend, _pair_lengths, chunked_pairs, pair_index, use_torch
 
 try:  # the core's batched great-circle op when it exists (issue 4)
@@ -233,3 +234,78 @@ def _run_points(c: np.ndarray, min_line: int) -> int:
 def _diag_run_points(c: np.ndarray, min_line: int) -> int:
     n = c.shape[0]
     return sum(_runs_1d(np.diagonal(c, offset=k), min_line) for k in range(-n + 1, n))
+
+
+# ----------------------------------------------------------------------------- geometric
+REC_DIMS = ("rec", "det", "lam", "corm")
+
+
+def _xy(scanpaths):
+    return [s.xy for s in scanpaths]
+
+
+@metric(
+    "dtw", "pair",
+    {"distance": "euclidean"},
+    higher_is_better=False,
+    description="exact dynamic time warping (Euclidean, pixels of the metric frame)",
+)
+def _dtw(left, right, li, ri, params):
+    a, b = _xy(left), _xy(right)
+    return dtw(a, b, distance=params["distance"], li=li, ri=ri)
+
+
+@metric(
+    "frechet", "pair",
+    {"distance": "euclidean"},
+    higher_is_better=False,
+    description="discrete Fréchet distance",
+)
+def _frechet(left, right, li, ri, params):
+    a, b = _xy(left), _xy(right)
+    return frechet(a, b, distance=params["distance"], li=li, ri=ri)
+
+
+@metric(
+    "stde", "pair",
+    {},
+    description="scaled time-delay embedding similarity (FixaTons)",
+)
+def _stde(left, right, li, ri, params):
+    out = np.empty(len(li))
+    for p, (i, j) in enumerate(zip(li, ri)):
+        size = params.get("frame") or left[i].image_size
+        if size is None:
+            from scanpath.metrics.labelers import image_size_of
+
+            size = image_size_of(left[i])
+        out[p] = stde(left[i].xy, right[j].xy, tuple(size))
+    return out
+
+
+@metric(
+    "tde", "pair",
+    {"k": 3, "distance": "euclidean"},
+    higher_is_better=False,
+    description="time-delay embedding distance, one k, unscaled",
+)
+def _tde(left, right, li, ri, params):
+    return np.array([tde(left[i].xy, right[j].xy, params["k"], params["distance"]) for i, j in zip(li, ri)])
+
+
+@metric(
+    "recurrence", "pair",
+    {"radius": None, "min_line": 2, "distance": "euclidean", "variant": "anderson"},
+    subdims=REC_DIMS,
+    main="rec",
+    description="cross-recurrence REC/DET/LAM/CORM",
+)
+def _rec(left, right, li, ri, params):
+    if params["radius"] is None:
+        raise ValueError("recurrence metrics need an explicit radius (e.g. 12 px at 128×256, 16.875° for 360°)")
+    out = np.empty((len(li), 4))
+    for p, (i, j) in enumerate(zip(li, ri)):
+        r = recurrence(left[i].xy, right[j].xy, params["radius"], params["min_line"],
+                                 params["distance"], params["variant"])
+        out[p] = [r[k] for k in REC_DIMS]
+    return out

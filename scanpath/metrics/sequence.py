@@ -23,6 +23,10 @@ import torch
 
 from scanpath.metrics._kernel import pad_sequences, wavefront_final
 from scanpath.metrics._packing import pack, strings
+from scanpath.metrics.inputs import LABEL_DEFAULTS, MIN_FIXATIONS, pad_ones as _pad_ones
+from scanpath.metrics.inputs import labels as _scanpath_labels, timed as _timed
+from scanpath.metrics.labelers import make_labeler
+from scanpath.metrics.registry import metric
 
 CHUNK_CELLS = 250_000  # cells per wavefront call (cache-sized chunks were fastest on the 2-core box)
 Backend = Literal["auto", "native", "torch"]
@@ -222,7 +226,6 @@ def scanmatch_substitution(xbins: int, ybins: int, threshold: float = 3.5) -> np
 
 
 SHORT_POLICIES = ("nan", "pad_ones", "keep")
-MIN_FIXATIONS = 3
 
 
 def short_pairs(la: np.ndarray, lb: np.ndarray, policy: str, what: str = "ScanMatch") -> np.ndarray:
@@ -387,3 +390,176 @@ def window_edit_distance(a: Sequence, b: Sequence, k: int = 3, transpositions: b
     if len(li) == 0:
         return np.zeros(0)
     return _dp.window_pairs(va, oa, vb, ob, li, ri, int(k), bool(transpositions))
+
+
+# ----------------------------------------------------------------------------- string metrics
+SED_DEFAULTS = {**LABEL_DEFAULTS, "grid_cells": "fraction", "upstream_grid": False, "transpositions": False}
+
+
+@metric(
+    "ss", "pair",
+    dict(LABEL_DEFAULTS),
+    description="Sequence Score = LCS/max length on label strings (grid 5×5 by default)",
+)
+@metric(
+    "semss", "pair",
+    {**LABEL_DEFAULTS, "labeler": "segmentation", "segmentation_dir": None,
+                                          "frame": [512, 320]},
+    description="SS on segmentation-map labels",
+)
+def _ss(left, right, li, ri, params):
+    a, b = _scanpath_labels(left, params), _scanpath_labels(right, params)
+    return sequence_score(a, b, li, ri)
+
+
+@metric(
+    "ss_time", "pair",
+    {**LABEL_DEFAULTS, "bin_ms": 50.0, "default_duration_ms": None},
+    description="SS on strings with each label repeated ⌊T/50 ms⌋ times",
+)
+def _ss_time(left, right, li, ri, params):
+    a = _timed(_scanpath_labels(left, params), left, params["bin_ms"], "floor", params.get("default_duration_ms"))
+    b = _timed(_scanpath_labels(right, params), right, params["bin_ms"], "floor", params.get("default_duration_ms"))
+    return sequence_score(a, b, li, ri)
+
+
+@metric(
+    "fed", "pair",
+    {**LABEL_DEFAULTS, "labeler": "cluster", "cluster_file": None},
+    higher_is_better=False,
+    description="Levenshtein distance on cluster strings",
+)
+@metric(
+    "semfed", "pair",
+    {**LABEL_DEFAULTS, "labeler": "segmentation", "segmentation_dir": None,
+                                           "frame": [512, 320]},
+    higher_is_better=False,
+    description="Levenshtein distance on segmentation labels",
+)
+def _ed(left, right, li, ri, params):
+    a, b = _scanpath_labels(left, params), _scanpath_labels(right, params)
+    return edit_distance(a, b, li, ri)
+
+
+@metric(
+    "scanmatch", "pair",
+    {"grid": [8, 6], "frame": [1024, 768], "threshold": 3.5, "gap": 0.0, "temp_bin": 0.0,
+                     "default_duration_ms": None, "short_policy": "nan", "temp_bin_truncate_ms": False},
+    description="ScanMatch (Cristino et al. 2010), NW on grid bins; NaN for scanpaths of < 3 "
+                                "fixations unless short_policy pad_ones / keep",
+)
+def _scanmatch(left, right, li, ri, params):
+    """ScanMatch on grid bins; ``short_policy`` acts on fixations, before any TempBin repetition."""
+    policy = params["short_policy"]
+    if policy == "pad_ones":
+        left, right = [_pad_ones(s) for s in left], [_pad_ones(s) for s in right]
+    p = dict(params)
+    p["labeler"] = "grid"
+    xb, yb = p["grid"]
+    a, b = _scanpath_labels(left, p), _scanpath_labels(right, p)
+    if params["temp_bin"]:
+        trunc = bool(params["temp_bin_truncate_ms"])
+        a = _timed(a, left, params["temp_bin"], "round", params.get("default_duration_ms"), trunc)
+        b = _timed(b, right, params["temp_bin"], "round", params.get("default_duration_ms"), trunc)
+    sub = scanmatch_substitution(int(xb), int(yb), params["threshold"])
+    out = scanmatch_score(a, b, sub, params["threshold"], params["gap"], li, ri, short_policy="keep")
+    nl = np.array([len(s) for s in left], dtype=np.int64)
+    nr = np.array([len(s) for s in right], dtype=np.int64)
+    out[short_pairs(nl[np.asarray(li)], nr[np.asarray(ri)], policy)] = np.nan
+    return out
+
+
+@metric(
+    "sed", "pair",
+    dict(SED_DEFAULTS),
+    higher_is_better=False,
+    subdims=("distance", "similarity"),
+    main="distance",
+    dim_higher_is_better={"distance": False, "similarity": True},
+    description="string-edit distance on grid labels (5×5; pair_reduce mean or min); values "
+                                "also give the similarity 1 − d/max(|a|,|b|), each column reduced on its own",
+)
+def _sed_pairs(left, right, li, ri, params):
+    """(distance, similarity) per pair: Levenshtein, or unrestricted Damerau–Levenshtein with
+    ``transpositions``; similarity = 1 − d/max(|a|, |b|)."""
+    a, b = _scanpath_labels(left, params), _scanpath_labels(right, params)
+    fn = damerau_levenshtein if params["transpositions"] else edit_distance
+    d = fn(a, b, li, ri)
+    return np.column_stack([d, edit_similarity(d, a, b, li, ri)])
+
+
+@metric(
+    "sed_similarity", "pair",
+    dict(SED_DEFAULTS),
+    description="SED similarity 1 − d/max(|a|,|b|) alone (for best-match reductions, pair_reduce max)",
+)
+def _sed_sim(left, right, li, ri, params):
+    return _sed_pairs(left, right, li, ri, params)[:, 1]
+
+
+@metric(
+    "sbtde", "pair",
+    {**LABEL_DEFAULTS, "grid": [4, 4], "grid_cells": "integer", "upstream_grid": False,
+                     "transpositions": True, "k": 3},
+    higher_is_better=False,
+    description="string-based time-delay embedding: mean over model k-windows of min SED to any "
+                                "human k-window, / k (FixaTons cells, Damerau–Levenshtein)",
+)
+def _sbtde(left, right, li, ri, params):
+    a, b = _scanpath_labels(left, params), _scanpath_labels(right, params)
+    return window_edit_distance(a, b, int(params["k"]), bool(params["transpositions"]), li, ri)
+
+# ----------------------------------------------------------------------------- DSS
+
+def _distinct_pair_mean(labels: list[np.ndarray]) -> float:
+    n = len(labels)
+    if n < 2:
+        return float("nan")
+    ii, jj = np.triu_indices(n, k=1)
+    v = sequence_score([labels[i] for i in ii], [labels[j] for j in jj])
+    return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+
+
+@metric(
+    "dss", "set",
+    {**LABEL_DEFAULTS, "frame": None, "timed": False, "bin_ms": 50.0,
+                                        "default_duration_ms": None, "dss_scandiff_compat": False},
+    description="diversity-aware sequence score SS_HM/(1+|SS_MM−SS_HH|) per key (ScanDiff)",
+)
+def _dss(predictions, humans, key, params):
+    from scanpath.types import group_by_stimulus
+
+    p = dict(params)
+    lab = make_labeler(p)
+
+    def labels(sps):
+        ls = [lab(s) for s in sps]
+        if params["timed"]:
+            ls = _timed(ls, sps, params["bin_ms"], "floor", params.get("default_duration_ms"))
+        return ls
+
+    gp = group_by_stimulus(predictions, key)
+    gh = group_by_stimulus(humans, key)
+    per_key, n_nan = [], 0
+    for k in sorted(gp):
+        if k not in gh:
+            continue
+        lp, lh = labels(gp[k]), labels(gh[k])
+        hm_pairs = [(a, b) for a in lp for b in lh]
+        hm = sequence_score([a for a, _ in hm_pairs], [b for _, b in hm_pairs])
+        ss_hm = float(np.nanmean(hm)) if np.isfinite(hm).any() else float("nan")
+        if params["dss_scandiff_compat"] and not params["timed"]:
+            # ScanDiff's no-duration DSS compares the predictions' T lists (zeros when no durations
+            # are predicted), not their label strings, in SS_MM
+            mm_seqs = [np.round(s.duration if s.duration is not None else np.zeros(len(s))).astype(np.int64)
+                       for s in gp[k]]
+            ss_mm = _distinct_pair_mean(mm_seqs)
+        else:
+            ss_mm = _distinct_pair_mean(lp)
+        ss_hh = _distinct_pair_mean(lh)
+        val = ss_hm / (1 + abs(ss_mm - ss_hh))
+        if np.isnan(val):
+            n_nan += 1
+        else:
+            per_key.append(val)
+    return {"value": float(np.mean(per_key)) if per_key else float("nan"), "n": len(per_key), "n_nan": n_nan}

@@ -30,6 +30,8 @@ import numpy as np
 import torch
 
 from scanpath.metrics._kernel import wavefront
+from scanpath.metrics.registry import metric
+from scanpath.types import Scanpath
 
 DIMS = ("vector", "direction", "length", "position", "duration")
 TIE_RTOL = 1e-12
@@ -482,3 +484,62 @@ def multimatch(
     position, duration] (multimatch-gaze 0.1.3 ``docomparison`` semantics)."""
     return multimatch_batch([np.asarray(a)], [np.asarray(b)], screen_size=screen_size, grouping=grouping,
                             tdir=tdir, tdur=tdur, tamp=tamp, short_policy=short_policy, tie_break=tie_break)[0]
+
+
+# ----------------------------------------------------------------------------- MultiMatch
+MM_DIMS = ("vector", "direction", "length", "position", "duration")
+
+MM_DEFAULTS = {"screen_size": None, "grouping": False, "tdir": 0.0, "tdur": 0.0, "tamp": 0.0, "short_policy": "nan",
+               "tie_break": "reference", "duration_policy": "real", "default_duration_ms": None,
+               "legacy_float32": False}
+
+
+def _mm_fix(s: Scanpath, params) -> tuple[np.ndarray, bool]:
+    """(n, 3) [x, y, duration s] for MultiMatch and whether the durations are real."""
+    policy = params["duration_policy"]
+    if policy == "ones":
+        return np.column_stack([s.x, s.y, np.ones(len(s))]), True
+    if s.duration is not None and policy in ("real", "default"):
+        return np.column_stack([s.x, s.y, s.duration / 1000.0]), True
+    if policy == "default" and params.get("default_duration_ms") is not None:
+        return np.column_stack([s.x, s.y, np.full(len(s), params["default_duration_ms"] / 1000.0)]), True
+    if policy not in ("real", "default"):
+        raise ValueError(f"unknown duration_policy {policy!r}; use 'real', 'ones' or 'default'")
+    return np.column_stack([s.x, s.y, np.ones(len(s))]), False
+
+
+@metric(
+    "multimatch", "pair",
+    dict(MM_DEFAULTS),
+    subdims=MM_DIMS,
+    main=lambda d: float(np.mean([d["vector"], d["direction"], d["length"], d["position"]])),
+    description="MultiMatch (multimatch-gaze 0.1.3 semantics); value = MM = mean of vector, direction, "
+                "length, position",
+)
+def _multimatch(left, right, li, ri, params):
+    fl = [_mm_fix(s, params) for s in left]
+    fr = fl if right is left else [_mm_fix(s, params) for s in right]
+    if params["screen_size"] is not None:
+        ss = np.asarray(params["screen_size"], dtype=np.float64)
+    else:
+        from scanpath.metrics.labelers import image_size_of
+
+        sizes = np.array([image_size_of(s) for s in left], dtype=np.float64)
+        ss = sizes[li]
+    out = multimatch_batch([f for f, _ in fl], [f for f, _ in fr], li, ri, screen_size=ss,
+                           grouping=params["grouping"], tdir=params["tdir"], tdur=params["tdur"],
+                           tamp=params["tamp"], short_policy=params["short_policy"], tie_break=params["tie_break"],
+                           legacy_float32=params["legacy_float32"])
+    no_dur = np.array([not fl[i][1] or not fr[j][1] for i, j in zip(li, ri)], dtype=bool)
+    out[no_dur, 4] = np.nan
+    return out
+
+
+@metric(
+    "multimatch_mm", "pair",
+    dict(MM_DEFAULTS),
+    description="per-pair MM = mean of MultiMatch vector, direction, length, position (so pair_reduce max "
+                "picks the best human by MM; used by spp_multimatch)",
+)
+def _mm_mean(left, right, li, ri, params):
+    return np.mean(_multimatch(left, right, li, ri, params)[:, :4], axis=1)
