@@ -97,7 +97,7 @@ def oat_delta(
     return delta, terms
 
 
-# ----------------------------------------------------------------------------- behavioural (OAT)
+# -------------------------------------------------------- registry entries (@metric): behavioural (OAT)
 
 def _oat_delta_human(humans, key, params):
     h, n = _group_stats(humans, key)

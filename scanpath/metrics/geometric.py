@@ -236,7 +236,7 @@ def _diag_run_points(c: np.ndarray, min_line: int) -> int:
     return sum(_runs_1d(np.diagonal(c, offset=k), min_line) for k in range(-n + 1, n))
 
 
-# ----------------------------------------------------------------------------- geometric
+# -------------------------------------------------------- registry entries (@metric): geometric
 REC_DIMS = ("rec", "det", "lam", "corm")
 
 

@@ -161,7 +161,7 @@ def info_gain(p: np.ndarray, baseline: np.ndarray, fix: np.ndarray) -> float:
     return float(np.mean(np.log2(EPS + P[yi, xi]) - np.log2(EPS + B[yi, xi])))
 
 
-# ----------------------------------------------------------------------------- fixation maps
+# -------------------------------------------------------- registry entries (@metric): fixation maps
 SAL_DIMS = ("cc", "kld", "sim", "nss", "auc_judd", "auc_borji", "sauc")
 
 

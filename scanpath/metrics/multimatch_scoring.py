@@ -486,7 +486,7 @@ def multimatch(
                             tdir=tdir, tdur=tdur, tamp=tamp, short_policy=short_policy, tie_break=tie_break)[0]
 
 
-# ----------------------------------------------------------------------------- MultiMatch
+# -------------------------------------------------------- registry entries (@metric): MultiMatch
 MM_DIMS = ("vector", "direction", "length", "position", "duration")
 
 MM_DEFAULTS = {"screen_size": None, "grouping": False, "tdir": 0.0, "tdur": 0.0, "tamp": 0.0, "short_policy": "nan",

@@ -62,7 +62,7 @@ def scanpath_ratio(xy: np.ndarray, bbox: Sequence[float], max_steps: int = 6) ->
     return min(1.0, direct / path) if path > 0 else float("nan")
 
 
-# ----------------------------------------------------------------------------- search efficiency
+# -------------------------------------------------------- registry entries (@metric): search efficiency
 
 def _search_eff_human(humans, key, params):
     return _search_eff(humans, humans, key, params)

@@ -392,7 +392,7 @@ def window_edit_distance(a: Sequence, b: Sequence, k: int = 3, transpositions: b
     return _dp.window_pairs(va, oa, vb, ob, li, ri, int(k), bool(transpositions))
 
 
-# ----------------------------------------------------------------------------- string metrics
+# -------------------------------------------------------- registry entries (@metric): string metrics
 SED_DEFAULTS = {**LABEL_DEFAULTS, "grid_cells": "fraction", "upstream_grid": False, "transpositions": False}
 
 
@@ -509,7 +509,7 @@ def _sbtde(left, right, li, ri, params):
     a, b = _scanpath_labels(left, params), _scanpath_labels(right, params)
     return window_edit_distance(a, b, int(params["k"]), bool(params["transpositions"]), li, ri)
 
-# ----------------------------------------------------------------------------- DSS
+# -------------------------------------------------------- registry entries (@metric): DSS
 
 def _distinct_pair_mean(labels: list[np.ndarray]) -> float:
     n = len(labels)

@@ -131,7 +131,7 @@ def sphere_multimatch(a: np.ndarray, b: np.ndarray, weights: Sequence[float] = M
         return np.array([1 - np.nanmean(r) if np.isfinite(r).any() else np.nan for r in along])
 
 
-# ----------------------------------------------------------------------------- 360° MultiMatch
+# -------------------------------------------------------- registry entries (@metric): 360° MultiMatch
 
 @metric(
     "multimatch_360", "pair",
