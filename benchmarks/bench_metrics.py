@@ -1,35 +1,52 @@
-"""Benchmark: batched scanpath metrics vs per-pair reference loops.
+"""Benchmark: batched scanpath metrics vs the per-pair loops a user would otherwise write.
 
 N predicted scanpaths × K human scanpaths each (lengths uniform in [3, 16], 512×320 frame,
-durations in seconds). For each metric the script times
+durations in ms). For each metric the script times, in one process on the same pairs,
 
-* ours: the batched functional form used by ``score_scanpaths`` (labels / representations built
-  once per scanpath, all pairs in one call on the anti-diagonal kernel), and
-* the reference: ``multimatch_gaze.docomparison`` (PyPI 0.1.3) looped over pairs for MultiMatch,
-  and plain-Python O(nm) double loops per pair for SS (LCS), ScanMatch (Needleman–Wunsch) and DTW,
+* ours: the batched functional form ``score_scanpaths`` calls (labels / points already per
+  scanpath as numpy arrays, all pairs in one call; any per-scanpath conversion is inside the
+  timing),
+* a per-pair ``rapidfuzz`` loop for the string metrics (``LCSseq.similarity`` / ``Levenshtein`` /
+  ``DamerauLevenshtein`` / ``OSA``), twice: from the same label arrays ours gets (a character
+  string built once per scanpath, inside the timing — what a user holding the library's input
+  writes), and on strings prepared outside the timing (rapidfuzz's best case, a lower bound),
+* a plain-Python O(nm) double loop per pair (inputs as Python lists, prepared outside the timing),
+* ``multimatch_gaze.docomparison`` (PyPI 0.1.3) looped over pairs for MultiMatch,
 
-checks that both give identical per-pair values (max |Δ| printed, must be ≤ 1e-6) and prints the
-ratio. ``--ref-subset S`` times the reference on a seeded random subset of S pairs only and
-extrapolates per pair (said explicitly in the output). Run with OMP_NUM_THREADS=1.
+and checks identical per-pair values (max |Δ| vs every reference, ≤ 1e-9; and, where the library
+has the torch anti-diagonal kernel as its CUDA path, max |Δ| to that kernel run on CPU: 0 except
+for Euclidean DTW / Fréchet, where torch's CPU ``sqrt`` is one ulp off on ~1 % of inputs and the
+compiled kernel's IEEE ``sqrt`` equals the plain-Python loop exactly). The
+slow references (multimatch-gaze, plain-Python SBTDE) are timed on a seeded random subset of
+``--slow-subset`` pairs and extrapolated per pair (said in the output). Run with one thread:
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_metrics.py --n-pred 1000 --n-hum 10
+    OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python benchmarks/bench_metrics.py --n-pred 1000 --n-hum 10
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import math
 import platform
+import sys
 import time
 import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's scanpath, not an installed one
 
 import numpy as np
 import torch
 
 from scanpath.metrics import geometric, sequence
 from scanpath.metrics.labelers import GridLabeler
-from scanpath.metrics.multimatch_impl import multimatch_batch
 from scanpath.types import Scanpath
+
+try:  # renamed in the metrics layout change (issue 12)
+    from scanpath.metrics.multimatch_scoring import multimatch_batch
+except ImportError:  # pragma: no cover - the code before the rename
+    from scanpath.metrics.multimatch_impl import multimatch_batch
 
 W, H = 512, 320
 
@@ -48,7 +65,7 @@ def make_data(n_pred: int, n_hum: int, seed: int):
     return preds, humans, li, ri
 
 
-# ----------------------------------------------------------------------------- plain references
+# ----------------------------------------------------------------------------- plain-Python references
 def lcs_py(a, b):
     n, m = len(a), len(b)
     prev = [0] * (m + 1)
@@ -59,6 +76,56 @@ def lcs_py(a, b):
             cur[j] = prev[j - 1] + 1 if ai == b[j - 1] else max(prev[j], cur[j - 1])
         prev = cur
     return prev[m]
+
+
+def lev_py(a, b):
+    n, m = len(a), len(b)
+    prev = list(range(m + 1))
+    for i in range(1, n + 1):
+        cur = [i] + [0] * m
+        ai = a[i - 1]
+        for j in range(1, m + 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ai != b[j - 1]))
+        prev = cur
+    return prev[m]
+
+
+def dl_py(a, b):
+    """Unrestricted Damerau–Levenshtein (Lowrance–Wagner)."""
+    n, m = len(a), len(b)
+    big = n + m
+    D = [[big] * (m + 2) for _ in range(n + 2)]
+    for i in range(n + 1):
+        D[i + 1][1] = i
+    for j in range(m + 1):
+        D[1][j + 1] = j
+    last = {}
+    for i in range(1, n + 1):
+        db = 0
+        for j in range(1, m + 1):
+            k, l = last.get(b[j - 1], 0), db
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            if not cost:
+                db = j
+            D[i + 1][j + 1] = min(D[i][j] + cost, D[i + 1][j] + 1, D[i][j + 1] + 1,
+                                  D[k][l] + (i - k - 1) + 1 + (j - l - 1))
+        last[a[i - 1]] = i
+    return D[n + 1][m + 1]
+
+
+def osa_py(a, b):
+    n, m = len(a), len(b)
+    d = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n + 1):
+        d[i][0] = i
+    for j in range(m + 1):
+        d[0][j] = j
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[n][m]
 
 
 def nw_py(a, b, S, gap=0.0):
@@ -82,9 +149,30 @@ def dtw_py(x, y):
     for i in range(1, n + 1):
         xi, yi = x[i - 1]
         for j in range(1, m + 1):
-            c = math.sqrt((xi - y[j - 1][0]) ** 2 + (yi - y[j - 1][1]) ** 2)
-            D[i][j] = c + min(D[i - 1][j], D[i][j - 1], D[i - 1][j - 1])
+            dx, dy = xi - y[j - 1][0], yi - y[j - 1][1]
+            D[i][j] = math.sqrt(dx * dx + dy * dy) + min(D[i - 1][j], D[i][j - 1], D[i - 1][j - 1])
     return D[n][m]
+
+
+def frechet_py(x, y):
+    n, m = len(x), len(y)
+    inf = float("inf")
+    D = [[inf] * (m + 1) for _ in range(n + 1)]
+    D[0][0] = -inf
+    for i in range(1, n + 1):
+        xi, yi = x[i - 1]
+        for j in range(1, m + 1):
+            dx, dy = xi - y[j - 1][0], yi - y[j - 1][1]
+            D[i][j] = max(math.sqrt(dx * dx + dy * dy), min(D[i - 1][j], D[i][j - 1], D[i - 1][j - 1]))
+    return D[n][m]
+
+
+def sbtde_py(a, b, k=3):
+    if len(a) < k or len(b) < k:
+        return float("nan")
+    wa = [a[i:i + k] for i in range(len(a) - k + 1)]
+    wb = [b[i:i + k] for i in range(len(b) - k + 1)]
+    return sum(min(dl_py(x, y) for y in wb) for x in wa) / len(wa) / k
 
 
 def best_of(fn, repeat: int):
@@ -97,96 +185,173 @@ def best_of(fn, repeat: int):
     return out, best
 
 
+def _maxdiff(x, y) -> float:
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if not np.array_equal(np.isnan(x), np.isnan(y)):
+        return float("inf")
+    ok = ~np.isnan(x)
+    return float(np.max(np.abs(x[ok] - y[ok]))) if ok.any() else 0.0
+
+
+def _accepts(fn, name: str) -> bool:
+    return name in inspect.signature(fn).parameters
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n-pred", type=int, default=1000)
     ap.add_argument("--n-hum", type=int, default=10)
-    ap.add_argument("--ref-subset", type=int, default=0, help="time the references on S random pairs (0 = all)")
+    ap.add_argument("--slow-subset", type=int, default=1000,
+                    help="pairs the slow references (multimatch-gaze, plain-Python SBTDE) run on (0 = all)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--repeat", type=int, default=3, help="best of R runs for ours and the plain-Python loops "
-                    "(the multimatch-gaze loop runs once: it takes minutes)")
+    ap.add_argument("--repeat", type=int, default=5, help="best of R runs (ours and the fast references)")
+    ap.add_argument("--only", default="", help="comma-separated metric names to run (default all)")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    try:
+        import numba
+
+        numba.set_num_threads(1)
+        nb = f"numba {numba.__version__} threads {numba.get_num_threads()}"
+    except ImportError:
+        nb = "no numba"
+    import rapidfuzz
+    from rapidfuzz.distance import LCSseq, Levenshtein, OSA, DamerauLevenshtein
+
     preds, humans, li, ri = make_data(args.n_pred, args.n_hum, args.seed)
     P = len(li)
     rng = np.random.default_rng(args.seed + 1)
-    sub = np.sort(rng.choice(P, args.ref_subset, replace=False)) if 0 < args.ref_subset < P else np.arange(P)
+    slow = (np.sort(rng.choice(P, args.slow_subset, replace=False)) if 0 < args.slow_subset < P else np.arange(P))
     print(f"# bench_metrics: {args.n_pred} predictions × {args.n_hum} humans = {P} pairs; lengths U[3,16]; "
-          f"{W}×{H}; torch threads {torch.get_num_threads()}; {platform.processor() or platform.machine()}; "
-          f"best of {args.repeat} (multimatch-gaze loop: 1 run)")
-    if len(sub) < P:
-        print(f"# references timed on a seeded random subset of {len(sub)} pairs and EXTRAPOLATED per pair to {P}")
-    rows = []
+          f"{W}×{H}; torch threads {torch.get_num_threads()}; {nb}; rapidfuzz {rapidfuzz.__version__}; "
+          f"{platform.processor() or platform.machine()}; best of {args.repeat}")
+    print(f"# slow references (multimatch-gaze, plain-Python SBTDE) timed on {len(slow)} seeded pairs, "
+          f"extrapolated per pair to {P}")
+    only = set(filter(None, args.only.split(",")))
+    want = lambda name: not only or name in only  # noqa: E731
+    rows = []  # (metric, ours s, [(ref name, ref s, max|Δ|)], torch-identical or None)
 
-    # ---------------------------------------------------------------- MultiMatch
-    import multimatch_gaze as mg
+    def torch_same(fn, ours, *a, **kw):
+        """max |Δ| to the torch anti-diagonal kernel (the CUDA path), run on CPU (None: no such path)."""
+        if not _accepts(fn, "backend"):
+            return None
+        return _maxdiff(fn(*a, backend="torch", **kw), ours)
 
-    fix_p = [np.column_stack([s.x, s.y, s.duration / 1000]) for s in preds]
-    fix_h = [np.column_stack([s.x, s.y, s.duration / 1000]) for s in humans]
-    ours, t_ours = best_of(lambda: multimatch_batch(fix_p, fix_h, li, ri, screen_size=(W, H)), args.repeat)
-    rec = lambda a: np.rec.fromarrays([a[:, 0], a[:, 1], a[:, 2]], names="start_x,start_y,duration")  # noqa: E731
-    rp = [rec(a) for a in fix_p]
-    rh = [rec(a) for a in fix_h]
-    ref = np.empty((len(sub), 5))
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for k, p in enumerate(sub):
-            ref[k] = mg.docomparison(rp[li[p]], rh[ri[p]], [W, H])
-    t_ref = (time.perf_counter() - t0) * P / len(sub)
-    rows.append(("MultiMatch", "multimatch_gaze.docomparison loop", t_ours, t_ref, float(np.nanmax(np.abs(ours[sub] - ref)))))
+    # warm-up: compile / load cached kernels outside the timings
+    lab5 = GridLabeler((5, 5))
+    lp, lh = lab5.label_many(preds), lab5.label_many(humans)
+    chars = lambda ls: ["".join(map(chr, x.tolist())) for x in ls]  # noqa: E731
+    sp_, sh_ = chars(lp), chars(lh)
+    lpl, lhl = [x.tolist() for x in lp], [x.tolist() for x in lh]
+    li_l, ri_l = li.tolist(), ri.tolist()
+    pairs_s = [(sp_[i], sh_[j]) for i, j in zip(li_l, ri_l)]
+    pairs_l = [(lpl[i], lhl[j]) for i, j in zip(li, ri)]
+    S = sequence.scanmatch_substitution(16, 12, 3.5)
+    xp, xh = [s.xy for s in preds], [s.xy for s in humans]
+    for fn in (sequence.sequence_score, sequence.levenshtein, sequence.damerau_levenshtein):
+        fn(lp[:20], lh[:20])
+    sequence.scanmatch_score(lp[:20], lh[:20], sequence.scanmatch_substitution(5, 5, 3.5))
+    geometric.dtw(xp[:20], xh[:20])
+    geometric.frechet(xp[:20], xh[:20])
+    sequence.window_edit_distance(lp[:20], lh[:20])
 
-    # ---------------------------------------------------------------- SS (grid 5×5 labels)
-    lab = GridLabeler((5, 5))
-    def run_ss():
-        lp_, lh_ = lab.label_many(preds), lab.label_many(humans)
-        return sequence.sequence_score(lp_, lh_, li, ri)
+    # ---------------------------------------------------------------- string metrics (5×5 grid labels)
+    def rf_from_labels(rf_fn, norm):
+        """The rapidfuzz loop as written from the library's input (label arrays): strings built
+        once per scanpath, then one call per pair — all inside the timing."""
+        def run():
+            a_s, b_s = chars(lp), chars(lh)
+            if norm:
+                return [rf_fn(a_s[i], b_s[j]) / max(len(a_s[i]), len(b_s[j])) for i, j in zip(li_l, ri_l)]
+            return [rf_fn(a_s[i], b_s[j]) for i, j in zip(li_l, ri_l)]
+        return run
 
-    ours, t_ours = best_of(run_ss, args.repeat)
-    lp, lh = lab.label_many(preds), lab.label_many(humans)
-    lpl = [x.tolist() for x in lp]
-    lhl = [x.tolist() for x in lh]
-    ref, t_ref = best_of(lambda: np.array([lcs_py(lpl[li[p]], lhl[ri[p]]) / max(len(lpl[li[p]]), len(lhl[ri[p]]))
-                                           for p in sub]), args.repeat)
-    t_ref *= P / len(sub)
-    rows.append(("SS (LCS/max)", "plain-Python LCS loop", t_ours, t_ref, float(np.max(np.abs(ours[sub] - ref)))))
+    def string_row(name, ours_fn, rf_fn, py_fn, norm):
+        ours, t = best_of(lambda: ours_fn(lp, lh, li, ri), args.repeat)
+        if norm:
+            rf, t_rf = best_of(lambda: [rf_fn(a, b) / max(len(a), len(b)) for a, b in pairs_s], args.repeat)
+            py, t_py = best_of(lambda: [py_fn(a, b) / max(len(a), len(b)) for a, b in pairs_l], args.repeat)
+        else:
+            rf, t_rf = best_of(lambda: [rf_fn(a, b) for a, b in pairs_s], args.repeat)
+            py, t_py = best_of(lambda: [py_fn(a, b) for a, b in pairs_l], args.repeat)
+        rf2, t_rf2 = best_of(rf_from_labels(rf_fn, norm), args.repeat)
+        rows.append((name, t, [("rapidfuzz loop, from labels", t_rf2, _maxdiff(ours, rf2)),
+                               ("rapidfuzz loop, strings given", t_rf, _maxdiff(ours, rf)),
+                               ("plain-Python loop", t_py, _maxdiff(ours, py))],
+                     torch_same(ours_fn, ours, lp, lh, li, ri) if ours_fn is not sequence.damerau_levenshtein else None))
+
+    if want("ss"):
+        string_row("SS (LCS/max)", sequence.sequence_score, LCSseq.similarity, lcs_py, True)
+    if want("lev"):
+        string_row("Levenshtein", sequence.levenshtein, Levenshtein.distance, lev_py, False)
+    if want("dl"):
+        string_row("Damerau–Lev.", sequence.damerau_levenshtein, DamerauLevenshtein.distance, dl_py, False)
+    osa = getattr(sequence, "optimal_string_alignment", None)
+    if want("osa") and osa is not None:
+        string_row("OSA", osa, OSA.distance, osa_py, False)
 
     # ---------------------------------------------------------------- ScanMatch (16×12 on 512×320)
-    g = GridLabeler((16, 12))
-    S = sequence.scanmatch_substitution(16, 12, 3.5)
-    def run_sm():
-        a_, b_ = g.label_many(preds), g.label_many(humans)
-        return sequence.scanmatch_score(a_, b_, S, 3.5, 0.0, li, ri)
+    if want("scanmatch"):
+        g = GridLabeler((16, 12))
+        ga, gb = g.label_many(preds), g.label_many(humans)
+        ours, t = best_of(lambda: sequence.scanmatch_score(ga, gb, S, 3.5, 0.0, li, ri), args.repeat)
+        Sl = S.tolist()
+        gal, gbl = [x.tolist() for x in ga], [x.tolist() for x in gb]
+        ref, t_py = best_of(lambda: [nw_py(gal[i], gbl[j], Sl) / (3.5 * max(len(gal[i]), len(gbl[j])))
+                                     for i, j in zip(li, ri)], args.repeat)
+        rows.append(("ScanMatch", t, [("plain-Python NW loop", t_py, _maxdiff(ours, ref))],
+                     torch_same(sequence.scanmatch_score, ours, ga, gb, S, 3.5, 0.0, li, ri)))
 
-    ours, t_ours = best_of(run_sm, args.repeat)
-    sp_, sh_ = g.label_many(preds), g.label_many(humans)
-    Sl = S.tolist()
-    spl = [x.tolist() for x in sp_]
-    shl = [x.tolist() for x in sh_]
-    ref, t_ref = best_of(lambda: np.array([nw_py(spl[li[p]], shl[ri[p]], Sl) / (3.5 * max(len(spl[li[p]]), len(shl[ri[p]])))
-                                           for p in sub]), args.repeat)
-    t_ref *= P / len(sub)
-    rows.append(("ScanMatch", "plain-Python Needleman–Wunsch loop", t_ours, t_ref, float(np.max(np.abs(ours[sub] - ref)))))
+    # ---------------------------------------------------------------- DTW / Fréchet (Euclidean px)
+    xpl, xhl = [x.tolist() for x in xp], [x.tolist() for x in xh]
+    for name, fn, ref_fn in (("DTW", geometric.dtw, dtw_py), ("Fréchet", geometric.frechet, frechet_py)):
+        if not want(name.lower().replace("é", "e")):
+            continue
+        ours, t = best_of(lambda: fn(xp, xh, li=li, ri=ri), args.repeat)
+        ref, t_py = best_of(lambda: [ref_fn(xpl[i], xhl[j]) for i, j in zip(li, ri)], args.repeat)
+        rows.append((name, t, [(f"plain-Python {name} loop", t_py, _maxdiff(ours, ref))],
+                     torch_same(fn, ours, xp, xh, li=li, ri=ri)))
 
-    # ---------------------------------------------------------------- DTW
-    ours, t_ours = best_of(lambda: geometric.dtw([s.xy for s in preds], [s.xy for s in humans], li=li, ri=ri),
-                           args.repeat)
-    xp = [s.xy for s in preds]
-    xh = [s.xy for s in humans]
-    xpl = [x.tolist() for x in xp]
-    xhl = [x.tolist() for x in xh]
-    ref, t_ref = best_of(lambda: np.array([dtw_py(xpl[li[p]], xhl[ri[p]]) for p in sub]), args.repeat)
-    t_ref *= P / len(sub)
-    rows.append(("DTW", "plain-Python DTW loop", t_ours, t_ref, float(np.max(np.abs(ours[sub] - ref)))))
+    # ---------------------------------------------------------------- SBTDE (window edit distance, k=3)
+    if want("sbtde"):
+        ours, t = best_of(lambda: sequence.window_edit_distance(lp, lh, 3, True, li, ri), args.repeat)
+        t0 = time.perf_counter()
+        ref = [sbtde_py(lpl[li[p]], lhl[ri[p]]) for p in slow]
+        t_py = (time.perf_counter() - t0) * P / len(slow)
+        rows.append(("SBTDE (k=3)", t, [("plain-Python loop (extrap.)", t_py, _maxdiff(ours[slow], ref))], None))
 
-    print(f"{'metric':<14}{'reference':<38}{'ours s':>9}{'ref s':>10}{'ratio':>9}{'max|Δ|':>11}  identical")
+    # ---------------------------------------------------------------- MultiMatch
+    if want("multimatch"):
+        import multimatch_gaze as mg
+
+        fix_p = [np.column_stack([s.x, s.y, s.duration / 1000]) for s in preds]
+        fix_h = [np.column_stack([s.x, s.y, s.duration / 1000]) for s in humans]
+        ours, t = best_of(lambda: multimatch_batch(fix_p, fix_h, li, ri, screen_size=(W, H)), args.repeat)
+        rec = lambda a: np.rec.fromarrays([a[:, 0], a[:, 1], a[:, 2]], names="start_x,start_y,duration")  # noqa: E731
+        rp, rh = [rec(a) for a in fix_p], [rec(a) for a in fix_h]
+        ref = np.empty((len(slow), 5))
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for k, p in enumerate(slow):
+                ref[k] = mg.docomparison(rp[li[p]], rh[ri[p]], [W, H])
+        t_ref = (time.perf_counter() - t0) * P / len(slow)
+        same = (_maxdiff(multimatch_batch(fix_p, fix_h, li, ri, screen_size=(W, H), backend="torch"), ours)
+                if _accepts(multimatch_batch, "backend") else None)
+        rows.append(("MultiMatch", t, [("multimatch-gaze loop (extrap.)", t_ref, _maxdiff(ours[slow], ref))], same))
+
+    print(f"{'metric':<15}{'ours s':>9}  {'reference':<32}{'ref s':>9}{'ratio':>9}{'max|Δ|':>10}  identical  vs torch kernel (CPU)")
     ok = True
-    for name, refname, to, tr, d in rows:
-        same = d <= 1e-6
-        ok &= same
-        print(f"{name:<14}{refname:<38}{to:>9.3f}{tr:>10.3f}{tr / to:>8.1f}×{d:>11.2e}  {'yes' if same else 'NO'}")
+    for name, t, refs, same in rows:
+        for k, (rname, tr, d) in enumerate(refs):
+            ident = d <= 1e-9
+            ok &= ident and (same is None or same <= 1e-9)
+            tsame = "" if k else ("n/a" if same is None else ("identical" if same == 0 else f"max|Δ| {same:.1e}"))
+            ours_s = f"{t:>9.4f}" if not k else " " * 9
+            print(f"{name if not k else '':<15}{ours_s}  {rname:<32}{tr:>9.4f}"
+                  f"{tr / t:>8.1f}×{d:>10.1e}  {'yes' if ident else 'NO':<9}  {tsame}")
     if not ok:
-        raise SystemExit("results differ from the reference")
+        raise SystemExit("results differ from a reference")
 
 
 if __name__ == "__main__":

@@ -77,11 +77,11 @@ def test_scanmatch_hand_worked():
     assert S[1, 3] == pytest.approx(abs(1 - dmax) - (dmax - 3.5))  # = 2.5
     assert S[0, 3] == pytest.approx(3.5 - dmax)  # diagonal neighbour
     assert np.allclose(S, S.T)
-    assert sequence.scanmatch_score([[0, 1]], [[0, 3]], S, 3.5)[0] == pytest.approx(6 / 7)
+    assert sequence.scanmatch_score([[0, 1]], [[0, 3]], S, 3.5, short_policy="keep")[0] == pytest.approx(6 / 7)
     a = sequence.repeat_by_duration([0, 1], [120, 40], 50, mode="round")  # 2.4 -> 2, 0.8 -> 1
     b = sequence.repeat_by_duration([0, 3], [50, 50], 50, mode="round")
     assert a.tolist() == [0, 0, 1]
-    assert sequence.scanmatch_score([a], [b], S, 3.5)[0] == pytest.approx(6 / 10.5)
+    assert sequence.scanmatch_score([a], [b], S, 3.5, short_policy="keep")[0] == pytest.approx(6 / 10.5)
     assert len(sequence.repeat_by_duration([0], [25], 50, mode="round")) == 0  # 0.5 -> 0 (half-even)
     assert len(sequence.repeat_by_duration([0], [125], 50, mode="round")) == 2  # 2.5 -> 2
 
@@ -92,7 +92,7 @@ def test_scanmatch_via_pipeline_bins():
     # 2×2 bins on 100×100: (10,10)->0, (60,10)->1, (60,60)->3
     p = Scanpath([10, 60], [10, 10], [100, 100], stimulus="a", subject=0, image_size=(100, 100))
     h = Scanpath([10, 60], [10, 60], [100, 100], stimulus="a", subject=1, image_size=(100, 100))
-    r = score_scanpaths([p], [h], {"scanmatch": {"grid": [2, 2], "frame": [100, 100]}})
+    r = score_scanpaths([p], [h], {"scanmatch": {"grid": [2, 2], "frame": [100, 100], "short_policy": "keep"}})
     assert r["scanmatch"]["value"] == pytest.approx(6 / 7)
 
 

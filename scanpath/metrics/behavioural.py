@@ -19,6 +19,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from scanpath.metrics.inputs import object_seq as _object_seq, target_of as _target_of
+from scanpath.metrics.registry import metric
+
 STATS = ("found", "length", "search", "refix", "revisit")
 
 
@@ -92,3 +95,40 @@ def oat_delta(
             warnings.warn(f"OAT Δ: human statistic is 0 for {infinite}; Δ is infinite", stacklevel=2)
     delta = float(np.nansum([terms[k] for k in STATS]) / 5.0)
     return delta, terms
+
+
+# -------------------------------------------------------- registry entries (@metric): behavioural (OAT)
+
+def _oat_delta_human(humans, key, params):
+    h, n = _group_stats(humans, key)
+    delta, _ = oat_delta(h, h, compat=True)
+    return {"value": delta, "values": dict(h), "n": n, "n_nan": 0}
+
+
+def _group_stats(scanpaths, key):
+    from scanpath.types import scanpath_key
+
+    trials: dict[str, list[dict[str, float]]] = {}
+    for s in scanpaths:
+        trials.setdefault(scanpath_key(s, key), []).append(oat_stats(_object_seq(s), _target_of(s, None)))
+    return mean_stats(list(trials.values())), len(trials)
+
+
+@metric(
+    "oat_delta", "set",
+    {"delta_oat_compat": False},
+    higher_is_better=False,
+    dim_higher_is_better={},
+    human_fn=_oat_delta_human,
+    description="OAT behavioural Δ (found, length, search, refix, revisit)",
+)
+def _oat_delta(predictions, humans, key, params):
+    m, n = _group_stats(predictions, key)
+    h, _ = _group_stats(humans, key)
+    with warnings.catch_warnings():
+        if params["delta_oat_compat"]:
+            warnings.simplefilter("ignore")
+        delta, _terms = oat_delta(m, h, compat=params["delta_oat_compat"])
+    values = {f"{k}": v for k, v in m.items()}
+    values.update({f"human_{k}": v for k, v in h.items()})
+    return {"value": delta, "values": values, "n": n, "n_nan": 0}

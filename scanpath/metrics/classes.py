@@ -187,7 +187,7 @@ class BehaviouralDelta(_KeyedMetric):
 
     def __init__(self, humans: Sequence[Scanpath], key: str = "stimulus", compat: bool = False, **kwargs: Any) -> None:
         super().__init__(humans, key, **kwargs)
-        from scanpath.metrics.metrics_impl import _group_stats
+        from scanpath.metrics.behavioural import _group_stats
 
         self.compat = compat
         self.human_stats, _ = _group_stats(self.humans, key)
@@ -196,7 +196,7 @@ class BehaviouralDelta(_KeyedMetric):
 
     def update(self, predictions: Sequence[Scanpath] | ScanpathBatch) -> None:  # type: ignore[override]
         from scanpath.metrics.behavioural import STATS, oat_stats
-        from scanpath.metrics.metrics_impl import _object_seq, _target_of
+        from scanpath.metrics.inputs import object_seq as _object_seq, target_of as _target_of
 
         preds = _as_list(predictions)
         rows = [[oat_stats(_object_seq(s), _target_of(s, None))[k] for k in STATS] for s in preds]
@@ -221,7 +221,7 @@ class SearchEfficiency(_KeyedMetric):
 
     def __init__(self, humans: Sequence[Scanpath], max_steps: int = 6, key: str = "stimulus", **kwargs: Any) -> None:
         super().__init__(humans, key, **kwargs)
-        from scanpath.metrics.metrics_impl import _search_curve
+        from scanpath.metrics.search import _search_curve
 
         self.max_steps = max_steps
         self.human_curve, _, _, _ = _search_curve(self.humans, {"max_steps": max_steps})
@@ -232,7 +232,7 @@ class SearchEfficiency(_KeyedMetric):
 
     def update(self, predictions: Sequence[Scanpath] | ScanpathBatch) -> None:  # type: ignore[override]
         from scanpath.metrics import search
-        from scanpath.metrics.metrics_impl import _bbox
+        from scanpath.metrics.inputs import bbox as _bbox
 
         preds = [s for s in _as_list(predictions) if s.condition in (None, "present")]
         cat_ids = {c: i for i, c in enumerate(self.categories)}

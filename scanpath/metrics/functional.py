@@ -7,7 +7,7 @@ from scanpath.metrics.clusters import build_clusters, nearest_centre
 from scanpath.metrics.conditional import cauc, cig, cnss, task_prior
 from scanpath.metrics.geometric import dtw, frechet, haversine_deg, recurrence, stde, tde
 from scanpath.metrics.maps import auc_borji, auc_judd, auc_shuffled, cc, density_map, info_gain, kld, nss, sim
-from scanpath.metrics.multimatch_impl import multimatch, multimatch_batch
+from scanpath.metrics.multimatch_scoring import multimatch, multimatch_batch
 from scanpath.metrics.search import (
     probability_mismatch,
     scanpath_ratio,

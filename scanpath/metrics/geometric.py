@@ -2,7 +2,8 @@
 
 Inputs are lists of ``(L, 2)`` float arrays (x, y pixels, or yaw/pitch degrees for
 ``distance="orthodromic"``); pair ``k`` compares ``a[k]`` with ``b[k]``. DTW and discrete Fréchet
-run on the shared anti-diagonal kernel.
+run on the numba kernels of :mod:`scanpath.metrics._dp` on CPU and on the anti-diagonal torch kernel
+for CUDA (``backend``/``device`` as in :mod:`scanpath.metrics.sequence`); the values are identical.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import numpy as np
 import torch
 
 from scanpath.metrics._kernel import wavefront_final
-from scanpath.metrics.sequence import _pair_lengths, chunked_pairs
+from scanpath.metrics.registry import metric
+from scanpath.metrics.sequence import Backend, _pair_lengths, chunked_pairs, pair_index, use_torch
 
 try:  # the core's batched great-circle op when it exists (issue 4)
     from scanpath.core import great_circle as _core_great_circle  # type: ignore[attr-defined]
@@ -82,33 +84,50 @@ def _points(seqs: Sequence) -> list[np.ndarray]:
     return out
 
 
-def dtw(a: Sequence, b: Sequence, distance: str = "euclidean", li=None, ri=None) -> np.ndarray:
+def _warp(a: Sequence, b: Sequence, distance: str, li, ri, backend: str, device, frechet: bool) -> np.ndarray:
+    if not use_torch(backend, device) and distance == "euclidean":
+        from scanpath.metrics import _dp
+        from scanpath.metrics._packing import pack
+
+        xa, oa = pack(a, np.float64, 2)
+        xb, ob = (xa, oa) if b is a else pack(b, np.float64, 2)
+        lia, ria = pair_index(a, b, li, ri)
+        out = _dp.warp_pairs(xa, oa, xb, ob, lia, ria, frechet) if len(lia) else np.zeros(0)
+        out[(np.diff(oa)[lia] == 0) | (np.diff(ob)[ria] == 0)] = np.nan
+        return out
+    a, b = _points(a), _points(b)
+    if use_torch(backend, device):
+        def run(A, lA, B, lB):
+            C = _pairwise(A, B, distance)
+            if frechet:
+                return wavefront_final(0.0, 0.0, 0.0, shape=tuple(C.shape), reduce="min", boundary=float("inf"),
+                                       corner=float("-inf"), outer=C, n=lA, m=lB).cpu().numpy()
+            return wavefront_final(C, C, C, reduce="min", boundary=float("inf"), corner=0.0, n=lA, m=lB).cpu().numpy()
+
+        out = chunked_pairs(a, b, run, li=li, ri=ri, device=device)
+    else:  # local costs from the batched torch op (the same values), the recurrence compiled
+        from scanpath.metrics import _dp
+
+        def run(A, lA, B, lB):
+            C = _pairwise(A, B, distance).numpy()
+            return _dp.warp_cost_pairs(np.ascontiguousarray(C), lA.numpy(), lB.numpy(), frechet)
+
+        out = chunked_pairs(a, b, run, li=li, ri=ri)
+    pa, pb = _pair_lengths(a, b, li, ri)
+    out[(pa == 0) | (pb == 0)] = np.nan
+    return out
+
+
+def dtw(a: Sequence, b: Sequence, distance: str = "euclidean", li=None, ri=None, backend: Backend = "auto",
+        device=None) -> np.ndarray:
     """Exact DTW: local cost = distance, steps (1,0), (0,1), (1,1), summed. Empty side → NaN."""
-    a, b = _points(a), _points(b)
-
-    def run(A, lA, B, lB):
-        C = _pairwise(A, B, distance)
-        return wavefront_final(C, C, C, reduce="min", boundary=float("inf"), corner=0.0, n=lA, m=lB).numpy()
-
-    out = chunked_pairs(a, b, run, li=li, ri=ri)
-    pa, pb = _pair_lengths(a, b, li, ri)
-    out[(pa == 0) | (pb == 0)] = np.nan
-    return out
+    return _warp(a, b, distance, li, ri, backend, device, frechet=False)
 
 
-def frechet(a: Sequence, b: Sequence, distance: str = "euclidean", li=None, ri=None) -> np.ndarray:
+def frechet(a: Sequence, b: Sequence, distance: str = "euclidean", li=None, ri=None, backend: Backend = "auto",
+            device=None) -> np.ndarray:
     """Discrete Fréchet distance c(i,j) = max(d(i,j), min(c(i−1,j), c(i−1,j−1), c(i,j−1)))."""
-    a, b = _points(a), _points(b)
-
-    def run(A, lA, B, lB):
-        C = _pairwise(A, B, distance)
-        return wavefront_final(0.0, 0.0, 0.0, shape=tuple(C.shape), reduce="min", boundary=float("inf"),
-                      corner=float("-inf"), outer=C, n=lA, m=lB).numpy()
-
-    out = chunked_pairs(a, b, run, li=li, ri=ri)
-    pa, pb = _pair_lengths(a, b, li, ri)
-    out[(pa == 0) | (pb == 0)] = np.nan
-    return out
+    return _warp(a, b, distance, li, ri, backend, device, frechet=True)
 
 
 def stde(a: np.ndarray, b: np.ndarray, size: tuple[int, int]) -> float:
@@ -215,3 +234,78 @@ def _run_points(c: np.ndarray, min_line: int) -> int:
 def _diag_run_points(c: np.ndarray, min_line: int) -> int:
     n = c.shape[0]
     return sum(_runs_1d(np.diagonal(c, offset=k), min_line) for k in range(-n + 1, n))
+
+
+# -------------------------------------------------------- registry entries (@metric): geometric
+REC_DIMS = ("rec", "det", "lam", "corm")
+
+
+def _xy(scanpaths):
+    return [s.xy for s in scanpaths]
+
+
+@metric(
+    "dtw", "pair",
+    {"distance": "euclidean"},
+    higher_is_better=False,
+    description="exact dynamic time warping (Euclidean, pixels of the metric frame)",
+)
+def _dtw(left, right, li, ri, params):
+    a, b = _xy(left), _xy(right)
+    return dtw(a, b, distance=params["distance"], li=li, ri=ri)
+
+
+@metric(
+    "frechet", "pair",
+    {"distance": "euclidean"},
+    higher_is_better=False,
+    description="discrete Fréchet distance",
+)
+def _frechet(left, right, li, ri, params):
+    a, b = _xy(left), _xy(right)
+    return frechet(a, b, distance=params["distance"], li=li, ri=ri)
+
+
+@metric(
+    "stde", "pair",
+    {},
+    description="scaled time-delay embedding similarity (FixaTons)",
+)
+def _stde(left, right, li, ri, params):
+    out = np.empty(len(li))
+    for p, (i, j) in enumerate(zip(li, ri)):
+        size = params.get("frame") or left[i].image_size
+        if size is None:
+            from scanpath.metrics.labelers import image_size_of
+
+            size = image_size_of(left[i])
+        out[p] = stde(left[i].xy, right[j].xy, tuple(size))
+    return out
+
+
+@metric(
+    "tde", "pair",
+    {"k": 3, "distance": "euclidean"},
+    higher_is_better=False,
+    description="time-delay embedding distance, one k, unscaled",
+)
+def _tde(left, right, li, ri, params):
+    return np.array([tde(left[i].xy, right[j].xy, params["k"], params["distance"]) for i, j in zip(li, ri)])
+
+
+@metric(
+    "recurrence", "pair",
+    {"radius": None, "min_line": 2, "distance": "euclidean", "variant": "anderson"},
+    subdims=REC_DIMS,
+    main="rec",
+    description="cross-recurrence REC/DET/LAM/CORM",
+)
+def _rec(left, right, li, ri, params):
+    if params["radius"] is None:
+        raise ValueError("recurrence metrics need an explicit radius (e.g. 12 px at 128×256, 16.875° for 360°)")
+    out = np.empty((len(li), 4))
+    for p, (i, j) in enumerate(zip(li, ri)):
+        r = recurrence(left[i].xy, right[j].xy, params["radius"], params["min_line"],
+                                 params["distance"], params["variant"])
+        out[p] = [r[k] for k in REC_DIMS]
+    return out

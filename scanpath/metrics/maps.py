@@ -6,8 +6,13 @@ index the map, clamped). ε = 2.2204e-16.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.ndimage import gaussian_filter
+
+from scanpath.metrics.registry import metric
+from scanpath.types import Scanpath
 
 EPS = 2.2204e-16
 
@@ -154,3 +159,82 @@ def info_gain(p: np.ndarray, baseline: np.ndarray, fix: np.ndarray) -> float:
     if len(yi) == 0:
         return float("nan")
     return float(np.mean(np.log2(EPS + P[yi, xi]) - np.log2(EPS + B[yi, xi])))
+
+
+# -------------------------------------------------------- registry entries (@metric): fixation maps
+SAL_DIMS = ("cc", "kld", "sim", "nss", "auc_judd", "auc_borji", "sauc")
+
+
+def _saliency_human(humans, key, params):
+    """Leave one subject out: the other subjects' density predicts the held-out subject."""
+    from scanpath.types import group_by_stimulus
+
+    rows = []
+    gh = group_by_stimulus(humans, key)
+    for k, sps in sorted(gh.items()):
+        neg = _others(gh, k, params)
+        for i, s in enumerate(sps):
+            others = [o for j, o in enumerate(sps) if j != i and (s.subject is None or o.subject != s.subject)]
+            if others and len(s):
+                rows.append(_sal_scores(_xy_all(others, params), _xy_all([s], params), _map_shape(s, params), params,
+                                        neg))
+    arr = np.array(rows, dtype=np.float64).reshape(-1, len(SAL_DIMS))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        vals = {d: float(np.nanmean(arr[:, i])) if len(arr) else float("nan") for i, d in enumerate(SAL_DIMS)}
+    return {"value": vals["cc"], "values": vals, "n": len(arr), "n_nan": int(np.isnan(arr[:, 0]).sum()), "loso": True}
+
+
+def _map_shape(s: Scanpath, params) -> tuple[int, int]:
+    from scanpath.metrics.labelers import image_size_of
+
+    w, h = image_size_of(s, params.get("frame"))
+    return int(h), int(w)
+
+
+def _sal_scores(pred_xy: np.ndarray, human_xy: np.ndarray, shape, params, other_xy: np.ndarray) -> list[float]:
+    P = density_map(pred_xy, shape, params["sigma"])
+    Q = density_map(human_xy, shape, params["sigma"])
+    sauc = (auc_shuffled(P, human_xy, other_xy, params["n_splits"], 0.1, params["seed"])
+            if len(other_xy) else float("nan"))
+    return [cc(P, Q), kld(P, Q), sim(P, Q), nss(P, human_xy, params["ddof"]),
+            auc_judd(P, human_xy, params.get("jitter_seed")),
+            auc_borji(P, human_xy, params["n_splits"], 0.1, params["seed"]), sauc]
+
+
+def _others(gh: dict, key: str, params) -> np.ndarray:
+    """Human fixations of the other keys (sAUC negatives)."""
+    arrs = [_xy_all(v, params) for k, v in gh.items() if k != key]
+    return np.concatenate(arrs, axis=0) if arrs else np.zeros((0, 2))
+
+
+def _xy_all(sps, params):
+    if params.get("frame") is not None:
+        sps = [s.rescaled(tuple(params["frame"])) for s in sps]
+    arrs = [s.xy for s in sps]
+    return np.concatenate(arrs, axis=0) if arrs else np.zeros((0, 2))
+
+
+@metric(
+    "saliency", "set",
+    {"frame": None, "sigma": 16.0, "ddof": 1, "jitter_seed": None, "n_splits": 100, "seed": 0},
+    subdims=SAL_DIMS,
+    main="cc",
+    human_fn=_saliency_human,
+    dim_higher_is_better={d: d != "kld" for d in SAL_DIMS},
+    description="fixation-density map metrics per key (CC, KLD, SIM, NSS, AUC-Judd, AUC-Borji, sAUC)",
+)
+def _saliency(predictions, humans, key, params):
+    from scanpath.types import group_by_stimulus
+
+    gp, gh = group_by_stimulus(predictions, key), group_by_stimulus(humans, key)
+    rows = []
+    for k in sorted(gp):
+        if k in gh:
+            rows.append(_sal_scores(_xy_all(gp[k], params), _xy_all(gh[k], params), _map_shape(gh[k][0], params), params,
+                                    _others(gh, k, params)))
+    arr = np.array(rows, dtype=np.float64).reshape(-1, len(SAL_DIMS))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        vals = {d: float(np.nanmean(arr[:, i])) if len(arr) else float("nan") for i, d in enumerate(SAL_DIMS)}
+    return {"value": vals["cc"], "values": vals, "n": len(arr), "n_nan": int(np.isnan(arr[:, 0]).sum())}

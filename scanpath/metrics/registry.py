@@ -79,11 +79,22 @@ def register(spec: MetricSpec) -> MetricSpec:
     return spec
 
 
+def metric(name: str, kind: str, defaults: Mapping[str, Any] | None = None, **spec: Any) -> Callable:
+    """Decorator: register the decorated scorer as metric ``name`` (a :class:`MetricSpec` with
+    ``defaults`` and the other spec fields). Stack it to register one scorer under several names.
+    Each math module registers its metrics where it defines them; importing ``scanpath.metrics``
+    imports them all."""
+    def deco(fn: Callable) -> Callable:
+        register(MetricSpec(name, kind, fn, dict(defaults or {}), **spec))
+        return fn
+    return deco
+
+
 def resolve(entry: str, params: Mapping[str, Any] | None) -> tuple[MetricSpec, dict[str, Any]]:
     """Spec and merged params for one config entry."""
     params = dict(params or {})
     name = params.get("metric", entry)
-    from scanpath.metrics import metrics_impl  # noqa: F401  (fills the registry)
+    import scanpath.metrics  # noqa: F401  (importing the package imports every module that registers metrics)
 
     if name not in registry:
         raise KeyError(f"unknown metric {name!r} (config entry {entry!r}); registered: {sorted(registry)}")

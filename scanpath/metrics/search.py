@@ -17,6 +17,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from scanpath.metrics.inputs import bbox as _bbox
+from scanpath.metrics.registry import metric
+
 
 def steps_to_target(xy: np.ndarray, bbox: Sequence[float]) -> float:
     """1-based index of the first fixation strictly inside ``bbox`` = [x, y, w, h]; inf if none."""
@@ -57,3 +60,36 @@ def scanpath_ratio(xy: np.ndarray, bbox: Sequence[float], max_steps: int = 6) ->
     path = float(np.sum(np.linalg.norm(np.diff(xy[:s], axis=0), axis=1)))
     direct = float(np.linalg.norm(centre - xy[0]))
     return min(1.0, direct / path) if path > 0 else float("nan")
+
+
+# -------------------------------------------------------- registry entries (@metric): search efficiency
+
+def _search_eff_human(humans, key, params):
+    return _search_eff(humans, humans, key, params)
+
+
+def _search_curve(sps, params):
+    tp = [s for s in sps if s.condition in (None, "present")]
+    steps = [steps_to_target(s.xy, _bbox(s)) for s in tp]
+    curve = tfp_curve(steps, [str(s.task) for s in tp], params["max_steps"])
+    ratios = np.array([scanpath_ratio(s.xy, _bbox(s), params["max_steps"]) for s in tp])
+    return curve, ratios, steps, len(tp)
+
+
+@metric(
+    "search_efficiency", "set",
+    {"max_steps": 6},
+    human_fn=_search_eff_human,
+    dim_higher_is_better={"tfp_auc": True, "prob_mismatch": False, "scanpath_ratio": True,
+                                          "mean_steps_found": False},
+    description="TFP(k), TFP-AUC, probability mismatch, scanpath ratio (target present)",
+)
+def _search_eff(predictions, humans, key, params):
+    cm, rm, steps, n = _search_curve(predictions, params)
+    ch, _, _, _ = _search_curve(humans, params)
+    finite = [s for s in steps if np.isfinite(s)]
+    values = {"tfp_auc": tfp_auc(cm), "prob_mismatch": probability_mismatch(cm, ch),
+              "scanpath_ratio": float(np.nanmean(rm)) if np.isfinite(rm).any() else float("nan"),
+              "mean_steps_found": float(np.mean(finite)) if finite else float("nan")}
+    values.update({f"tfp_{k + 1}": float(v) for k, v in enumerate(cm)})
+    return {"value": values["tfp_auc"], "values": values, "n": n, "n_nan": int(np.isnan(rm).sum())}

@@ -1,44 +1,76 @@
 """String metrics on label sequences, batched over pairs (docs/metrics.md §2.2, §2.4).
 
-Every function takes two equally long lists of 1-D integer label arrays (pair ``k`` compares
-``a[k]`` with ``b[k]``) and returns a float64 numpy array with one value per pair. The recurrences
-run in :func:`scanpath.metrics._kernel.wavefront`; pairs are sorted by size and processed in
-chunks so padding and memory stay small.
+Every function takes two lists of 1-D integer label arrays (pair ``k`` compares ``a[k]`` with
+``b[k]``, or ``a[li[k]]`` with ``b[ri[k]]``) and returns a float64 numpy array with one value per
+pair.
+
+Backends (``backend=``): ``"native"`` runs on the CPU libraries made for the job — rapidfuzz for
+LCS / Levenshtein / Damerau–Levenshtein / OSA (each label string mapped to a character string once,
+all pairs in one ``rapidfuzz.process.cpdist`` call) and the numba kernels of
+:mod:`scanpath.metrics._dp` for Needleman–Wunsch and the window edit distance; ``"torch"`` runs the
+anti-diagonal kernel :func:`scanpath.metrics._kernel.wavefront` on ``device`` (the CUDA path);
+``"auto"`` (default) picks torch for a CUDA ``device`` and native otherwise. Both give identical
+values.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
 import torch
 
 from scanpath.metrics._kernel import pad_sequences, wavefront_final
+from scanpath.metrics._packing import pack, strings
+from scanpath.metrics.inputs import LABEL_DEFAULTS, MIN_FIXATIONS, pad_ones as _pad_ones
+from scanpath.metrics.inputs import labels as _scanpath_labels, timed as _timed
+from scanpath.metrics.labelers import make_labeler
+from scanpath.metrics.registry import metric
 
 CHUNK_CELLS = 250_000  # cells per wavefront call (cache-sized chunks were fastest on the 2-core box)
+Backend = Literal["auto", "native", "torch"]
+
+
+def use_torch(backend: str, device) -> bool:
+    """Whether a call runs on the torch kernel (see the module docstring)."""
+    if backend == "torch":
+        return True
+    if backend == "native":
+        return False
+    if backend == "auto":
+        return device is not None and torch.device(device).type != "cpu"
+    raise ValueError(f"unknown backend {backend!r}; use 'auto', 'native' or 'torch'")
+
+
+def pair_index(a: Sequence, b: Sequence, li, ri) -> tuple[np.ndarray, np.ndarray]:
+    """``(li, ri)`` as int64 arrays (``arange`` when omitted; then ``a`` and ``b`` must match)."""
+    if li is None or ri is None:
+        if len(a) != len(b):
+            raise ValueError(f"need as many left as right sequences, got {len(a)} and {len(b)}")
+        li = ri = np.arange(len(a))
+    return np.asarray(li, dtype=np.int64), np.asarray(ri, dtype=np.int64)
 
 
 def chunked_pairs(
     a: Sequence[np.ndarray], b: Sequence[np.ndarray], fn: Callable[..., np.ndarray], fill: float = 0.0,
     dtype: torch.dtype = torch.float64, li: np.ndarray | None = None, ri: np.ndarray | None = None,
+    device=None,
 ) -> np.ndarray:
     """Run ``fn(A, la, B, lb) -> [p]`` on size-sorted chunks of padded pairs; undo the order.
 
     Pairs are ``(a[li[k]], b[ri[k]])`` (``li = ri = arange`` when omitted): each sequence is
-    padded once, pairs only index rows.
+    padded once, pairs only index rows. ``device``: where the padded chunks go (torch kernel).
     """
-    if li is None or ri is None:
-        if len(a) != len(b):
-            raise ValueError(f"need as many left as right sequences, got {len(a)} and {len(b)}")
-        li = ri = np.arange(len(a))
-    li = np.asarray(li, dtype=np.int64)
-    ri = np.asarray(ri, dtype=np.int64)
+    li, ri = pair_index(a, b, li, ri)
     p = len(li)
     out = np.full(p, np.nan)
     if p == 0:
         return out
     A_all, la_all = pad_sequences(list(a), fill=fill, dtype=dtype)
     B_all, lb_all = pad_sequences(list(b), fill=fill, dtype=dtype)
+    if device is not None:
+        A_all, B_all = A_all.to(device), B_all.to(device)
     la = la_all.numpy()[li]
     lb = lb_all.numpy()[ri]
     order = np.lexsort((lb, la))
@@ -49,9 +81,10 @@ def chunked_pairs(
     for start, stop in zip(bounds[:-1], bounds[1:]):
         idx = order[start:stop]
         na, nb = int(la[idx].max()), int(lb[idx].max())
-        ti, tj = torch.from_numpy(li[idx]), torch.from_numpy(ri[idx])
+        ti, tj = torch.from_numpy(li[idx]).to(A_all.device), torch.from_numpy(ri[idx]).to(A_all.device)
         A, B = A_all[ti, :na], B_all[tj, :nb]
-        out[idx] = np.asarray(fn(A, torch.from_numpy(la[idx]), B, torch.from_numpy(lb[idx])), dtype=np.float64)
+        lengths = torch.from_numpy(la[idx]).to(A_all.device), torch.from_numpy(lb[idx]).to(A_all.device)
+        out[idx] = np.asarray(fn(A, lengths[0], B, lengths[1]), dtype=np.float64)
     return out
 
 
@@ -67,10 +100,44 @@ def _labels(seqs: Sequence) -> list[np.ndarray]:
     return [np.asarray(s, dtype=np.int64).reshape(-1) for s in seqs]
 
 
-# --------------------------------------------------------------------------- kernels on padded
+# --------------------------------------------------------------------------- rapidfuzz glue
+def _packed_pairs(a: Sequence, b: Sequence, li, ri):
+    """Packed sides, pair indices and per-pair lengths (one conversion per scanpath)."""
+    va, oa = pack(a)
+    vb, ob = (va, oa) if b is a else pack(b)
+    li, ri = pair_index(a, b, li, ri)
+    return va, oa, vb, ob, li, ri, np.diff(oa)[li], np.diff(ob)[ri]
+
+
+def rapidfuzz_pairs(a: Sequence, b: Sequence, scorer, li=None, ri=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``scorer(a[li[k]], b[ri[k]])`` for every pair in one ``rapidfuzz.process.cpdist`` call on
+    character strings (float64; integer distances / similarities are exact), and the pair lengths."""
+    from rapidfuzz.process import cpdist
+
+    va, oa, vb, ob, li, ri, la, lb = _packed_pairs(a, b, li, ri)
+    if len(li) == 0:
+        return np.zeros(0), la, lb
+    if vb is va:
+        (sa,) = strings((va, oa))
+        sb = sa
+    else:
+        sa, sb = strings((va, oa), (vb, ob))
+    qa = np.array(sa, dtype=object)[li]
+    qb = qa if (sb is sa and li is ri) else np.array(sb, dtype=object)[ri]
+    return cpdist(qa, qb, scorer=scorer, dtype=np.int64, workers=1).astype(np.float64), la, lb
+
+
+def _normalised(v: np.ndarray, la: np.ndarray, lb: np.ndarray) -> np.ndarray:
+    """v / max(|a|, |b|) per pair, NaN when both are empty."""
+    mx = np.maximum(la, lb).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(mx > 0, v / np.where(mx > 0, mx, 1), np.nan)
+
+
+# --------------------------------------------------------------------------- torch kernels on padded
 def _lcs(A, lA, B, lB):
     eq = (A[:, :, None] == B[:, None, :]).to(torch.float64)
-    return wavefront_final(0.0, 0.0, eq, reduce="max", boundary=0.0, n=lA, m=lB).numpy()
+    return wavefront_final(0.0, 0.0, eq, reduce="max", boundary=0.0, n=lA, m=lB).cpu().numpy()
 
 
 def _lev(A, lA, B, lB):
@@ -78,48 +145,69 @@ def _lev(A, lA, B, lB):
     n, m = ne.shape[1], ne.shape[2]
     return wavefront_final(
         1.0, 1.0, ne, reduce="min",
-        row0=torch.arange(m + 1, dtype=torch.float64), col0=torch.arange(n + 1, dtype=torch.float64),
+        row0=torch.arange(m + 1, dtype=torch.float64, device=ne.device),
+        col0=torch.arange(n + 1, dtype=torch.float64, device=ne.device),
         n=lA, m=lB,
-    ).numpy()
+    ).cpu().numpy()
 
 
-def lcs_length(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
-    """Length of the longest common subsequence of each pair."""
-    return chunked_pairs(_labels(a), _labels(b), _lcs, fill=-1, dtype=torch.long, li=li, ri=ri)
+def lcs_length(a: Sequence, b: Sequence, li=None, ri=None, backend: Backend = "auto", device=None) -> np.ndarray:
+    """Length of the longest common subsequence of each pair (rapidfuzz ``LCSseq``)."""
+    if use_torch(backend, device):
+        return chunked_pairs(_labels(a), _labels(b), _lcs, fill=-1, dtype=torch.long, li=li, ri=ri, device=device)
+    from rapidfuzz.distance import LCSseq
+
+    return rapidfuzz_pairs(a, b, LCSseq.similarity, li, ri)[0]
 
 
-def levenshtein(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
-    """Unit-cost Levenshtein distance of each pair (FED, SemFED, SED, LEV)."""
-    return chunked_pairs(_labels(a), _labels(b), _lev, fill=-1, dtype=torch.long, li=li, ri=ri)
+def levenshtein(a: Sequence, b: Sequence, li=None, ri=None, backend: Backend = "auto", device=None) -> np.ndarray:
+    """Unit-cost Levenshtein distance of each pair (FED, SemFED, SED, LEV; rapidfuzz ``Levenshtein``)."""
+    if use_torch(backend, device):
+        return chunked_pairs(_labels(a), _labels(b), _lev, fill=-1, dtype=torch.long, li=li, ri=ri, device=device)
+    from rapidfuzz.distance import Levenshtein
+
+    return rapidfuzz_pairs(a, b, Levenshtein.distance, li, ri)[0]
 
 
-def sequence_score(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
+def sequence_score(a: Sequence, b: Sequence, li=None, ri=None, backend: Backend = "auto", device=None) -> np.ndarray:
     """SS = LCS / max(|a|, |b|) (= NW with match 1, mismatch 0, gap 0). One empty side → 0;
     both empty → NaN (the pair is excluded by the caller and counted)."""
-    a, b = _labels(a), _labels(b)
-    lcs = chunked_pairs(a, b, _lcs, fill=-1, dtype=torch.long, li=li, ri=ri)
-    pa, pb = _pair_lengths(a, b, li, ri)
-    mx = np.maximum(pa, pb).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(mx > 0, lcs / np.where(mx > 0, mx, 1), np.nan)
+    if use_torch(backend, device):
+        a, b = _labels(a), _labels(b)
+        return _normalised(lcs_length(a, b, li, ri, backend, device), *_pair_lengths(a, b, li, ri))
+    from rapidfuzz.distance import LCSseq
+
+    return _normalised(*rapidfuzz_pairs(a, b, LCSseq.similarity, li, ri))
 
 
-def edit_distance(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
-    """Levenshtein distance with the library's empty rule: both empty → NaN."""
-    a, b = _labels(a), _labels(b)
-    d = levenshtein(a, b, li, ri)
-    pa, pb = _pair_lengths(a, b, li, ri)
-    d[(pa == 0) & (pb == 0)] = np.nan
+def _nan_both_empty(d: np.ndarray, la: np.ndarray, lb: np.ndarray) -> np.ndarray:
+    d[(la == 0) & (lb == 0)] = np.nan
     return d
 
 
-def repeat_by_duration(labels: np.ndarray, durations_ms: np.ndarray | None, bin_ms: float, mode: str = "floor") -> np.ndarray:
+def edit_distance(a: Sequence, b: Sequence, li=None, ri=None, backend: Backend = "auto", device=None) -> np.ndarray:
+    """Levenshtein distance with the library's empty rule: both empty → NaN."""
+    if use_torch(backend, device):
+        a, b = _labels(a), _labels(b)
+        return _nan_both_empty(levenshtein(a, b, li, ri, backend, device), *_pair_lengths(a, b, li, ri))
+    from rapidfuzz.distance import Levenshtein
+
+    return _nan_both_empty(*rapidfuzz_pairs(a, b, Levenshtein.distance, li, ri))
+
+
+def repeat_by_duration(labels: np.ndarray, durations_ms: np.ndarray | None, bin_ms: float, mode: str = "floor",
+                       truncate_ms: bool = False) -> np.ndarray:
     """Repeat each label ⌊T/bin⌋ times (SS-time, ``mode="floor"``) or round-half-even(T/bin) times
-    (ScanMatch TempBin, ``mode="round"``)."""
+    (ScanMatch TempBin, ``mode="round"``). ``truncate_ms``: cast T to whole milliseconds first (the
+    GazeParser port of ScanMatch holds durations as integers; e.g. T = 25.7 ms, bin 50: 1 repeat
+    by default, 0 truncated)."""
     labels = np.asarray(labels, dtype=np.int64)
     if durations_ms is None:
         raise ValueError("duration-binned strings need fixation durations")
-    q = np.asarray(durations_ms, dtype=np.float64) / float(bin_ms)
+    t = np.asarray(durations_ms, dtype=np.float64)
+    if truncate_ms:
+        t = np.trunc(t)
+    q = t / float(bin_ms)
     reps = np.floor(q) if mode == "floor" else np.round(q)  # np.round is half-to-even
     return np.repeat(labels, np.maximum(reps, 0).astype(np.int64))
 
@@ -137,33 +225,84 @@ def scanmatch_substitution(xbins: int, ybins: int, threshold: float = 3.5) -> np
     return np.abs(d - dmax) - (dmax - threshold)
 
 
+SHORT_POLICIES = ("nan", "pad_ones", "keep")
+
+
+def short_pairs(la: np.ndarray, lb: np.ndarray, policy: str, what: str = "ScanMatch") -> np.ndarray:
+    """Mask of pairs to set to NaN under ``policy`` (pairs with a side of < 3 fixations for "nan",
+    with a warning that counts them; none otherwise)."""
+    if policy not in SHORT_POLICIES:
+        raise ValueError(f"unknown short_policy {policy!r}; use one of {SHORT_POLICIES}")
+    if policy != "nan":
+        return np.zeros(len(la), dtype=bool)
+    short = (np.asarray(la) < MIN_FIXATIONS) | (np.asarray(lb) < MIN_FIXATIONS)
+    if short.any():
+        import warnings
+
+        warnings.warn(f"{what}: {int(short.sum())} pair(s) with a scanpath of < {MIN_FIXATIONS} fixations are NaN "
+                      "(short_policy='pad_ones' reproduces the upstream padding)", stacklevel=3)
+    return short
+
+
+def pad_short_labels(seqs: Sequence, pad_label: int = 0) -> list[np.ndarray]:
+    """Label strings of < 3 fixations padded at the end with ``pad_label`` up to 3 (the bin of the
+    fake fixation (1, 1) px that HAT / IRL / Gazeformer / GazeXplain / ScanDiff append: bin 0)."""
+    out = []
+    for x in _labels(seqs):
+        if len(x) < MIN_FIXATIONS:
+            x = np.concatenate([x, np.full(MIN_FIXATIONS - len(x), int(pad_label), dtype=np.int64)])
+        out.append(x)
+    return out
+
+
 def scanmatch_score(
     a: Sequence, b: Sequence, substitution: np.ndarray, threshold: float = 3.5, gap: float = 0.0,
-    li=None, ri=None,
+    li=None, ri=None, backend: Backend = "auto", device=None, short_policy: str = "nan", pad_label: int = 0,
 ) -> np.ndarray:
     """ScanMatch = max NW score / (Threshold · max(n, m)) on bin strings (docs/metrics.md §2.4).
 
     Boundary F[i, 0] = gap·i, F[0, j] = gap·j (at the default gap 0 this equals upstream, whose
-    first column carries an extra +gap).
+    first column carries an extra +gap). Labels outside the matrix are clamped into it.
+
+    ``short_policy`` (one label per fixation): ``"nan"`` (default) — a pair with a side of < 3
+    fixations is NaN (warned with a count; the pipeline excludes and counts it); ``"pad_ones"`` —
+    such sides are padded with ``pad_label`` (the fake fixation (1, 1) px of the upstream
+    repositories) to 3; ``"keep"`` — score the strings as given. With TempBin the strings are
+    repeated labels and no longer count fixations: apply the policy before repeating (the registry
+    entry ``scanmatch`` does) and pass ``"keep"``.
     """
-    S = torch.as_tensor(np.asarray(substitution, dtype=np.float64))
-    a, b = _labels(a), _labels(b)
+    if short_policy == "pad_ones":
+        a, b = pad_short_labels(a, pad_label), pad_short_labels(b, pad_label)
+    elif short_policy not in SHORT_POLICIES:
+        raise ValueError(f"unknown short_policy {short_policy!r}; use one of {SHORT_POLICIES}")
+    if use_torch(backend, device):
+        a, b = _labels(a), _labels(b)
+        S = torch.as_tensor(np.asarray(substitution, dtype=np.float64), device=device)
 
-    def run(A, lA, B, lB):
-        k = S.shape[0]
-        sub = S[A.clamp(0, k - 1)[:, :, None], B.clamp(0, k - 1)[:, None, :]]
-        n, m = sub.shape[1], sub.shape[2]
-        return wavefront_final(
-            float(gap), float(gap), sub, reduce="max",
-            row0=gap * torch.arange(m + 1, dtype=torch.float64), col0=gap * torch.arange(n + 1, dtype=torch.float64),
-            n=lA, m=lB,
-        ).numpy()
+        def run(A, lA, B, lB):
+            k = S.shape[0]
+            sub = S[A.clamp(0, k - 1)[:, :, None], B.clamp(0, k - 1)[:, None, :]]
+            n, m = sub.shape[1], sub.shape[2]
+            return wavefront_final(
+                float(gap), float(gap), sub, reduce="max",
+                row0=gap * torch.arange(m + 1, dtype=torch.float64, device=sub.device),
+                col0=gap * torch.arange(n + 1, dtype=torch.float64, device=sub.device),
+                n=lA, m=lB,
+            ).cpu().numpy()
 
-    score = chunked_pairs(a, b, run, fill=0, dtype=torch.long, li=li, ri=ri)
-    pa, pb = _pair_lengths(a, b, li, ri)
+        score = chunked_pairs(a, b, run, fill=0, dtype=torch.long, li=li, ri=ri, device=device)
+        pa, pb = _pair_lengths(a, b, li, ri)
+    else:
+        from scanpath.metrics import _dp
+
+        va, oa, vb, ob, lia, ria, pa, pb = _packed_pairs(a, b, li, ri)
+        score = _dp.nw_pairs(va, oa, vb, ob, lia, ria, np.ascontiguousarray(substitution, dtype=np.float64),
+                             float(gap))
     mx = np.maximum(pa, pb).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(mx > 0, score / (threshold * np.where(mx > 0, mx, 1)), np.nan)
+        out = np.where(mx > 0, score / (threshold * np.where(mx > 0, mx, 1)), np.nan)
+    out[short_pairs(pa, pb, short_policy)] = np.nan
+    return out
 
 
 # --------------------------------------------------------------------------- Damerau–Levenshtein
@@ -206,13 +345,29 @@ def _dl(A, lA, B, lB):
 def damerau_levenshtein(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
     """Unrestricted Damerau–Levenshtein distance of each pair (insert, delete, substitute and
     transpose adjacent symbols, with edits allowed between transposed symbols; = nltk 3.9
-    ``edit_distance(a, b, transpositions=True)``). Both empty → NaN (library rule)."""
+    ``edit_distance(a, b, transpositions=True)``; rapidfuzz ``DamerauLevenshtein``). Both empty →
+    NaN (library rule)."""
+    from rapidfuzz.distance import DamerauLevenshtein
+
+    return _nan_both_empty(*rapidfuzz_pairs(a, b, DamerauLevenshtein.distance, li, ri))
+
+
+def damerau_levenshtein_numpy(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
+    """The same distance on the pair-vectorised numpy recurrence (independent cross-check)."""
     a, b = _labels(a), _labels(b)
     d = chunked_pairs(a, b, lambda A, la, B, lb: _dl(A.numpy(), la.numpy(), B.numpy(), lb.numpy()),
                       fill=-1, dtype=torch.long, li=li, ri=ri)
     pa, pb = _pair_lengths(a, b, li, ri)
     d[(pa == 0) & (pb == 0)] = np.nan
     return d
+
+
+def optimal_string_alignment(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
+    """Optimal string alignment (restricted Damerau–Levenshtein: adjacent transpositions, no edit
+    between transposed symbols; rapidfuzz ``OSA``) of each pair. Both empty → NaN."""
+    from rapidfuzz.distance import OSA
+
+    return _nan_both_empty(*rapidfuzz_pairs(a, b, OSA.distance, li, ri))
 
 
 def edit_similarity(d: np.ndarray, a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
@@ -226,52 +381,185 @@ def edit_similarity(d: np.ndarray, a: Sequence, b: Sequence, li=None, ri=None) -
 def window_edit_distance(a: Sequence, b: Sequence, k: int = 3, transpositions: bool = True,
                          li=None, ri=None) -> np.ndarray:
     """SBTDE (string-based time-delay embedding): mean over a's k-windows of the minimum edit
-    distance to any of b's k-windows, divided by k. NaN when either side has fewer than k labels.
-
-    Window pairs are deduplicated (windows are short strings over a small alphabet) before the
-    batched edit distance runs.
+    distance (Damerau–Levenshtein, or Levenshtein without ``transpositions``) to any of b's
+    k-windows, divided by k. NaN when either side has fewer than k labels. Numba kernel over pairs.
     """
-    a, b = _labels(a), _labels(b)
-    if li is None or ri is None:
-        li = ri = np.arange(len(a))
-    li, ri = np.asarray(li, dtype=np.int64), np.asarray(ri, dtype=np.int64)
-    out = np.full(len(li), np.nan)
+    from scanpath.metrics import _dp
 
-    def windows(s):
-        return np.lib.stride_tricks.sliding_window_view(s, k) if len(s) >= k else np.zeros((0, k), np.int64)
+    va, oa, vb, ob, li, ri, _, _ = _packed_pairs(a, b, li, ri)
+    if len(li) == 0:
+        return np.zeros(0)
+    return _dp.window_pairs(va, oa, vb, ob, li, ri, int(k), bool(transpositions))
 
-    wa, wb = [windows(s) for s in a], [windows(s) for s in b]
-    ok = np.array([len(wa[i]) > 0 and len(wb[j]) > 0 for i, j in zip(li, ri)], dtype=bool)
-    if not ok.any():
-        return out
-    # every (pair, a-window, b-window) triple; windows coded as rows of a global window table
-    all_w = np.concatenate([w for w in wa + wb if len(w)] or [np.zeros((0, k), np.int64)])
-    uniq, code = np.unique(all_w, axis=0, return_inverse=True)
-    code = code.reshape(-1)
-    offs_a = np.cumsum([0] + [len(w) for w in wa])
-    offs_b = offs_a[-1] + np.cumsum([0] + [len(w) for w in wb])
-    pid, ca, cb, wa_id = [], [], [], []
-    for p in np.flatnonzero(ok):
-        i, j = li[p], ri[p]
-        x = code[offs_a[i]:offs_a[i + 1]]
-        y = code[offs_b[j]:offs_b[j + 1]]
-        pid.append(np.full(len(x) * len(y), p))
-        ca.append(np.repeat(x, len(y)))
-        cb.append(np.tile(y, len(x)))
-        wa_id.append(np.repeat(np.arange(len(x)), len(y)))
-    pid, ca, cb, wa_id = map(np.concatenate, (pid, ca, cb, wa_id))
-    pair_code, inv = np.unique(ca * len(uniq) + cb, return_inverse=True)
-    ua, ub = pair_code // len(uniq), pair_code % len(uniq)
-    rows = list(uniq)
-    dist_fn = damerau_levenshtein if transpositions else edit_distance
-    d = dist_fn(rows, rows, ua, ub)[inv.reshape(-1)]
-    # min over b-windows per (pair, a-window), then mean over a-windows per pair
-    grp = pid * (int(wa_id.max()) + 1) + wa_id
-    g_u, g_inv = np.unique(grp, return_inverse=True)
-    mins = np.full(len(g_u), np.inf)
-    np.minimum.at(mins, g_inv.reshape(-1), d)
-    g_pair = g_u // (int(wa_id.max()) + 1)
-    sums = np.bincount(g_pair, weights=mins, minlength=len(li))
-    cnt = np.bincount(g_pair, minlength=len(li))
-    out[ok] = sums[ok] / cnt[ok] / k
+
+# -------------------------------------------------------- registry entries (@metric): string metrics
+SED_DEFAULTS = {**LABEL_DEFAULTS, "grid_cells": "fraction", "upstream_grid": False, "transpositions": False}
+
+
+@metric(
+    "ss", "pair",
+    dict(LABEL_DEFAULTS),
+    description="Sequence Score = LCS/max length on label strings (grid 5×5 by default)",
+)
+@metric(
+    "semss", "pair",
+    {**LABEL_DEFAULTS, "labeler": "segmentation", "segmentation_dir": None,
+                                          "frame": [512, 320]},
+    description="SS on segmentation-map labels",
+)
+def _ss(left, right, li, ri, params):
+    a, b = _scanpath_labels(left, params), _scanpath_labels(right, params)
+    return sequence_score(a, b, li, ri)
+
+
+@metric(
+    "ss_time", "pair",
+    {**LABEL_DEFAULTS, "bin_ms": 50.0, "default_duration_ms": None},
+    description="SS on strings with each label repeated ⌊T/50 ms⌋ times",
+)
+def _ss_time(left, right, li, ri, params):
+    a = _timed(_scanpath_labels(left, params), left, params["bin_ms"], "floor", params.get("default_duration_ms"))
+    b = _timed(_scanpath_labels(right, params), right, params["bin_ms"], "floor", params.get("default_duration_ms"))
+    return sequence_score(a, b, li, ri)
+
+
+@metric(
+    "fed", "pair",
+    {**LABEL_DEFAULTS, "labeler": "cluster", "cluster_file": None},
+    higher_is_better=False,
+    description="Levenshtein distance on cluster strings",
+)
+@metric(
+    "semfed", "pair",
+    {**LABEL_DEFAULTS, "labeler": "segmentation", "segmentation_dir": None,
+                                           "frame": [512, 320]},
+    higher_is_better=False,
+    description="Levenshtein distance on segmentation labels",
+)
+def _ed(left, right, li, ri, params):
+    a, b = _scanpath_labels(left, params), _scanpath_labels(right, params)
+    return edit_distance(a, b, li, ri)
+
+
+@metric(
+    "scanmatch", "pair",
+    {"grid": [8, 6], "frame": [1024, 768], "threshold": 3.5, "gap": 0.0, "temp_bin": 0.0,
+                     "default_duration_ms": None, "short_policy": "nan", "temp_bin_truncate_ms": False},
+    description="ScanMatch (Cristino et al. 2010), NW on grid bins; NaN for scanpaths of < 3 "
+                                "fixations unless short_policy pad_ones / keep",
+)
+def _scanmatch(left, right, li, ri, params):
+    """ScanMatch on grid bins; ``short_policy`` acts on fixations, before any TempBin repetition."""
+    policy = params["short_policy"]
+    if policy == "pad_ones":
+        left, right = [_pad_ones(s) for s in left], [_pad_ones(s) for s in right]
+    p = dict(params)
+    p["labeler"] = "grid"
+    xb, yb = p["grid"]
+    a, b = _scanpath_labels(left, p), _scanpath_labels(right, p)
+    if params["temp_bin"]:
+        trunc = bool(params["temp_bin_truncate_ms"])
+        a = _timed(a, left, params["temp_bin"], "round", params.get("default_duration_ms"), trunc)
+        b = _timed(b, right, params["temp_bin"], "round", params.get("default_duration_ms"), trunc)
+    sub = scanmatch_substitution(int(xb), int(yb), params["threshold"])
+    out = scanmatch_score(a, b, sub, params["threshold"], params["gap"], li, ri, short_policy="keep")
+    nl = np.array([len(s) for s in left], dtype=np.int64)
+    nr = np.array([len(s) for s in right], dtype=np.int64)
+    out[short_pairs(nl[np.asarray(li)], nr[np.asarray(ri)], policy)] = np.nan
     return out
+
+
+@metric(
+    "sed", "pair",
+    dict(SED_DEFAULTS),
+    higher_is_better=False,
+    subdims=("distance", "similarity"),
+    main="distance",
+    dim_higher_is_better={"distance": False, "similarity": True},
+    description="string-edit distance on grid labels (5×5; pair_reduce mean or min); values "
+                                "also give the similarity 1 − d/max(|a|,|b|), each column reduced on its own",
+)
+def _sed_pairs(left, right, li, ri, params):
+    """(distance, similarity) per pair: Levenshtein, or unrestricted Damerau–Levenshtein with
+    ``transpositions``; similarity = 1 − d/max(|a|, |b|)."""
+    a, b = _scanpath_labels(left, params), _scanpath_labels(right, params)
+    fn = damerau_levenshtein if params["transpositions"] else edit_distance
+    d = fn(a, b, li, ri)
+    return np.column_stack([d, edit_similarity(d, a, b, li, ri)])
+
+
+@metric(
+    "sed_similarity", "pair",
+    dict(SED_DEFAULTS),
+    description="SED similarity 1 − d/max(|a|,|b|) alone (for best-match reductions, pair_reduce max)",
+)
+def _sed_sim(left, right, li, ri, params):
+    return _sed_pairs(left, right, li, ri, params)[:, 1]
+
+
+@metric(
+    "sbtde", "pair",
+    {**LABEL_DEFAULTS, "grid": [4, 4], "grid_cells": "integer", "upstream_grid": False,
+                     "transpositions": True, "k": 3},
+    higher_is_better=False,
+    description="string-based time-delay embedding: mean over model k-windows of min SED to any "
+                                "human k-window, / k (FixaTons cells, Damerau–Levenshtein)",
+)
+def _sbtde(left, right, li, ri, params):
+    a, b = _scanpath_labels(left, params), _scanpath_labels(right, params)
+    return window_edit_distance(a, b, int(params["k"]), bool(params["transpositions"]), li, ri)
+
+# -------------------------------------------------------- registry entries (@metric): DSS
+
+def _distinct_pair_mean(labels: list[np.ndarray]) -> float:
+    n = len(labels)
+    if n < 2:
+        return float("nan")
+    ii, jj = np.triu_indices(n, k=1)
+    v = sequence_score([labels[i] for i in ii], [labels[j] for j in jj])
+    return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+
+
+@metric(
+    "dss", "set",
+    {**LABEL_DEFAULTS, "frame": None, "timed": False, "bin_ms": 50.0,
+                                        "default_duration_ms": None, "dss_scandiff_compat": False},
+    description="diversity-aware sequence score SS_HM/(1+|SS_MM−SS_HH|) per key (ScanDiff)",
+)
+def _dss(predictions, humans, key, params):
+    from scanpath.types import group_by_stimulus
+
+    p = dict(params)
+    lab = make_labeler(p)
+
+    def labels(sps):
+        ls = [lab(s) for s in sps]
+        if params["timed"]:
+            ls = _timed(ls, sps, params["bin_ms"], "floor", params.get("default_duration_ms"))
+        return ls
+
+    gp = group_by_stimulus(predictions, key)
+    gh = group_by_stimulus(humans, key)
+    per_key, n_nan = [], 0
+    for k in sorted(gp):
+        if k not in gh:
+            continue
+        lp, lh = labels(gp[k]), labels(gh[k])
+        hm_pairs = [(a, b) for a in lp for b in lh]
+        hm = sequence_score([a for a, _ in hm_pairs], [b for _, b in hm_pairs])
+        ss_hm = float(np.nanmean(hm)) if np.isfinite(hm).any() else float("nan")
+        if params["dss_scandiff_compat"] and not params["timed"]:
+            # ScanDiff's no-duration DSS compares the predictions' T lists (zeros when no durations
+            # are predicted), not their label strings, in SS_MM
+            mm_seqs = [np.round(s.duration if s.duration is not None else np.zeros(len(s))).astype(np.int64)
+                       for s in gp[k]]
+            ss_mm = _distinct_pair_mean(mm_seqs)
+        else:
+            ss_mm = _distinct_pair_mean(lp)
+        ss_hh = _distinct_pair_mean(lh)
+        val = ss_hm / (1 + abs(ss_mm - ss_hh))
+        if np.isnan(val):
+            n_nan += 1
+        else:
+            per_key.append(val)
+    return {"value": float(np.mean(per_key)) if per_key else float("nan"), "n": len(per_key), "n_nan": n_nan}

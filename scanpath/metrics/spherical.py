@@ -17,6 +17,7 @@ import numpy as np
 
 from scanpath.metrics.geometric import dtw, recurrence
 from scanpath.metrics.labelers import EquirectGridLabeler
+from scanpath.metrics.registry import metric
 from scanpath.metrics.sequence import levenshtein
 from scanpath.types import Scanpath
 
@@ -128,3 +129,22 @@ def sphere_multimatch(a: np.ndarray, b: np.ndarray, weights: Sequence[float] = M
     along = costs[:, pi_, pj_]
     with np.errstate(invalid="ignore"):
         return np.array([1 - np.nanmean(r) if np.isfinite(r).any() else np.nan for r in along])
+
+
+# -------------------------------------------------------- registry entries (@metric): 360° MultiMatch
+
+@metric(
+    "multimatch_360", "pair",
+    {"weights": [1.0, 0.0, 1.0, 1.0, 1.0]},
+    subdims=("position", "duration", "length", "shape", "direction"),
+    main=lambda d: float(np.nanmean([d["position"], d["length"], d["shape"], d["direction"]])),
+    description="360° MultiMatch (salient360 toolbox, fixed) on yaw/pitch degrees",
+)
+def _mm360(left, right, li, ri, params):
+    def fix(s):
+        d = s.duration if s.duration is not None else np.ones(len(s))
+        return np.column_stack([s.x, s.y, d])
+
+    fl = [fix(s) for s in left]
+    fr = [fix(s) for s in right]
+    return np.array([sphere_multimatch(fl[i], fr[j], params["weights"]) for i, j in zip(li, ri)]).reshape(-1, 5)

@@ -4,8 +4,10 @@ Written from the spec (docs/metrics.md §2.3); the PyPI package is only a test o
 
 Pipeline per pair: saccade representation (saccade i leaves fixation i; vector, length ρ, angle θ,
 duration of fixation i) → optional grouping (cached per scanpath) → alignment cost
-D(i,j) = M_ij + min(D(i−1,j), D(i,j−1), D(i−1,j−1)), M_ij = ‖v¹_i − v²_j‖, computed for the whole
-batch on the anti-diagonal kernel → vectorised back-track → medians along the path by masked sort.
+D(i,j) = M_ij + min(D(i−1,j), D(i,j−1), D(i−1,j−1)), M_ij = ‖v¹_i − v²_j‖ (computed for the whole
+batch) → DP and back-track per pair in the numba kernel :func:`scanpath.metrics._dp.mm_paths`
+(``backend="torch"``: the anti-diagonal kernel and a vectorised back-track, identical values) →
+medians along the path by masked sort.
 
 Ties: a pair whose back-tracked path meets a cell with tied predecessors (|Δ| ≤ 1e-12·max(1, D)) is
 re-solved with ``scipy.sparse.csgraph.dijkstra`` on the reference's graph (row-major nodes, edge
@@ -28,6 +30,8 @@ import numpy as np
 import torch
 
 from scanpath.metrics._kernel import wavefront
+from scanpath.metrics.registry import metric
+from scanpath.types import Scanpath
 
 DIMS = ("vector", "direction", "length", "position", "duration")
 TIE_RTOL = 1e-12
@@ -289,13 +293,17 @@ def multimatch_pairs(
     screen_size: np.ndarray,
     tie_break: str = "reference",
     chunk: int = 4096,
+    backend: str = "auto",
 ) -> np.ndarray:
     """Batched MultiMatch on padded representations (:func:`padded_representations`) of the
     left and right scanpaths; pairs ``(li[p], ri[p])``; returns ``[P, 5]``.
 
     ``screen_size``: ``(2,)`` or ``[P, 2]`` (W, H) per pair. Pairs where either side has no
-    saccade are NaN (the caller applies the < 3 fixation rule before).
+    saccade are NaN (the caller applies the < 3 fixation rule before). ``backend``: ``"native"``
+    (= ``"auto"``: the numba path kernel) or ``"torch"`` (the anti-diagonal kernel); identical values.
     """
+    if backend not in ("auto", "native", "torch"):
+        raise ValueError(f"unknown backend {backend!r}; use 'auto', 'native' or 'torch'")
     li = np.asarray(li, dtype=np.int64)
     ri = np.asarray(ri, dtype=np.int64)
     P = len(li)
@@ -317,16 +325,12 @@ def multimatch_pairs(
         N, Mx = int(n.max()), int(m.max())
         ta, tb = torch.from_numpy(a_i), torch.from_numpy(b_i)
         f = {k: (TL[k][ta, :N], TR[k][tb, :Mx]) for k in KEYS}
-        out[idx] = _mm_chunk(f, n, m, ss[idx], tie_break)
+        out[idx] = _mm_chunk(f, n, m, ss[idx], tie_break, backend)
     return out
 
 
-def _mm_chunk(f: dict, n: torch.Tensor, m: torch.Tensor, ss: np.ndarray, tie_break: str) -> np.ndarray:
-    P = len(n)
-    N, Mx = int(n.max()), int(m.max())
-    ax, bx = f["lenx"]
-    ay, by = f["leny"]
-    M = torch.sqrt(torch.abs(ax[:, :, None] - bx[:, None, :]) ** 2 + torch.abs(ay[:, :, None] - by[:, None, :]) ** 2)
+def _torch_paths(M, n, m, N, Mx, P):
+    """Alignment DP on the anti-diagonal kernel and a vectorised back-track (the CUDA path)."""
     S = wavefront(M, M, M, reduce="min", boundary=float("inf"), corner=0.0, skewed=True)
     Sf = S.reshape(-1)
     stride_d = (N + 1) * P  # S[d, i, p] -> (d·(N+1) + i)·P + p
@@ -354,6 +358,24 @@ def _mm_chunk(f: dict, n: torch.Tensor, m: torch.Tensor, ss: np.ndarray, tie_bre
         tie |= active & (n_min > 1)
         ci = ci - (active & (arg <= 1)).long()
         cj = cj - (active & (arg != 1)).long()
+    return pi, pj, valid, tie
+
+
+def _mm_chunk(f: dict, n: torch.Tensor, m: torch.Tensor, ss: np.ndarray, tie_break: str,
+              backend: str = "native") -> np.ndarray:
+    P = len(n)
+    N, Mx = int(n.max()), int(m.max())
+    ax, bx = f["lenx"]
+    ay, by = f["leny"]
+    M = torch.sqrt(torch.abs(ax[:, :, None] - bx[:, None, :]) ** 2 + torch.abs(ay[:, :, None] - by[:, None, :]) ** 2)
+    if backend == "torch":
+        pi, pj, valid, tie = _torch_paths(M, n, m, N, Mx, P)
+    else:
+        from scanpath.metrics import _dp
+
+        pi, pj, valid, tie = (torch.from_numpy(t) for t in _dp.mm_paths(
+            np.ascontiguousarray(M.numpy()), n.numpy(), m.numpy(), TIE_RTOL))
+    rows = torch.arange(P)
 
     # re-solve tied pairs (or all pairs, for the legacy tie order) on the explicit graph
     if tie_break not in ("reference", "legacy_port", "fixed"):
@@ -420,6 +442,7 @@ def multimatch_batch(
     tie_break: str = "reference",
     warn: bool = True,
     legacy_float32: bool = False,
+    backend: str = "auto",
 ) -> np.ndarray:
     """MultiMatch for many pairs: ``left``/``right`` are lists of ``(n, 3)`` [x, y, duration s]
     arrays, pairs ``(left[li[p]], right[ri[p]])`` (``li = ri = arange`` when omitted). Each
@@ -443,7 +466,7 @@ def multimatch_batch(
     if n_short and warn:
         warnings.warn(f"MultiMatch: {n_short} pair(s) with a scanpath of < 3 fixations are NaN "
                       "(short_policy='pad_ones' reproduces upstream padding)", stacklevel=2)
-    return multimatch_pairs(Lr, Rr, li, ri, screen_size, tie_break)
+    return multimatch_pairs(Lr, Rr, li, ri, screen_size, tie_break, backend=backend)
 
 
 def multimatch(
@@ -461,3 +484,62 @@ def multimatch(
     position, duration] (multimatch-gaze 0.1.3 ``docomparison`` semantics)."""
     return multimatch_batch([np.asarray(a)], [np.asarray(b)], screen_size=screen_size, grouping=grouping,
                             tdir=tdir, tdur=tdur, tamp=tamp, short_policy=short_policy, tie_break=tie_break)[0]
+
+
+# -------------------------------------------------------- registry entries (@metric): MultiMatch
+MM_DIMS = ("vector", "direction", "length", "position", "duration")
+
+MM_DEFAULTS = {"screen_size": None, "grouping": False, "tdir": 0.0, "tdur": 0.0, "tamp": 0.0, "short_policy": "nan",
+               "tie_break": "reference", "duration_policy": "real", "default_duration_ms": None,
+               "legacy_float32": False}
+
+
+def _mm_fix(s: Scanpath, params) -> tuple[np.ndarray, bool]:
+    """(n, 3) [x, y, duration s] for MultiMatch and whether the durations are real."""
+    policy = params["duration_policy"]
+    if policy == "ones":
+        return np.column_stack([s.x, s.y, np.ones(len(s))]), True
+    if s.duration is not None and policy in ("real", "default"):
+        return np.column_stack([s.x, s.y, s.duration / 1000.0]), True
+    if policy == "default" and params.get("default_duration_ms") is not None:
+        return np.column_stack([s.x, s.y, np.full(len(s), params["default_duration_ms"] / 1000.0)]), True
+    if policy not in ("real", "default"):
+        raise ValueError(f"unknown duration_policy {policy!r}; use 'real', 'ones' or 'default'")
+    return np.column_stack([s.x, s.y, np.ones(len(s))]), False
+
+
+@metric(
+    "multimatch", "pair",
+    dict(MM_DEFAULTS),
+    subdims=MM_DIMS,
+    main=lambda d: float(np.mean([d["vector"], d["direction"], d["length"], d["position"]])),
+    description="MultiMatch (multimatch-gaze 0.1.3 semantics); value = MM = mean of vector, direction, "
+                "length, position",
+)
+def _multimatch(left, right, li, ri, params):
+    fl = [_mm_fix(s, params) for s in left]
+    fr = fl if right is left else [_mm_fix(s, params) for s in right]
+    if params["screen_size"] is not None:
+        ss = np.asarray(params["screen_size"], dtype=np.float64)
+    else:
+        from scanpath.metrics.labelers import image_size_of
+
+        sizes = np.array([image_size_of(s) for s in left], dtype=np.float64)
+        ss = sizes[li]
+    out = multimatch_batch([f for f, _ in fl], [f for f, _ in fr], li, ri, screen_size=ss,
+                           grouping=params["grouping"], tdir=params["tdir"], tdur=params["tdur"],
+                           tamp=params["tamp"], short_policy=params["short_policy"], tie_break=params["tie_break"],
+                           legacy_float32=params["legacy_float32"])
+    no_dur = np.array([not fl[i][1] or not fr[j][1] for i, j in zip(li, ri)], dtype=bool)
+    out[no_dur, 4] = np.nan
+    return out
+
+
+@metric(
+    "multimatch_mm", "pair",
+    dict(MM_DEFAULTS),
+    description="per-pair MM = mean of MultiMatch vector, direction, length, position (so pair_reduce max "
+                "picks the best human by MM; used by spp_multimatch)",
+)
+def _mm_mean(left, right, li, ri, params):
+    return np.mean(_multimatch(left, right, li, ri, params)[:, :4], axis=1)
