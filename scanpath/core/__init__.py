@@ -8,7 +8,8 @@ Operations (each with a pure-torch reference, tested for parity):
   (``impl="reference"``: ring-by-ring, as upstream); :func:`ecc_kernel_map` gives the ring tables;
   :func:`tf_same_max_pool2d` / :func:`tf_same_avg_pool2d` are the plain TF-"same" pools.
 * :func:`equirect_to_perspective` — batched gnomonic views with H* (or py360convert) conventions;
-  :func:`view_pixel_to_direction` / :func:`direction_to_view_pixel` back-project.
+  :func:`view_pixel_to_direction` / :func:`direction_to_view_pixel` back-project;
+  :class:`EquirectRenderer` is the OpenCV CPU renderer for uint8 HWC panoramas (pad once, render many).
 * :func:`great_circle` — orthodromic distance in degrees.
 * :func:`ior_mask` — disc, square, box (object) and cell inhibition-of-return masks.
 
@@ -41,6 +42,7 @@ from .projection import (
     view_maps,
     view_pixel_to_direction,
 )
+from .projection_cv2 import EquirectRenderer, pad_equirect_hwc
 from .ior import cell_index, ior_mask
 from .sphere import great_circle
 from .pooling import (
@@ -78,6 +80,8 @@ __all__ = [
     "equirect_pixel_to_direction",
     "equirect_to_perspective",
     "equirect_to_perspective_cv2",
+    "EquirectRenderer",
+    "pad_equirect_hwc",
     "pad_equirect",
     "view_maps",
     "view_pixel_to_direction",
