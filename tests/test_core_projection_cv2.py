@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from scanpath.core import EquirectRenderer, equirect_to_perspective, pad_equirect, pad_equirect_hwc
+from scanpath.core.projection_cv2 import pad_equirect_planes
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 P41 = DATA / "salient360" / "stimuli" / "P41_2000x1000.jpg"
@@ -93,6 +94,9 @@ def test_pad_equirect_hwc_matches_tensor_padding():
         b = pad_equirect(t, pole)[0].permute(1, 2, 0).numpy()
         assert a.shape == (10, 23, 3) and np.array_equal(a[:, :12], b)
         assert np.array_equal(a[:, 11:], a[:, 1:13])  # columns repeat with period W
+        for c in (1, 3, 4, 5):
+            planes = np.ascontiguousarray(np.resize(pano, (8, 10, c)).transpose(2, 0, 1))
+            assert np.array_equal(pad_equirect_planes(planes, pole), pad_equirect_hwc(planes.transpose(1, 2, 0), pole))
 
 
 def test_cv2_bad_input():

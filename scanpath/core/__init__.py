@@ -13,9 +13,9 @@ Operations (each with a pure-torch reference, tested for parity):
 * :func:`great_circle` — orthodromic distance in degrees.
 * :func:`ior_mask` — disc, square, box (object) and cell inhibition-of-return masks.
 
-Backends: ``SCANPATH_BACKEND=auto|torch|triton`` (:mod:`scanpath.core.backend`). ``auto`` ALWAYS uses
-the torch path: the Triton kernels (foveate, ecc_avg_pool) were validated only under the Triton CPU
-interpreter, never on a GPU, so they run only when explicitly requested with CUDA tensors.
+Backends: ``SCANPATH_BACKEND=auto|torch|triton`` (:mod:`scanpath.core.backend`). ``auto`` uses the
+torch path, except on CUDA for a Triton kernel (foveate, ecc_avg_pool) that passed its one-time
+self-check on that device in this process; ``triton`` forces the kernels (CUDA tensors only).
 """
 
 from .foveation import (

@@ -373,7 +373,7 @@ def _render_cpu(pano, yaw, pitch, fov_deg, out_hw, grid, pole, vfov_deg, padded)
 
 def _render_cv2(pano, yaw, pitch, fov_deg, out_hw, grid, pole, vfov_deg, padded) -> torch.Tensor:
     """``impl="cv2"``: one :class:`EquirectRenderer` per distinct panorama of the batch."""
-    from .projection_cv2 import EquirectRenderer, pad_equirect_hwc, wrap_columns
+    from .projection_cv2 import EquirectRenderer, pad_equirect_planes, wrap_columns
 
     if pano.device.type != "cpu" or pano.requires_grad or pano.dtype not in (torch.uint8, torch.float32):
         raise ValueError("equirect_to_perspective: impl='cv2' needs a CPU uint8/float32 tensor without grad, got "
@@ -388,11 +388,10 @@ def _render_cv2(pano, yaw, pitch, fov_deg, out_hw, grid, pole, vfov_deg, padded)
     out = np.empty((V, h, w, C), dtype=pano.numpy().dtype if pano.dtype == torch.uint8 else np.float32)
     yaws, pitches = yaw_t.numpy(), pitch_t.numpy()
     for b in range(B):
-        hwc = pano[b].permute(1, 2, 0).numpy()
         if padded:  # [H+2, W+2]: pole rows and one wrapped column each side are already there
-            rend = EquirectRenderer(wrap_columns(hwc[:, 1:-1]), padded=True)
+            rend = EquirectRenderer(wrap_columns(pano[b].permute(1, 2, 0).numpy()[:, 1:-1]), padded=True)
         else:
-            rend = EquirectRenderer(pad_equirect_hwc(hwc, pole), padded=True)
+            rend = EquirectRenderer(pad_equirect_planes(pano[b].numpy(), pole), padded=True)
         sl = slice(None) if B == 1 else slice(b, b + 1)
         rend.render(yaws[sl], pitches[sl], fov_deg, out_hw, grid, vfov_deg, out=out[sl])
     return torch.from_numpy(out).permute(0, 3, 1, 2)

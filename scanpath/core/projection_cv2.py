@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["EquirectRenderer", "pad_equirect_hwc", "wrap_columns"]
+__all__ = ["EquirectRenderer", "pad_equirect_hwc", "pad_equirect_planes", "wrap_columns"]
 
 _TAB = 32  # cv2's INTER_TAB_SIZE: remap's sub-pixel grid
 _SMALL_VIEW = 1 << 16  # cv2.remap splits a call over threads only above about this many pixels
@@ -49,6 +49,30 @@ def _pool(n: int) -> ThreadPoolExecutor:
             _POOL.shutdown(wait=False)
         _POOL, _POOL_N = ThreadPoolExecutor(max_workers=n, thread_name_prefix="scanpath-e2p"), n
     return _POOL
+
+
+def pad_equirect_planes(planes: np.ndarray, pole: str = "flip") -> np.ndarray:
+    """:func:`pad_equirect_hwc` of a channel-first ``[C, H, W]`` panorama (e.g. a CPU tensor's
+    ``.numpy()``): ``cv2.merge`` interleaves the planes straight into the padded buffer (one SIMD pass,
+    ~8x faster than a strided numpy transpose at 4096x2048)."""
+    import cv2
+
+    if pole not in ("flip", "wrap"):
+        raise ValueError(f"equirect_to_perspective: pole must be 'flip' or 'wrap', got {pole!r}")
+    C, H, W = planes.shape
+    out = np.empty((H + 2, 2 * W + 3, C), dtype=planes.dtype)
+    body = out[1:-1, 1:W + 1]
+    if 1 < C <= 4:
+        res = cv2.merge([np.ascontiguousarray(p) for p in planes], dst=body)
+        if res is not body:  # cv2 allocated its own buffer (should not happen for a matching view)
+            body[...] = res
+    else:
+        body[...] = planes.transpose(1, 2, 0)
+    rows = (planes[:, 0], planes[:, -1]) if pole == "flip" else (planes[:, -1], planes[:, 0])
+    shift = W // 2 if pole == "flip" else 0
+    out[0, 1:W + 1] = np.roll(rows[0].T, shift, axis=0)
+    out[-1, 1:W + 1] = np.roll(rows[1].T, shift, axis=0)
+    return _fill_wrap(out, W)
 
 
 def pad_equirect_hwc(pano_hwc: np.ndarray, pole: str = "flip") -> np.ndarray:

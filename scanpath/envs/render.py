@@ -122,10 +122,11 @@ def pad_panoramas(panoramas: torch.Tensor, pole: str = "flip", impl: str = "torc
         impl = "cv2" if panoramas.device.type == "cpu" and panoramas.dtype == torch.uint8 else "torch"
     if impl == "cv2":
         from scanpath.core import EquirectRenderer
+        from scanpath.core.projection_cv2 import pad_equirect_planes
 
         if panoramas.device.type != "cpu" or panoramas.dtype != torch.uint8:
             raise ValueError(f"render impl 'cv2' needs a CPU uint8 stack, got {panoramas.dtype} on {panoramas.device}")
-        return [EquirectRenderer(p.permute(1, 2, 0).numpy(), pole) for p in panoramas]
+        return [EquirectRenderer(pad_equirect_planes(p.contiguous().numpy(), pole), padded=True) for p in panoramas]
     return pad_equirect(panoramas, pole)
 
 
