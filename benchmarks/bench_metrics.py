@@ -105,8 +105,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=3, help="best of R runs for ours and the plain-Python loops "
                     "(the multimatch-gaze loop runs once: it takes minutes)")
+    ap.add_argument("--device", default="cpu", help="torch default device for the batched kernels (gpu_suite.sh)")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    torch.set_default_device(args.device)
     preds, humans, li, ri = make_data(args.n_pred, args.n_hum, args.seed)
     P = len(li)
     rng = np.random.default_rng(args.seed + 1)
