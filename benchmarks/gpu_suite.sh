@@ -149,9 +149,9 @@ step kernels 60 "$PY" benchmarks/bench_gpu_kernels.py --device "$DEVICE" "${Q[@]
 if [ "$QUICK" = 1 ]; then
   step bench_core 90 "$PY" benchmarks/bench_core.py --device "$DEVICE" --quick
   step bench_env360 60 "$PY" benchmarks/bench_env360.py --device "$DEVICE" --quick
-  step bench_oat 90 "$PY" benchmarks/bench_oat.py --device "$DEVICE" --trials 2 --rollouts 3 --ref-trials 1 --ref-rollouts 1 --train-steps 1
+  step bench_oat 300 "$PY" benchmarks/bench_oat.py --device "$DEVICE" --trials 2 --rollouts 3 --ref-trials 1 --ref-rollouts 1 --train-steps 1
   step bench_nevaclip 90 "$PY" benchmarks/bench_nevaclip.py --device "$DEVICE" --images 2 --fixations 1 --iters 1
-  step bench_eccnet 150 "$PY" benchmarks/bench_eccnet.py --device "$DEVICE" --quick
+  step bench_eccnet 300 "$PY" benchmarks/bench_eccnet.py --device "$DEVICE" --quick
   step bench_metrics 90 "$PY" benchmarks/bench_metrics.py --device "$DEVICE" --n-pred 10 --n-hum 2 --repeat 1
 else
   step bench_core 100 "$PY" benchmarks/bench_core.py --device "$DEVICE" --views 64
