@@ -135,3 +135,4 @@ def test_cv2_py360_parity_on_photograph():
                                out_hw=(720, 1280))
         d = np.abs(ours.astype(np.int32) - ref.astype(np.int32))
         assert d.mean() <= 0.5 and np.percentile(d, 99) <= 2 and d.max() <= 8, (yaw, pitch, d.mean(), d.max())
+        assert d.mean() <= 0.1  # same sampler as py360convert (measured 0.000-0.05; the torch path: 0.05-0.14)

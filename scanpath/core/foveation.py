@@ -1,6 +1,6 @@
 """Foveation: blend a sharp and blurred image(s) by a mask around fixations (NeVA / NevaClip).
 
-Spec: ../shared/specs/nevaclip.md §2.1.
+Spec: docs/nevaclip.md §2.1.
 
 * Positions ``u = (row, col)`` in [-1, 1] (upstream 'ij' order); grid pixel i sits at ``-1 + 2i/(S-1)``.
 * Gaussian mask ``g(p) = exp(-||q - p||^2 / sigma_f)`` — ``sigma_f`` is a divisor, not a std. It is

@@ -1,6 +1,6 @@
 """TF-"same" pooling and eccNET's eccentricity-dependent average pooling (EccPool).
 
-Spec: ../shared/specs/eccnet.md §2.2-2.3.
+Spec: docs/eccnet.md §2.2-2.3.
 
 * TF-"same" geometry (stride s, kernel k, side n): ``out = ceil(n/s)``, ``P = max((out-1)s + k - n, 0)``,
   ``pb = P // 2``; output ``i`` covers ``[s*i - pb, s*i - pb + k) ∩ [0, n)``. Average divides by the

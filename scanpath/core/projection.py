@@ -1,6 +1,6 @@
 """Batched gnomonic (perspective) views of equirectangular panoramas, H* conventions.
 
-Spec: ../shared/specs/humanoid360.md §2.1. Angles in degrees.
+Spec: docs/humanoid360.md §2.1. Angles in degrees.
 
 * Yaw 0 is the panorama's centre column, positive yaw turns right (yaw taken mod 360); positive pitch
   looks up (clamped to [-90, 90]). ``fov_deg`` is the HORIZONTAL field of view (100° default).
@@ -29,6 +29,12 @@ one flat-index ``index_select`` per corner and channel straight from the uint8 p
 float32, rounding into a preallocated uint8 output. It is several times faster than ``grid_sample``
 on the float32 channels-last copy (profile in benchmarks/RESULTS.md ``## Core``). :func:`view_maps`
 stays float64 (it is the 0.01 px parity reference). Other devices keep ``grid_sample``.
+
+``impl="cv2"`` (CPU, uint8/float32) renders with OpenCV instead (:mod:`scanpath.core.projection_cv2`:
+uint8 HWC panorama padded once with wrapped columns, cached per-pitch fixed-point maps, yaw as a
+column offset; 12-25x looping py360convert at 1280x720, benchmarks/RESULTS.md ``## Core``). It is not
+the default because cv2 puts coordinates on a 1/32-px grid and rounds half up, so its uint8 output is
+not bit-identical to rounding the float path; the 360° environments use it for uint8 panoramas.
 """
 
 from __future__ import annotations
