@@ -136,3 +136,19 @@ def test_cv2_py360_parity_on_photograph():
         d = np.abs(ours.astype(np.int32) - ref.astype(np.int32))
         assert d.mean() <= 0.5 and np.percentile(d, 99) <= 2 and d.max() <= 8, (yaw, pitch, d.mean(), d.max())
         assert d.mean() <= 0.1  # same sampler as py360convert (measured 0.000-0.05; the torch path: 0.05-0.14)
+
+
+def test_thread_pool_for_small_views_gives_the_same_views():
+    import cv2
+
+    pano = _smooth(64, 128)
+    yaw, pitch = np.linspace(0, 350, 9), np.linspace(-70, 70, 9)
+    old = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(1)
+        seq = EquirectRenderer(pano).render(yaw, pitch, 90.0, (12, 20))
+        cv2.setNumThreads(2)  # small views: spread over a pool of cv2.getNumThreads() workers
+        par = EquirectRenderer(pano).render(yaw, pitch, 90.0, (12, 20))
+    finally:
+        cv2.setNumThreads(old)
+    assert np.array_equal(seq, par)
