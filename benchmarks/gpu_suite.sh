@@ -159,7 +159,7 @@ else
   step bench_env360_large 40 "$PY" benchmarks/bench_env360.py --device "$DEVICE" --envs 1024 --steps 10
   step bench_oat 60 "$PY" benchmarks/bench_oat.py --device "$DEVICE" --trials 60 --rollouts 100 --ref-trials 1 --ref-rollouts 10 --train-steps 5
   step bench_nevaclip 60 "$PY" benchmarks/bench_nevaclip.py --device "$DEVICE" --model RN50 --images 32 --fixations 5 --iters 10
-  step bench_eccnet 60 "$PY" benchmarks/bench_eccnet.py --device "$DEVICE" --trials 2 --steps 3
+  step bench_eccnet 90 "$PY" benchmarks/bench_eccnet.py --device "$DEVICE" --trials 2 --steps 3
   step bench_metrics 60 "$PY" benchmarks/bench_metrics.py --device "$DEVICE" --n-pred 1000 --n-hum 10 --ref-subset 300 --repeat 2
 fi
 
