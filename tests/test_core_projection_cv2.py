@@ -66,7 +66,8 @@ def test_fixed_point_maps_agree_with_float_maps_and_cache_is_bounded():
     b = flt.render(yaw, pitch, 100.0, (20, 30))
     d = np.abs(a.astype(int) - b)  # cv2 rounds float maps a little differently from convertMaps
     assert d.max() <= 2 and d.mean() < 0.1, (d.max(), d.mean())
-    assert fixed._bytes <= 1 << 14 or len(fixed._maps) == 1
+    assert fixed.cache.bytes <= 1 << 14 or len(fixed.cache) == 1
+    assert fixed.cache is not flt.cache and flt.cache is EquirectRenderer(pano).cache  # the shared one
     assert np.array_equal(fixed.render(yaw, pitch, 100.0, (20, 30)), a)  # cache hits change nothing
 
 

@@ -13,7 +13,7 @@ Same maps and conventions as :func:`scanpath.core.equirect_to_perspective` (``gr
   part, a numpy view, no copy) plus a fraction quantised to cv2's 1/32-px interpolation grid. The
   float32 maps (the trigonometry) are cached per pitch, and their fixed-point form
   (``cv2.convertMaps`` to ``CV_16SC2`` + ``CV_16UC1``, as py360convert uses them) per (pitch,
-  fraction), in one LRU bounded by bytes: a repeated pose renders straight from the cache, and a
+  fraction), in one LRU bounded by bytes and shared by all renderers: a repeated pose renders straight from the cache, and a
   fixed-point remap is ~1.6x faster than a float-map one at 1280x720 (benchmarks/RESULTS.md ``## Core``).
 * Views are rendered into one preallocated ``[V, h, w, C]`` buffer; ``cv2.remap`` splits large
   views over OpenCV's threads itself, and batches of small views (below ~64k pixels, where cv2
@@ -29,12 +29,13 @@ CUDA path and the differentiable one.
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["EquirectRenderer", "pad_equirect_hwc", "pad_equirect_planes", "wrap_columns"]
+__all__ = ["EquirectRenderer", "MapCache", "SHARED_MAPS", "pad_equirect_hwc", "pad_equirect_planes", "wrap_columns"]
 
 _TAB = 32  # cv2's INTER_TAB_SIZE: remap's sub-pixel grid
 _SMALL_VIEW = 1 << 16  # cv2.remap splits a call over threads only above about this many pixels
@@ -49,6 +50,44 @@ def _pool(n: int) -> ThreadPoolExecutor:
             _POOL.shutdown(wait=False)
         _POOL, _POOL_N = ThreadPoolExecutor(max_workers=n, thread_name_prefix="scanpath-e2p"), n
     return _POOL
+
+
+class MapCache:
+    """Thread-safe LRU of sampling maps bounded by bytes (keys include the panorama size)."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit = int(limit_bytes)
+        self.bytes = 0
+        self._d: OrderedDict[tuple, tuple[np.ndarray, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key, build):
+        with self._lock:
+            hit = self._d.get(key)
+            if hit is not None:
+                self._d.move_to_end(key)
+                return hit
+        hit = build()  # outside the lock: trigonometry / convertMaps
+        with self._lock:
+            if key not in self._d:
+                self._d[key] = hit
+                self.bytes += sum(a.nbytes for a in hit)
+            while self.bytes > self.limit and len(self._d) > 1:
+                _, old = self._d.popitem(last=False)
+                self.bytes -= sum(a.nbytes for a in old)
+        return hit
+
+    def clear(self) -> None:
+        with self._lock:
+            self._d.clear()
+            self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+
+#: maps shared by every renderer (they depend on the pose and sizes, not on the panorama's pixels)
+SHARED_MAPS = MapCache(256 << 20)
 
 
 def pad_equirect_planes(planes: np.ndarray, pole: str = "flip") -> np.ndarray:
@@ -116,13 +155,14 @@ class EquirectRenderer:
     """Render perspective views of one equirectangular panorama with ``cv2.remap``.
 
     ``pano_hwc``: uint8 (or float32) ``[H, W, C]`` numpy array (C ≤ 4), or an already padded one from
-    :func:`pad_equirect_hwc` with ``padded=True``. ``cache_bytes`` bounds the fixed-point map cache
-    (per renderer). ``fixed_point=False`` keeps float32 maps (cv2 converts them in every call).
+    :func:`pad_equirect_hwc` with ``padded=True``. Maps live in :data:`SHARED_MAPS` (256 MB, shared by
+    all renderers: P panoramas of one size reuse them); ``cache_bytes`` gives this renderer its own
+    cache of that size instead. ``fixed_point=False`` keeps float32 maps (cv2 converts them in every call).
     """
 
     def __init__(
         self, pano_hwc: np.ndarray, pole: str = "flip", *, padded: bool = False, pano_hw: tuple[int, int] | None = None,
-        cache_bytes: int = 256 << 20, fixed_point: bool = True,
+        cache_bytes: int | None = None, fixed_point: bool = True,
     ) -> None:
         src = np.ascontiguousarray(pano_hwc)
         if src.ndim == 2:
@@ -138,9 +178,7 @@ class EquirectRenderer:
         self.pano_hw = (H, W)
         self.channels = self.padded.shape[2]
         self.fixed_point = bool(fixed_point)
-        self.cache_bytes = int(cache_bytes)
-        self._maps: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._bytes = 0
+        self.cache = SHARED_MAPS if cache_bytes is None else MapCache(cache_bytes)
 
     # ------------------------------------------------------------------ maps
     def _base(self, pitch, out_hw, fov_deg, vfov_deg, grid):
@@ -158,18 +196,7 @@ class EquirectRenderer:
         return mx.numpy(), my.numpy()
 
     def _get(self, key, build):
-        hit = self._maps.get(key)
-        if hit is not None:
-            self._maps.move_to_end(key)
-            return hit
-        hit = build()
-        size = sum(a.nbytes for a in hit)
-        self._maps[key] = hit
-        self._bytes += size
-        while self._bytes > self.cache_bytes and len(self._maps) > 1:
-            _, old = self._maps.popitem(last=False)
-            self._bytes -= sum(a.nbytes for a in old)
-        return hit
+        return self.cache.get((self.pano_hw, self.padded.dtype.str) + key, build)
 
     def maps(self, pitch: float, frac: int, out_hw, fov_deg, vfov_deg, grid):
         """cv2 maps of a view at ``pitch`` whose yaw shift has fractional part ``frac / 32`` px."""
@@ -184,9 +211,8 @@ class EquirectRenderer:
                          lambda: cv2.convertMaps((mx + np.float32(frac / _TAB)) if frac else mx, my, cv2.CV_16SC2))
 
     def clear_cache(self) -> None:
-        """Drop the cached maps (benchmarks use it to time the per-pitch work)."""
-        self._maps.clear()
-        self._bytes = 0
+        """Drop the cached maps (the shared cache: every renderer's; benchmarks time the per-pitch work)."""
+        self.cache.clear()
 
     # ------------------------------------------------------------------ render
     def render(
