@@ -32,7 +32,7 @@ stays float64 (it is the 0.01 px parity reference). Other devices keep ``grid_sa
 
 ``impl="cv2"`` (CPU, uint8/float32) renders with OpenCV instead (:mod:`scanpath.core.projection_cv2`:
 uint8 HWC panorama padded once with wrapped columns, cached per-pitch fixed-point maps, yaw as a
-column offset; 12-25x looping py360convert at 1280x720, benchmarks/RESULTS.md ``## Core``). It is not
+column offset; 12-26x looping py360convert at 1280x720, benchmarks/RESULTS.md ``## Core``). It is not
 the default because cv2 puts coordinates on a 1/32-px grid and rounds half up, so its uint8 output is
 not bit-identical to rounding the float path; the 360° environments use it for uint8 panoramas.
 """
