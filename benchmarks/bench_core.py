@@ -6,14 +6,18 @@ Rows (ours vs reference, ratio = reference time / our time):
   like upstream NeVA, blurs inside every call).
 * ecc_avg_pool: eccNET EccPool layers (806- and 1358-px crops, pools 3-5, B = 1) with the float64 SAT vs
   the ring-by-ring reference (one masked pool per distinct kernel size, as upstream); max |diff| shown.
-* equirect_to_perspective: V views of 1280x720 from a 4096x2048 uint8 panorama in one batched call vs
-  looping ``py360convert.e2p`` (its lru cache cleared first; every pose distinct, so it never hits).
-  Two pose sets: every view at a different pitch (worst case for our per-pitch map cache) and poses on
-  an H*-style lattice (3 pitches). mean |diff| vs py360 on uint8 is shown (grid="py360").
+* equirect_to_perspective: V views of 1280x720 (and 640x360, 128x72) from a 4096x2048 uint8 panorama
+  in one batched call vs looping ``py360convert.e2p`` (its lru cache cleared first; every pose distinct,
+  so it never hits). Three of ours per case: the tensor API with ``impl="cv2"`` (OpenCV, pads the
+  panorama inside the call), the previous CPU renderer ``impl="torch"`` (the "before"), and
+  ``EquirectRenderer.render`` on a panorama padded once (map caches cleared every call, like ours).
+  Two pose sets: every view at a different pitch (worst case for the per-pitch map cache) and poses on
+  an H*-style lattice (3 pitches). mean |diff| vs py360 on uint8 is shown (grid="py360"). Both sides
+  call cv2.remap with ``cv2.setNumThreads(OMP_NUM_THREADS)``.
 On CUDA (when present) the foveate/ecc rows also report achieved memory bandwidth as a fraction of the
 device's measured copy bandwidth.
 
-Usage: OMP_NUM_THREADS=1 python benchmarks/bench_core.py [--views 16] [--record]
+Usage: OMP_NUM_THREADS=1 python benchmarks/bench_core.py [--views 16] [--device auto|cpu|cuda] [--quick] [--record]
 ``--record`` replaces the ``## Core`` section of benchmarks/RESULTS.md (atomic write).
 """
 
@@ -54,12 +58,13 @@ def timeit(fn, dev: str = "cpu", repeat: int = 3, warmup: int = 1) -> float:
 
 
 def copy_bandwidth(dev: str) -> float:
-    x = torch.empty(256 * 2**20 // 4, dtype=torch.float32, device=dev)
+    x = torch.empty((256 if dev == "cuda" else 64) * 2**20 // 4, dtype=torch.float32, device=dev)
     t = timeit(lambda: x.clone(), dev, repeat=5)
     return 2 * x.numel() * 4 / t
 
 
 def bench_foveate(dev: str, B: int, K: int, S: int = 224):
+    """Batched ``foveate`` vs looping ``foveate_reference``; on CUDA also the achieved bytes/s."""
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(B, 3, S, S, generator=gen).to(dev)
     fix = (torch.rand(B, K, 2, generator=gen) * 2 - 1).to(dev)
@@ -91,10 +96,11 @@ ECC_LAYERS = [  # (crop, pool, channels, layer input side, slope, px/deg)
 ]
 
 
-def bench_ecc(dev: str, crops=(806, 1358)):
+def bench_ecc(dev: str, crops=(806, 1358), quick: bool = False):
     rows = []
-    for crop, pool, C, n, s, g in ECC_LAYERS:
-        if crop not in crops:
+    layers = [(51, 5, 8, 51, 0.32, 2)] if quick else ECC_LAYERS
+    for crop, pool, C, n, s, g in layers:
+        if crop not in crops and not quick:
             continue
         x = torch.randn(1, C, n, n, generator=torch.Generator().manual_seed(n)).to(dev)
         ours = timeit(lambda: ecc_avg_pool(x, slope=s, deg2px=g, impl="sat"), dev, repeat=3)
@@ -111,40 +117,73 @@ def bench_ecc(dev: str, crops=(806, 1358)):
     return rows
 
 
-def bench_equirect(dev: str, V: int):
+def bench_equirect(dev: str, V: int, sizes=((720, 1280),), quick: bool = False):
+    """Rows per (view size, pose set): ours (cv2 tensor API; on CUDA the torch path), the previous CPU
+    renderer (``impl="torch"``, the "before" of issue 14) and the prepared ``EquirectRenderer``, each vs
+    looping ``py360convert.e2p`` in the same run."""
     import py360convert
     from py360convert.utils import EquirecSampler
 
+    from scanpath.core import EquirectRenderer
+
     rng = np.random.default_rng(0)
-    pano = rng.integers(0, 256, size=(2048, 4096, 3), dtype=np.uint8)
+    pano_hw = (256, 512) if quick else (2048, 4096)
+    pano = rng.integers(0, 256, size=(*pano_hw, 3), dtype=np.uint8)
     t = torch.from_numpy(pano).permute(2, 0, 1)[None].contiguous().to(dev)
-    out_hw = (720, 1280)
     yaws = np.linspace(0.0, 360.0, V, endpoint=False) + 7.0
     sets = {
         "distinct pitch per view": np.linspace(-80.0, 80.0, V),
         "H* lattice (3 pitches)": np.array([(-30.0, 0.0, 30.0)[i % 3] for i in range(V)]),
     }
     rows = []
-    for name, pitches in sets.items():
-        def ours_fn():
-            _projection._MAP_CACHE.clear()
-            getattr(_projection, "_SAMPLE_CACHE", {}).clear()  # every call pays its per-pitch trigonometry
-            return equirect_to_perspective(t, yaws, pitches, 100.0, out_hw, grid="py360", pole="flip",
-                                           vfov_deg=67.673)
+    for out_hw in sizes:
+        vf = 2 * np.degrees(np.arctan(np.tan(np.radians(50.0)) * out_hw[0] / out_hw[1]))
+        for name, pitches in sets.items():
+            def clear():
+                _projection._MAP_CACHE.clear()
+                _projection._SAMPLE_CACHE.clear()  # every call pays its per-pitch trigonometry
 
-        def ref_fn():
-            EquirecSampler.from_perspective.cache_clear()
-            return [py360convert.e2p(pano, fov_deg=(100, 67.673), u_deg=((y + 180) % 360) - 180, v_deg=p,
-                                     out_hw=out_hw) for y, p in zip(yaws, pitches)]
+            def api(impl):
+                def fn():
+                    clear()
+                    return equirect_to_perspective(t, yaws, pitches, 100.0, out_hw, grid="py360", pole="flip",
+                                                   vfov_deg=vf, impl=impl)
+                return fn
 
-        ours = timeit(ours_fn, dev, repeat=2)
-        reft = timeit(ref_fn, "cpu", repeat=1, warmup=0)
-        o = ours_fn().permute(0, 2, 3, 1).cpu().numpy().astype(np.int32)
-        r = np.stack(ref_fn()).astype(np.int32)
-        d = np.abs(o - r)
-        rows.append(dict(op="equirect_to_perspective", case=f"{V} views 1280x720 of 4096x2048 u8, {name}",
-                         ours=ours, ref=reft, refname="loop py360convert.e2p",
-                         check=f"mean|d| {d.mean():.3f}, max {d.max()}", bw=None))
+            rend = EquirectRenderer(pano, "flip") if dev == "cpu" else None
+
+            def prepared():
+                rend.clear_cache()
+                return rend.render(yaws, pitches, 100.0, out_hw, "py360", vf)
+
+            def ref_fn():
+                EquirecSampler.from_perspective.cache_clear()
+                return [py360convert.e2p(pano, fov_deg=(100, vf), u_deg=((y + 180) % 360) - 180, v_deg=p,
+                                         out_hw=out_hw) for y, p in zip(yaws, pitches)]
+
+            reft = timeit(ref_fn, "cpu", repeat=1, warmup=0)
+            r = np.stack(ref_fn()).astype(np.int32)
+            case = f"{V} views {out_hw[1]}x{out_hw[0]} of {pano_hw[1]}x{pano_hw[0]} u8, {name}"
+            impls = [("cv2", "equirect_to_perspective(impl='cv2')"), ("torch", "impl='torch' (before)")]
+            if dev != "cpu":
+                impls = [("torch", "equirect_to_perspective (torch)")]
+            for impl, label in impls:
+                fn = api(impl)
+                ours = timeit(fn, dev, repeat=2)
+                o = fn().permute(0, 2, 3, 1).cpu().numpy().astype(np.int32)
+                d = np.abs(o - r)
+                bw = None
+                if dev == "cuda":  # read ~4 taps x C per output pixel (upper bound), write the output
+                    bw = (o.size * 4 + o.size) / ours
+                rows.append(dict(op="equirect_to_perspective", label=label, case=case, ours=ours, ref=reft,
+                                 refname="loop py360convert.e2p", check=f"mean|d| {d.mean():.3f}, max {d.max()}",
+                                 bw=bw))
+            if rend is not None:
+                ours = timeit(prepared, dev, repeat=2)
+                d = np.abs(prepared().astype(np.int32) - r)
+                rows.append(dict(op="equirect_to_perspective", label="EquirectRenderer.render (padded once)",
+                                 case=case, ours=ours, ref=reft, refname="loop py360convert.e2p",
+                                 check=f"mean|d| {d.mean():.3f}, max {d.max()}", bw=None))
     return rows
 
 
@@ -157,7 +196,7 @@ def table(rows, dev: str, copy_bw: float | None) -> str:
         head += " BW / copy BW |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
-        line = (f"| {r['op']} | {r['case']} | {dev} | {r['ours']:.4f} | {r['refname']} | {r['ref']:.4f} | "
+        line = (f"| {r.get('label', r['op'])} | {r['case']} | {dev} | {r['ours']:.4f} | {r['refname']} | {r['ref']:.4f} | "
                 f"{r['ref'] / r['ours']:.1f}x | >={TARGETS[r['op']]:.0f}x "
                 f"{'met' if r['ref'] / r['ours'] >= TARGETS[r['op']] else 'NOT met'} | {r['check']} |")
         if copy_bw:
@@ -196,24 +235,42 @@ def main() -> None:
     ap.add_argument("--candidates", type=int, default=10)
     ap.add_argument("--crops", type=int, nargs="*", default=[806, 1358], help="eccNET crop sizes for the ecc rows")
     ap.add_argument("--skip", nargs="*", default=[], choices=["foveate", "ecc", "equirect"])
+    ap.add_argument("--sizes", nargs="+", default=["720x1280", "360x640", "72x128"],
+                    help="equirect view sizes h x w")
+    ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                    help="auto: cpu, plus cuda when present")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: exercise every row's plumbing (dry run)")
     ap.add_argument("--record", action="store_true", help="write the ## Core section of RESULTS.md")
     args = ap.parse_args()
     threads = int(os.environ.get("OMP_NUM_THREADS", "1"))
     torch.set_num_threads(threads)
-    devs = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    import cv2
+
+    cv2.setNumThreads(threads)  # py360convert and our renderer both call cv2.remap: same thread count
+    if args.device == "auto":
+        devs = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    else:
+        devs = [args.device]
+    if "cuda" in devs and not torch.cuda.is_available():
+        raise SystemExit("bench_core: --device cuda but torch.cuda.is_available() is False")
+    sizes = [tuple(int(v) for v in sz.split("x")) for sz in args.sizes]
+    if args.quick:
+        args.images, args.candidates, args.views, args.crops = 2, 2, min(args.views, 3), []
+        sizes = [(18, 32)]
     out = []
     for dev in devs:
         rows = []
         if "foveate" not in args.skip:
-            rows.append(bench_foveate(dev, args.images, args.candidates))
+            rows.append(bench_foveate(dev, args.images, args.candidates, 32 if args.quick else 224))
             print(table(rows[-1:], dev, None), flush=True)
         if "ecc" not in args.skip:
-            ecc_rows = bench_ecc(dev, tuple(args.crops))
+            ecc_rows = bench_ecc(dev, tuple(args.crops), args.quick)
             rows += ecc_rows
             print(table(ecc_rows, dev, None), flush=True)
         if "equirect" not in args.skip:
-            rows += bench_equirect(dev, args.views)
-            print(table(rows[-2:], dev, None), flush=True)
+            eq = bench_equirect(dev, args.views, sizes, args.quick)
+            rows += eq
+            print(table(eq, dev, None), flush=True)
         cbw = copy_bandwidth(dev) if dev == "cuda" else None
         out.append(table(rows, dev, cbw))
         if cbw:
@@ -231,18 +288,13 @@ def main() -> None:
         "per 1280x720 view here), the same count on both sides; the panorama is uniform noise, the worst "
         "case for the interpolation difference to py360convert (its cv2 path quantises weights to 1/32 px; "
         "on the P41 photograph the test suite measures mean |d| of about 0.1).\n\n"
-        "Where the time goes (torch profiler, 8 distinct-pitch views, after the 2026-11-22 rewrite): the CPU "
-        "renderer no longer calls grid_sample (which alone took ~190 ms/view, more than half the old time, "
-        "plus a float32 channels-last copy of the panorama and a [V,h,w,2] float grid). Per view it now "
-        "costs 12 uint8 index_select gathers (4 corners x 3 channels, ~35% of the time), 9 lerps (~10%), "
-        "uint8->float32 and output conversions (~10%) and, for a new pitch only, float32 atan2/hypot on half "
-        "the columns (~25%; cached per pitch, which is why the lattice row is faster). These are ~30 "
-        "memory-bound element-wise passes over 0.9 M pixels; py360convert's own cost is mostly float64 numpy "
-        "trigonometry plus one SIMD fixed-point cv2.remap, so with eager torch on one thread the ratio "
-        "settles at about 4x (distinct pitches) to 7x (lattice), short of 10x. Packing RGBA into int32 "
-        "(4 gathers instead of 12) measured slower (43.8 vs 23.3 ms per view for the sampling part) because "
-        "the conversions and lerps grow by a third. Reaching 10x needs a fused kernel (one pass per pixel: "
-        "Triton on GPU, or a compiled CPU loop), which this sandbox cannot build or validate.\n"
+        "equirect rows: impl='cv2' and EquirectRenderer sample with cv2.remap (INTER_LINEAR) on the uint8 HWC "
+        "panorama padded once with 2W+3 wrapped columns; per-pitch float32 maps and their fixed-point "
+        "convertMaps form are cached (cleared before every timed call here, so each call pays its "
+        "trigonometry), yaw is an ROI column offset plus a 1/32-px map fraction. The tensor API pads the "
+        "panorama inside every call (cv2.merge into the padded buffer, ~10 ms at 4096x2048); "
+        "EquirectRenderer pads once. impl='torch' is the previous CPU renderer (exact bilinear, the default "
+        "of equirect_to_perspective, bit-consistent between uint8 and float input).\n"
         "ecc_avg_pool (806-px crop): the float64 SAT is now built NCHW in cache-sized chunks (~4 MB) with "
         "in-place cumsum_ into reused zero-bordered scratch (no per-chunk allocations, no transposes) and "
         "the 4 corners are fetched with one torch.gather of the cached flat indices expanded over planes "

@@ -10,7 +10,7 @@ Random weights give arbitrary search lengths, so each trial runs a fixed number 
 (``--steps``, NumFix capped) and we report seconds per trial for that cap; the pooling layers' own time
 is measured with forward hooks. Fixations of the three runs are compared (they must be identical).
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_eccnet.py [--trials 1] [--steps 2] [--device cpu]
+    OMP_NUM_THREADS=1 python benchmarks/bench_eccnet.py [--trials 1] [--steps 2] [--device cpu|cuda] [--quick]
     OMP_NUM_THREADS=1 python benchmarks/bench_eccnet.py --forward-only   # dense vs background skipping
 """
 
@@ -87,7 +87,10 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=2, help="fixation steps per trial (NumFix cap)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--forward-only", action="store_true", help="time single search-stream passes instead")
+    ap.add_argument("--quick", action="store_true", help="first experiment, 1 trial, 1 step (dry run of the plumbing)")
     args = ap.parse_args()
+    if args.quick:
+        args.trials, args.steps = 1, 1
     if args.forward_only:
         forward_only(args.device)
         return
@@ -95,7 +98,7 @@ def main() -> None:
     ours = EccNet().to(args.device)
     ref = ours.with_pool_impl("reference").to(args.device)
     rows = []
-    for label, cond in EXPERIMENTS.items():
+    for label, cond in list(EXPERIMENTS.items())[: 1 if args.quick else None]:
         spec = experiment_of(cond)
         last = spec.n_trials - args.trials
         trials = [make_trial(cond, i) for i in range(last, spec.n_trials)]  # largest set size

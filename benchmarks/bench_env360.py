@@ -1,10 +1,12 @@
 """Benchmark: 360° environment steps per second.
 
 Ours: ``BatchedHumanoid360Env`` stepping N parallel episodes (one batched core render per step) on CPU
-(and CUDA when present). Reference: the single gymnasium ``Humanoid360Env`` rendering each step with
-``py360convert.e2p`` (measured in the same run). Also shown: the single env with the core renderer.
+(OpenCV renderer, ``render_impl="auto"``) and/or CUDA (torch path). Reference: the single gymnasium
+``Humanoid360Env`` rendering each step with ``py360convert.e2p`` (measured in the same run). Also shown:
+the batched env with the previous CPU renderer (``render_impl="torch"``, the "before" of issue 14) and
+the single env with the core renderer.
 
-    python benchmarks/bench_env360.py [--envs 64] [--steps 5] [--sizes 72x128 360x640]
+    python benchmarks/bench_env360.py [--envs 64] [--steps 5] [--sizes 72x128 360x640] [--device auto|cpu|cuda] [--quick]
 """
 
 from __future__ import annotations
@@ -40,9 +42,9 @@ def rotations(n: int, seed: int) -> np.ndarray:
     return np.stack([rng.choice([-90, -45, -20, 20, 45, 90], n), rng.choice([-30, -10, 0, 10, 30], n)], 1)
 
 
-def bench_batched(pano: np.ndarray, n_envs: int, steps: int, out_hw, device: str) -> float:
+def bench_batched(pano: np.ndarray, n_envs: int, steps: int, out_hw, device: str, impl: str = "auto") -> float:
     stack = torch.from_numpy(pano).permute(2, 0, 1)[None].contiguous()
-    env = BatchedHumanoid360Env(stack, out_hw=out_hw, max_steps=steps + 1, device=device)
+    env = BatchedHumanoid360Env(stack, out_hw=out_hw, max_steps=steps + 1, device=device, render_impl=impl)
     n = n_envs
     args = (torch.zeros(n, dtype=torch.long), torch.tensor([[0.0, 10.0]] * n), torch.tensor([[0.0, 10.0]] * n),
             torch.zeros(n, dtype=torch.long), torch.arange(n) * 37 % 360)
@@ -77,20 +79,34 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--ref-steps", type=int, default=20)
     ap.add_argument("--sizes", nargs="+", default=["72x128", "360x640"])
+    ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: cpu, plus cuda when present")
+    ap.add_argument("--quick", action="store_true", help="tiny run that exercises every column (dry run)")
     a = ap.parse_args()
+    if a.quick:
+        a.envs, a.steps, a.ref_steps, a.sizes = 4, 1, 2, ["18x32"]
     torch.manual_seed(0)
+    import cv2
+
+    cv2.setNumThreads(torch.get_num_threads())  # both renderers call cv2.remap
     pano, name = panorama()
+    if a.quick:
+        pano, name = cv2.resize(pano, (256, 128), interpolation=cv2.INTER_AREA), name + " resized to 256×128"
+    devices = (["cpu"] + (["cuda"] if torch.cuda.is_available() else [])) if a.device == "auto" else [a.device]
+    if "cuda" in devices and not torch.cuda.is_available():
+        raise SystemExit("bench_env360: --device cuda but torch.cuda.is_available() is False")
     print(f"panorama: {name}; torch threads {torch.get_num_threads()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
-    print("| view (h×w) | device | batched env steps/s (N={}) | single env + py360convert steps/s | ratio | single env + core steps/s |".format(a.envs))
-    print("|---|---|---|---|---|---|")
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    print(f"| view (h×w) | device | batched env steps/s (N={a.envs}) | batched, impl=torch (before) steps/s | "
+          "single env + py360convert steps/s | ratio | ratio before | single env + core steps/s |")
+    print("|---|---|---|---|---|---|---|---|")
     for size in a.sizes:
         h, w = (int(v) for v in size.split("x"))
         ref = bench_single(pano, a.ref_steps, (h, w), "py360convert")
         core1 = bench_single(pano, a.ref_steps, (h, w), "core")
         for dev in devices:
             ours = bench_batched(pano, a.envs, a.steps, (h, w), dev)
-            print(f"| {h}×{w} | {dev} | {ours:.1f} | {ref:.1f} | {ours / ref:.1f}× | {core1:.1f} |")
+            before = bench_batched(pano, a.envs, a.steps, (h, w), dev, "torch") if dev == "cpu" else float("nan")
+            print(f"| {h}×{w} | {dev} | {ours:.1f} | {before:.1f} | {ref:.1f} | {ours / ref:.1f}× | "
+                  f"{before / ref:.1f}× | {core1:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -206,8 +206,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=5, help="best of R runs (ours and the fast references)")
     ap.add_argument("--only", default="", help="comma-separated metric names to run (default all)")
+    ap.add_argument("--device", default="cpu", help="torch default device for the batched torch kernels (gpu_suite.sh)")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    torch.set_default_device(args.device)
     try:
         import numba
 

@@ -48,7 +48,8 @@ def bench_rollouts(net: OATModel, max_len: int, n_trials: int, k: int, ref_trial
     targets = torch.randint(0, 84, (n_trials,), generator=gen).to(device)
     x = OATInputs(grid=(6, 14), target=targets)
     u = rollout_uniforms([trial_seed(0, i) for i in range(n_trials)], k, max_len)
-    decode(net, OATInputs(grid=(6, 14), target=targets[:2]), k=4, max_len=4, greedy=False, uniforms=u[:2, :4])  # warm-up
+    kw = min(4, k)  # warm-up on a slice of the real inputs (k may be < 4 in a quick run)
+    decode(net, OATInputs(grid=(6, 14), target=targets[:2]), k=kw, max_len=4, greedy=False, uniforms=u[:2, :kw])
     t0 = time.perf_counter()
     ours = decode(net, x, k=k, max_len=max_len, greedy=False, uniforms=u)
     if device == "cuda":

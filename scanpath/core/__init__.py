@@ -8,13 +8,14 @@ Operations (each with a pure-torch reference, tested for parity):
   (``impl="reference"``: ring-by-ring, as upstream); :func:`ecc_kernel_map` gives the ring tables;
   :func:`tf_same_max_pool2d` / :func:`tf_same_avg_pool2d` are the plain TF-"same" pools.
 * :func:`equirect_to_perspective` — batched gnomonic views with H* (or py360convert) conventions;
-  :func:`view_pixel_to_direction` / :func:`direction_to_view_pixel` back-project.
+  :func:`view_pixel_to_direction` / :func:`direction_to_view_pixel` back-project;
+  :class:`EquirectRenderer` is the OpenCV CPU renderer for uint8 HWC panoramas (pad once, render many).
 * :func:`great_circle` — orthodromic distance in degrees.
 * :func:`ior_mask` — disc, square, box (object) and cell inhibition-of-return masks.
 
-Backends: ``SCANPATH_BACKEND=auto|torch|triton`` (:mod:`scanpath.core.backend`). ``auto`` ALWAYS uses
-the torch path: the Triton kernels (foveate, ecc_avg_pool) were validated only under the Triton CPU
-interpreter, never on a GPU, so they run only when explicitly requested with CUDA tensors.
+Backends: ``SCANPATH_BACKEND=auto|torch|triton`` (:mod:`scanpath.core.backend`). ``auto`` uses the
+torch path, except on CUDA for a Triton kernel (foveate, ecc_avg_pool) that passed its one-time
+self-check on that device in this process; ``triton`` forces the kernels (CUDA tensors only).
 """
 
 from .foveation import (
@@ -41,6 +42,7 @@ from .projection import (
     view_maps,
     view_pixel_to_direction,
 )
+from .projection_cv2 import EquirectRenderer, pad_equirect_hwc
 from .ior import cell_index, ior_mask
 from .sphere import great_circle
 from .pooling import (
@@ -78,6 +80,8 @@ __all__ = [
     "equirect_pixel_to_direction",
     "equirect_to_perspective",
     "equirect_to_perspective_cv2",
+    "EquirectRenderer",
+    "pad_equirect_hwc",
     "pad_equirect",
     "view_maps",
     "view_pixel_to_direction",

@@ -333,7 +333,8 @@ def foveate(
 
     from .backend import resolve_backend
 
-    use_triton = resolve_backend("foveate", images, explicit=backend) == "triton"
+    use_triton = resolve_backend("foveate", images, explicit=backend,
+                                 auto_eligible=mask == "gaussian" and levels == 1) == "triton"
     if use_triton and (mask != "gaussian" or levels != 1):
         raise RuntimeError("foveate: the Triton kernel supports mask='gaussian' with levels=1 only")
 

@@ -29,6 +29,12 @@ one flat-index ``index_select`` per corner and channel straight from the uint8 p
 float32, rounding into a preallocated uint8 output. It is several times faster than ``grid_sample``
 on the float32 channels-last copy (profile in benchmarks/RESULTS.md ``## Core``). :func:`view_maps`
 stays float64 (it is the 0.01 px parity reference). Other devices keep ``grid_sample``.
+
+``impl="cv2"`` (CPU, uint8/float32) renders with OpenCV instead (:mod:`scanpath.core.projection_cv2`:
+uint8 HWC panorama padded once with wrapped columns, cached per-pitch fixed-point maps, yaw as a
+column offset; 12-26x looping py360convert at 1280x720, benchmarks/RESULTS.md ``## Core``). It is not
+the default because cv2 puts coordinates on a 1/32-px grid and rounds half up, so its uint8 output is
+not bit-identical to rounding the float path; the 360° environments use it for uint8 panoramas.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ __all__ = [
 ]
 
 Grid = Literal["hstar", "py360"]
+Impl = Literal["auto", "torch", "cv2"]
 Pole = Literal["flip", "wrap"]
 
 
@@ -179,6 +186,7 @@ def equirect_to_perspective(
     pole: Pole = "flip",
     vfov_deg: float | None = None,
     padded: bool = False,
+    impl: Impl = "auto",
 ) -> torch.Tensor:
     """Perspective views ``[V,C,h,w]`` of equirectangular ``pano [B,C,H,W]`` at ``yaw [V]``, ``pitch [V]``.
 
@@ -186,9 +194,19 @@ def equirect_to_perspective(
     is horizontal; ``vfov_deg`` (py360 grid only) defaults to the pinhole value for ``out_hw``.
     ``padded=True`` means ``pano`` already went through :func:`pad_equirect` (pad once, render many).
     uint8 input is rendered in float32 and rounded back to uint8.
+
+    ``impl``: ``"torch"`` = exact bilinear sampling (CPU gather, ``grid_sample`` elsewhere; autograd);
+    ``"cv2"`` = OpenCV ``cv2.remap`` on the CPU (uint8/float32, no autograd; coordinates on cv2's 1/32-px
+    grid like py360convert; output in channels_last memory; see :mod:`scanpath.core.projection_cv2`,
+    whose :class:`~scanpath.core.projection_cv2.EquirectRenderer` also pads a panorama once for many
+    calls); ``"auto"`` = ``"torch"`` (uint8 and float input then agree bit for bit after rounding).
     """
     if pano.dim() != 4:
         raise ValueError(f"equirect_to_perspective: pano must be [B,C,H,W], got {tuple(pano.shape)}")
+    if impl not in ("auto", "torch", "cv2"):
+        raise ValueError(f"equirect_to_perspective: impl must be 'auto', 'torch' or 'cv2', got {impl!r}")
+    if impl == "cv2":
+        return _render_cv2(pano, yaw, pitch, fov_deg, out_hw, grid, pole, vfov_deg, padded)
     work_dtype = torch.float32 if pano.dtype == torch.uint8 else pano.dtype
     if not work_dtype.is_floating_point:
         raise ValueError(f"equirect_to_perspective: pano must be float or uint8, got {pano.dtype}")
@@ -229,6 +247,27 @@ _GATHER_GROUP_PIXELS = 1 << 20
 _SAMPLE_CACHE: "OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]" = OrderedDict()
 
 
+def _lonlat_f32(pitch: float, out_hw, fov_deg, vfov_deg, grid, dtype=torch.float32):
+    """(lon, lat) radians ``[h, w]`` (new tensors, lat > 0 = down) of the view at yaw 0 and ``pitch``,
+    for the CPU samplers: the ray rotation in float64, the trigonometry element-wise in ``dtype`` on
+    the left half of the columns plus the centre only (mirror symmetry: x(j) = -x(j') exactly, since
+    the axes are built from integers, so lon(j) = -lon(j') and lat(j) = lat(j'))."""
+    x, y = _camera_axes(tuple(out_hw), fov_deg, vfov_deg, grid)
+    p = math.radians(pitch)
+    c, s = math.cos(p), math.sin(p)
+    y1 = (c * y - s).to(dtype)[:, None]
+    z1 = (s * y + c).to(dtype)[:, None]
+    h, w = out_hw
+    half, a = ((w + 1) // 2, 0) if grid == "py360" else (w // 2 + 1, 1)
+    r = w - half
+    xl = x[:half].to(dtype)[None, :]
+    lonl = torch.atan2(xl, z1)
+    latl = torch.atan2(y1, torch.hypot(xl, z1))
+    lon = torch.cat([lonl, lonl[:, a:a + r].flip(-1).neg_()], dim=1)
+    lat = torch.cat([latl, latl[:, a:a + r].flip(-1)], dim=1)
+    return lon, lat
+
+
 def _pitch_sampling(pitch: float, out_hw, pano_hw, fov_deg, vfov_deg, grid, dtype, idx_dtype):
     """Per-pitch, yaw-free part of the CPU sampler, cached like the (lon, lat) maps.
 
@@ -244,21 +283,7 @@ def _pitch_sampling(pitch: float, out_hw, pano_hw, fov_deg, vfov_deg, grid, dtyp
     if hit is not None:
         _SAMPLE_CACHE.move_to_end(key)
         return hit
-    x, y = _camera_axes(tuple(out_hw), fov_deg, vfov_deg, grid)
-    p = math.radians(pitch)
-    c, s = math.cos(p), math.sin(p)
-    y1 = (c * y - s).to(dtype)[:, None]
-    z1 = (s * y + c).to(dtype)[:, None]
-    # mirror symmetry: x(j) = -x(j') exactly (the axes are built from integers), so lon(j) = -lon(j')
-    # and lat(j) = lat(j'): the trigonometry runs on the left half (plus centre) only
-    h, w = out_hw
-    half, a = ((w + 1) // 2, 0) if grid == "py360" else (w // 2 + 1, 1)
-    r = w - half
-    xl = x[:half].to(dtype)[None, :]
-    lonl = torch.atan2(xl, z1)
-    latl = torch.atan2(y1, torch.hypot(xl, z1))
-    lon = torch.cat([lonl, lonl[:, a:a + r].flip(-1).neg_()], dim=1)
-    lat = torch.cat([latl, latl[:, a:a + r].flip(-1)], dim=1)
+    lon, lat = _lonlat_f32(pitch, out_hw, fov_deg, vfov_deg, grid, dtype)
     if grid == "hstar":
         lonpix = lon.mul_(W / (2 * math.pi)).add_(W / 2)
         py = lat.mul_(H / math.pi).add_(0.5 * H + 1.0)  # +1: padded row coordinates
@@ -350,6 +375,32 @@ def _render_cpu(pano, yaw, pitch, fov_deg, out_hw, grid, pole, vfov_deg, padded)
             res = (top.round_().clamp_(0, 255) if is_u8 else top).view(g1 - g0, N)
             out_flat[g0:g1, ch].copy_(res)
     return out.reshape(V, C, h, w)
+
+
+def _render_cv2(pano, yaw, pitch, fov_deg, out_hw, grid, pole, vfov_deg, padded) -> torch.Tensor:
+    """``impl="cv2"``: one :class:`EquirectRenderer` per distinct panorama of the batch."""
+    from .projection_cv2 import EquirectRenderer, pad_equirect_planes, wrap_columns
+
+    if pano.device.type != "cpu" or pano.requires_grad or pano.dtype not in (torch.uint8, torch.float32):
+        raise ValueError("equirect_to_perspective: impl='cv2' needs a CPU uint8/float32 tensor without grad, got "
+                         f"{pano.dtype} on {pano.device}" + (" (requires_grad)" if pano.requires_grad else ""))
+    if grid not in ("hstar", "py360"):
+        raise ValueError(f"equirect_to_perspective: grid must be 'hstar' or 'py360', got {grid!r}")
+    yaw_t, pitch_t = _angles(yaw, pitch)
+    V, B, C = yaw_t.numel(), pano.shape[0], pano.shape[1]
+    if B not in (1, V):
+        raise ValueError(f"equirect_to_perspective: {V} views for a batch of {B} panoramas (need B == V or B == 1)")
+    h, w = out_hw
+    out = np.empty((V, h, w, C), dtype=pano.numpy().dtype if pano.dtype == torch.uint8 else np.float32)
+    yaws, pitches = yaw_t.numpy(), pitch_t.numpy()
+    for b in range(B):
+        if padded:  # [H+2, W+2]: pole rows and one wrapped column each side are already there
+            rend = EquirectRenderer(wrap_columns(pano[b].permute(1, 2, 0).numpy()[:, 1:-1]), padded=True)
+        else:
+            rend = EquirectRenderer(pad_equirect_planes(pano[b].numpy(), pole), padded=True)
+        sl = slice(None) if B == 1 else slice(b, b + 1)
+        rend.render(yaws[sl], pitches[sl], fov_deg, out_hw, grid, vfov_deg, out=out[sl])
+    return torch.from_numpy(out).permute(0, 3, 1, 2)
 
 
 def equirect_to_perspective_cv2(

@@ -1,9 +1,10 @@
-"""Triton kernels for the core ops (opt-in: ``SCANPATH_BACKEND=triton``).
+"""Triton kernels for the core ops.
 
-STATUS — honest: these kernels were validated only with the Triton CPU interpreter
-(``TRITON_INTERPRET=1``, CPU tensors; tests/test_core_triton.py). No GPU was available when they were
-written, so they are NOT validated on CUDA hardware and :mod:`scanpath.core.backend` never selects them
-under ``auto``. Run ``pytest -m gpu tests/test_core_triton.py`` on a GPU before trusting them.
+Selection (:mod:`scanpath.core.backend`): ``SCANPATH_BACKEND=triton`` forces them (CUDA tensors);
+under ``auto`` a kernel runs on a CUDA device only after its entry in :data:`SELF_CHECKS` passed
+there once in the process. Validation: Triton's CPU interpreter (``TRITON_INTERPRET=1``,
+tests/test_core_triton.py) and ``pytest -m gpu`` on CUDA (``benchmarks/gpu_suite.sh``); no GPU run
+has been recorded yet (benchmarks/RESULTS.md, ``## GPU``).
 
 * ``foveate_blend_triton``: fused NeVA blend ``out[b,k,c] = x[b,c] + clamp(1 - M[b] - gr[b,k,:,None]
   gc[b,k,None,:], 0, 1) (blur - x)[b,c]``: the Gaussian mask is rebuilt in registers from its separable
@@ -24,7 +25,7 @@ import triton.language as tl
 
 from .foveation import blend_backward
 
-__all__ = ["foveate_blend_triton", "ecc_sat_triton"]
+__all__ = ["foveate_blend_triton", "ecc_sat_triton", "SELF_CHECKS"]
 
 
 @triton.jit
@@ -110,3 +111,30 @@ def ecc_sat_triton(integral: torch.Tensor, idx: torch.Tensor, area: torch.Tensor
     grid = (B * C, triton.cdiv(P, BLOCK))
     _ecc_sat_kernel[grid](I, idx.contiguous(), area.contiguous(), out, I.shape[-1] * I.shape[-2], P, BLOCK=BLOCK)
     return out.reshape(B, C, out_side, out_side)
+
+
+def _check_foveate(device) -> tuple[float, float]:
+    """Max relative difference of the Triton vs torch foveate on a small input (with memory)."""
+    from .foveation import foveate
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 40, 56, generator=gen).to(device)
+    fix = (torch.rand(2, 5, 2, generator=gen) * 2 - 1).to(device)
+    mem = (torch.rand(2, 40, 56, generator=gen) * 0.5).to(device)
+    a = foveate(x, fix, blur_k=9, blur_sigma=3.0, memory=mem, backend="triton")
+    b = foveate(x, fix, blur_k=9, blur_sigma=3.0, memory=mem, backend="torch")
+    return float(((a - b).abs() / b.abs().clamp_min(1)).max()), 1e-5
+
+
+def _check_ecc(device) -> tuple[float, float]:
+    """Max difference (relative to max |x|) of the Triton vs ring-by-ring EccPool on a small input."""
+    from .pooling import ecc_avg_pool
+
+    x = (torch.randn(1, 4, 51, 51, generator=torch.Generator().manual_seed(1)) * 5).to(device)
+    a = ecc_avg_pool(x, slope=0.32, deg2px=2, impl="triton")
+    b = ecc_avg_pool(x, slope=0.32, deg2px=2, impl="reference")
+    return float((a - b).abs().max()) / max(1.0, float(x.abs().max())), 1e-5
+
+
+#: op name -> self-check(device) returning (error, tolerance); run once per device by ``auto``
+SELF_CHECKS = {"foveate": _check_foveate, "ecc_avg_pool": _check_ecc}

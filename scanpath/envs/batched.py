@@ -71,14 +71,17 @@ class BatchedHumanoid360Env:
         quirk_zero_format_reward: bool = False,
         device: str | torch.device | None = None,
         render: bool = True,
+        render_impl: str = "auto",
     ) -> None:
         self.device = torch.device(device) if device is not None else panoramas.device
-        # float32 once: grid_sample needs float input; kept as [P, 3, H, W] (fp16 would halve it on GPU)
         pano = panoramas.to(self.device)
-        if not pano.is_floating_point():
-            pano = pano.float()
+        if render_impl == "auto":  # CPU + uint8: OpenCV renderers (uint8 HWC); else the torch path
+            render_impl = "cv2" if self.device.type == "cpu" and pano.dtype == torch.uint8 else "torch"
+        if render_impl == "torch" and not pano.is_floating_point():
+            pano = pano.float()  # float32 once: grid_sample needs float input (fp16 would halve it on GPU)
         self.pano_hw = tuple(pano.shape[-2:])
-        self.panoramas = pad_panoramas(pano, pole)  # padded once, rendered many times
+        self.render_impl = render_impl
+        self.panoramas = pad_panoramas(pano, pole, render_impl)  # prepared once, rendered many times
         self.out_hw = tuple(out_hw)
         self.max_steps = int(max_steps)
         self.hfov_deg, self.grid, self.pole, self.crosshair = float(hfov_deg), grid, pole, crosshair
@@ -95,7 +98,7 @@ class BatchedHumanoid360Env:
         if not self.render_enabled:
             return self.views
         if len(rows):
-            self.views[rows] = render_views(
+            self.views[rows] = render_views(  # index_put also turns channels_last cv2 views into NCHW
                 self.panoramas, self.pano_index[rows], self.yaw[rows].double(), self.pitch[rows].double(),
                 self.out_hw, hfov_deg=self.hfov_deg, grid=self.grid, pole=self.pole, crosshair=self.crosshair,
                 padded=True,

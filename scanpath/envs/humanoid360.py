@@ -51,7 +51,9 @@ class Humanoid360Env(gym.Env):
     ``episodes``: the pool of :class:`~scanpath.io.episodes.Episode` to draw from.
     ``reset(seed=s)`` picks episode ``s mod N`` (upstream), ``options={"episode": i}`` picks ``i``;
     without either a seeded random episode is used. ``renderer="core"`` renders with
-    :func:`scanpath.core.equirect_to_perspective`; ``"py360convert"`` with ``py360convert.e2p``.
+    :func:`scanpath.core.equirect_to_perspective` (``render_impl``: ``"auto"`` = OpenCV for uint8
+    panoramas on the CPU, the torch path otherwise; ``"torch"`` / ``"cv2"`` force one); ``"py360convert"``
+    with ``py360convert.e2p``.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
@@ -78,6 +80,7 @@ class Humanoid360Env(gym.Env):
         panorama_cache: int = 4,
         reply_format: str = "free_think",
         strict_parse: bool = False,
+        render_impl: str = "auto",
     ) -> None:
         if reply_format not in REPLY_FORMATS:
             raise ValueError(f"reply_format must be one of {', '.join(REPLY_FORMATS)}, got {reply_format!r}")
@@ -95,6 +98,7 @@ class Humanoid360Env(gym.Env):
         self.quirk_zero_format_reward = bool(quirk_zero_format_reward)
         self.render_mode = render_mode
         self.device = torch.device(device)
+        self.render_impl = render_impl
         self._cache: LruCache[Any] = LruCache(int(panorama_cache))
         h, w = self.out_hw
         self.observation_space = spaces.Dict(
@@ -120,9 +124,12 @@ class Humanoid360Env(gym.Env):
         img = load_panorama(ep.panorama)
         if self.renderer == "py360convert":
             return img
-        # float, padded once (core pad_equirect), rendered many times
-        t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].to(self.device).float()
-        return pad_panoramas(t, self.pole)
+        # prepared once, rendered many times: OpenCV renderer (CPU, uint8 HWC) or padded float tensor
+        t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].to(self.device)
+        impl = self.render_impl
+        if impl == "auto":
+            impl = "cv2" if t.device.type == "cpu" and t.dtype == torch.uint8 else "torch"
+        return pad_panoramas(t if impl == "cv2" else t.float(), self.pole, impl)
 
     def _view(self) -> np.ndarray:
         assert self.episode is not None
@@ -148,7 +155,7 @@ class Humanoid360Env(gym.Env):
             crosshair=self.crosshair,
             padded=True,
         )
-        return v[0].permute(1, 2, 0).cpu().numpy()
+        return np.ascontiguousarray(v[0].permute(1, 2, 0).cpu().numpy())
 
     def _obs(self) -> dict[str, Any]:
         assert self.episode is not None

@@ -2,7 +2,10 @@
 
 All projection maths lives in :func:`scanpath.core.equirect_to_perspective` (owned by the core
 package); this module only groups episodes by panorama (so a stack of P panoramas serves B ≫ P
-episodes without copying), converts to uint8 and draws the upstream green crosshair.
+episodes without copying), converts to uint8 and draws the upstream green crosshair. On the CPU, uint8
+panoramas are prepared once as :class:`scanpath.core.EquirectRenderer` objects (uint8 HWC, padded
+with wrapped columns, cv2.remap with cached fixed-point maps); elsewhere, or with ``impl="torch"``, the
+stack is padded once as a float tensor for the torch path (CUDA ``grid_sample``).
 :func:`render_py360` is the per-view CPU reference (``py360convert.e2p``) used by benchmarks.
 """
 
@@ -38,7 +41,7 @@ def draw_crosshair(views: torch.Tensor) -> torch.Tensor:
 
 
 def render_views(
-    panoramas: torch.Tensor,
+    panoramas: "torch.Tensor | list",
     pano_index: torch.Tensor,
     yaw: torch.Tensor,
     pitch: torch.Tensor,
@@ -55,10 +58,13 @@ def render_views(
 
     ``panoramas`` is ``[P, 3, H, W]`` (uint8 or float in [0, 255]); one core call per distinct
     panorama (the core renders V views of one panorama without copies). ``padded=True``: the stack
-    already went through :func:`pad_panoramas` (pad once, render many).
+    already went through :func:`pad_panoramas` (pad once, render many); a list of
+    :class:`~scanpath.core.EquirectRenderer` (from ``pad_panoramas`` on the CPU) renders with OpenCV.
     """
     from scanpath.core import equirect_to_perspective
 
+    if isinstance(panoramas, list):
+        return _render_cv2(panoramas, pano_index, yaw, pitch, out_hw, hfov_deg, grid, crosshair, as_uint8)
     b = int(yaw.shape[0])
     out = torch.empty((b, 3, *out_hw), dtype=torch.float32, device=panoramas.device)
     idx = pano_index.to(panoramas.device)
@@ -84,10 +90,43 @@ def render_views(
     return draw_crosshair(views8) if crosshair else views8
 
 
-def pad_panoramas(panoramas: torch.Tensor, pole: str = "flip") -> torch.Tensor:
-    """Pad a ``[P, 3, H, W]`` stack once for repeated rendering (core ``pad_equirect``)."""
+def _render_cv2(renderers, pano_index, yaw, pitch, out_hw, hfov_deg, grid, crosshair, as_uint8) -> torch.Tensor:
+    b = int(yaw.shape[0])
+    out = np.empty((b, *out_hw, 3), dtype=np.uint8)
+    idx = pano_index.cpu().numpy()
+    yaw_np, pitch_np = yaw.detach().cpu().double().numpy(), pitch.detach().cpu().double().numpy()
+    for p in np.unique(idx).tolist():
+        sel = np.flatnonzero(idx == p)
+        if len(sel) == b:
+            renderers[p].render(yaw_np, pitch_np, hfov_deg, out_hw, grid, out=out)
+        else:
+            out[sel] = renderers[p].render(yaw_np[sel], pitch_np[sel], hfov_deg, out_hw, grid)
+    views = torch.from_numpy(out).permute(0, 3, 1, 2)  # channels_last memory, [B, 3, h, w] shape
+    if not as_uint8:
+        return views.float()
+    return draw_crosshair(views) if crosshair else views
+
+
+def pad_panoramas(panoramas: torch.Tensor, pole: str = "flip", impl: str = "torch"):
+    """Prepare a ``[P, 3, H, W]`` stack once for repeated rendering.
+
+    ``impl="torch"``: the core ``pad_equirect`` tensor (float input stays float). ``impl="cv2"``: one
+    :class:`~scanpath.core.EquirectRenderer` per panorama (CPU, uint8 HWC). ``impl="auto"``: cv2 for a
+    CPU uint8 stack, torch otherwise.
+    """
     from scanpath.core.projection import pad_equirect
 
+    if impl not in ("auto", "torch", "cv2"):
+        raise ValueError(f"render impl must be 'auto', 'torch' or 'cv2', got {impl!r}")
+    if impl == "auto":
+        impl = "cv2" if panoramas.device.type == "cpu" and panoramas.dtype == torch.uint8 else "torch"
+    if impl == "cv2":
+        from scanpath.core import EquirectRenderer
+        from scanpath.core.projection_cv2 import pad_equirect_planes
+
+        if panoramas.device.type != "cpu" or panoramas.dtype != torch.uint8:
+            raise ValueError(f"render impl 'cv2' needs a CPU uint8 stack, got {panoramas.dtype} on {panoramas.device}")
+        return [EquirectRenderer(pad_equirect_planes(p.contiguous().numpy(), pole), padded=True) for p in panoramas]
     return pad_equirect(panoramas, pole)
 
 
