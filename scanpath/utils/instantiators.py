@@ -73,6 +73,10 @@ def run_evaluation(cfg: DictConfig, model: Any, datamodule: Any, out_dir: str | 
     if leaderboard:
         models, more = instantiate_leaderboard_models(cfg)
         skipped.update(more)
+        taken = {m.name for m in models}
+        for b in baselines:  # a listed model and a baseline of the same name both keep their row
+            if b.name in taken:
+                b.name = f"{b.name} [{b.config_key}]"
     log.info("evaluation protocol: %s (conf/protocol/; protocol=plain for predict-then-score) → %s", protocol.name, out)
     result = protocol.run(model=model, model_name=name, datamodule=datamodule, out_dir=out, models=models,
                           metrics=cfg.get("metrics"), checkpoint=checkpoint, baselines=baselines, skipped=skipped,
@@ -107,7 +111,7 @@ def instantiate_leaderboard_models(cfg: DictConfig) -> tuple[list[Any], dict[str
     """Entries for ``leaderboard.models`` (null = every model config that is not a baseline).
 
     Without ``leaderboard.pretrained`` weight switches are set to random init (no download at run
-    time) and the row says ``untrained``; ``leaderboard.checkpoints.<model>`` loads trained weights.
+    time) and the row says ``untrained``; ``leaderboard.checkpoints.<model>`` loads trained weights (oat, neva and humanoid360_grpo are listed in the preset; other names need a leading ``+``).
     Models that cannot be built are skipped with the reason; ``leaderboard.exclude`` skips by name;
     ``leaderboard.overrides.<model>.<key>=…`` sets a model's own config keys.
     """
@@ -185,11 +189,12 @@ def training_outputs(cfg: DictConfig, trainer: Any, out_dir: str | Path, checkpo
     ev = out / "evaluation"
     name = model_choice(cfg)
     ckpt = checkpoint or "<checkpoint>"
+    plus = "" if name in ("oat", "neva", "humanoid360_grpo") else "+"  # listed in conf/experiment/leaderboard.yaml
     lines += [f"results table:   {ev / 'metrics.md'}   (metrics.json: every value with n, params)",
               f"report:          {ev / 'report.html'}   (open in a browser: animated scanpaths)",
               "next:",
               f"  python evaluate.py model={name} ckpt_path={ckpt}            # evaluate again (any data=…)",
-              f"  python evaluate.py experiment=leaderboard leaderboard.checkpoints.{name}={ckpt}   # all families, one table"]
+              f"  python evaluate.py experiment=leaderboard {plus}leaderboard.checkpoints.{name}={ckpt}   # all families, one table"]
     if name == "oat":
         lines += [f"  python evaluate.py model=oat ckpt_path={ckpt} data=amazon_covers data.annotations=/path/Amazon.json",
                   "  python train.py experiment=oat_paper        # the paper's training budget (hours on a GPU)"]

@@ -1,8 +1,8 @@
 """Shared Lightning predict path of the optimised modes (NevaClip, NeVA-OPT); no math here.
 
 Subclasses build ``self.net`` (a module of :mod:`.optimised`) and say how a batch feeds it. The
-optimised modes need gradients at prediction time: the model configs set ``inference_mode: false``,
-and :meth:`predict_scanpaths` also leaves inference mode itself (cloning inputs), so either works.
+optimised modes need gradients at prediction time: :meth:`predict_scanpaths` leaves inference mode
+and enables gradients itself (cloning inputs), so it runs inside the evaluation's ``no_grad`` loop.
 """
 
 from __future__ import annotations
