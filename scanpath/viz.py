@@ -80,8 +80,8 @@ def scanpath_figure(
             ax.imshow(img, extent=(0, w, h, 0), cmap="gray" if img.ndim == 2 else None)
         else:
             ax.add_patch(plt.Rectangle((0, 0), w, h, color="0.92"))
-            for b in boxes or []:
-                ax.add_patch(plt.Rectangle((b[0], b[1]), b[2], b[3], fill=False, color="0.6", lw=0.6))
+            for b in boxes or []:  # object boxes (x0, y0, x1, y1)
+                ax.add_patch(plt.Rectangle((b[0], b[1]), b[2] - b[0], b[3] - b[1], fill=False, color="0.6", lw=0.6))
         if bbox is not None:
             ax.add_patch(plt.Rectangle((bbox[0], bbox[1]), bbox[2], bbox[3], fill=False, color="gold", lw=1.8,
                                        label="target"))

@@ -372,3 +372,22 @@ def test_objarr_preset_has_the_seven_upstream_positions():
     assert nat["cell_masks_path"] == "/data/ObjArr/stimuli/../gt_mask.npy"
     assert nat["num_fix"] == 7 and nat["oracle_size"] == 45
     assert "???" not in OmegaConf.to_yaml(cfg.model)
+
+
+def test_natural_search_runs_on_object_layouts_with_the_target_box_as_oracle(tmp_path):
+    """eccNET natural-image search on the search arrays (leaderboard): the oracle mask is the target's box."""
+    from datamodules.search_arrays import SearchArraysDataModule
+    from scanpath.batch import collate_samples
+    from scanpath.models.eccnet.module import EccNetSearchModel, target_box_mask
+
+    dm = SearchArraysDataModule(num_layouts=30, include_image=True, batch_size=2)
+    dm.setup()
+    q = [dm.predict_dataloader().dataset[i] for i in range(2)]
+    model = EccNetSearchModel("eccnet", weights="random", seed=0, natural={"num_fix": 2, "ior_size": 32,
+                                                                          "oracle_size": 32})
+    assert model.skip_reason(q[0]) is None
+    m = target_box_mask(q[0]["boxes"], int(q[0]["target_index"]), (450, 837), q[0]["image_size"])
+    x0, y0, x1, y1 = q[0]["boxes"][int(q[0]["target_index"])].tolist()
+    assert m.sum() > 0 and m[int((y0 + y1) / 2), int((x0 + x1) / 2)] and not m[0:int(y0) - 1].any()
+    out = model.predict_scanpaths(collate_samples(q)).to_list()
+    assert len(out) == 2 and all(1 <= len(s) <= 2 and s.image_size == tuple(q[0]["image_size"]) for s in out)

@@ -302,8 +302,9 @@ function makePlayer(stim, idx){
   function background(){
     ctx.fillStyle="#ececec"; ctx.fillRect(0,0,cv.width,cv.height);
     if (imgOk) ctx.drawImage(img,0,0,cv.width,cv.height);
-    else if (stim.boxes){ stim.boxes.forEach((b,i)=>{ ctx.strokeStyle="#999"; ctx.strokeRect(b[0]*scale,b[1]*scale,b[2]*scale,b[3]*scale);
-      if (i===stim.target_index){ctx.fillStyle="rgba(255,200,0,0.35)"; ctx.fillRect(b[0]*scale,b[1]*scale,b[2]*scale,b[3]*scale);} }); }
+    else if (stim.boxes){ stim.boxes.forEach((b,i)=>{ const w=(b[2]-b[0])*scale, h=(b[3]-b[1])*scale;  // (x0, y0, x1, y1)
+      ctx.strokeStyle="#999"; ctx.strokeRect(b[0]*scale,b[1]*scale,w,h);
+      if (i===stim.target_index){ctx.fillStyle="rgba(255,200,0,0.35)"; ctx.fillRect(b[0]*scale,b[1]*scale,w,h);} }); }
     if (stim.bbox){ const b=stim.bbox; ctx.strokeStyle="#ffcc00"; ctx.lineWidth=2; ctx.strokeRect(b[0]*scale,b[1]*scale,b[2]*scale,b[3]*scale); ctx.lineWidth=1; }
   }
   function draw(){

@@ -169,13 +169,18 @@ class EccNetSearchModel(ScanpathModel):
         ``extra`` records found and N."""
         if self.baseline is not None:
             raise ValueError(self.skip_reason({}))
-        missing = [k for k in NATURAL_KEYS if k not in batch]
+        missing = [k for k in NATURAL_KEYS if k not in batch and not (k == "gt_mask" and _has_target_box(batch))]
         if missing:
             raise KeyError(f"natural-image eccNET needs batch keys {NATURAL_KEYS}; missing {missing} "
                            "(use data=natural_search)")
         displays = [_to_uint8_hwc(x) for x in batch["image"]]
         targets = [_to_uint8_hwc(x) for x in batch["target_crop"]]
-        gts = [np.asarray(torch.as_tensor(g).cpu(), bool) for g in batch["gt_mask"]]
+        if "gt_mask" in batch:
+            gts = [np.asarray(torch.as_tensor(g).cpu(), bool) for g in batch["gt_mask"]]
+        else:  # object layouts: the target's box is the oracle mask
+            gts = [target_box_mask(batch["boxes"][i], int(batch["target_index"][i]), d.shape[:2],
+                                   batch["image_size"][i] if batch.get("image_size") is not None else None)
+                   for i, d in enumerate(displays)]
         results = natural_search(self.net, displays, targets, gts, self.natural, batch_size=self.batch_size,
                                  skip_background=self.skip_background)
         sizes = batch.get("image_size")
@@ -203,12 +208,30 @@ class EccNetSearchModel(ScanpathModel):
         if self.baseline is not None:
             return (f"{self.variant} is an asymmetry-benchmark baseline (experiment=eccnet_asymmetry); "
                     "it has no natural-image mode")
-        missing = [k for k in NATURAL_KEYS if k not in sample]
+        missing = [k for k in NATURAL_KEYS if k not in sample and not (k == "gt_mask" and _has_target_box(sample))]
         if missing:
-            return (f"natural-image eccNET needs {', '.join(NATURAL_KEYS)} per sample (data=natural_search); "
+            return (f"natural-image eccNET needs {', '.join(NATURAL_KEYS)} (or object boxes with a target index) "
+                    f"per sample (data=natural_search); "
                     f"this dataset lacks {', '.join(missing)}. The asymmetry benchmark runs with "
                     "experiment=eccnet_asymmetry")
         return None
+
+
+def _has_target_box(sample: dict[str, Any]) -> bool:
+    return sample.get("boxes") is not None and sample.get("target_index") is not None
+
+
+def target_box_mask(boxes: Any, target: int, display_hw: tuple[int, int], image_size: Any = None) -> np.ndarray:
+    """The oracle mask of an object layout: the target's box ``(x0, y0, x1, y1)`` (original-frame px)
+    drawn on the display grid."""
+    H, W = int(display_hw[0]), int(display_hw[1])
+    W0, H0 = (int(v) for v in image_size) if image_size is not None else (W, H)
+    x0, y0, x1, y1 = (float(v) for v in torch.as_tensor(boxes)[target].tolist())
+    mask = np.zeros((H, W), bool)
+    c0, r0 = int(np.floor(x0 * W / W0)), int(np.floor(y0 * H / H0))
+    c1, r1 = int(np.ceil(x1 * W / W0)), int(np.ceil(y1 * H / H0))
+    mask[max(r0, 0):min(r1, H), max(c0, 0):min(c1, W)] = True
+    return mask
 
 
 def _to_uint8_hwc(x: Any) -> np.ndarray:
