@@ -100,29 +100,44 @@ def load_finished(cdir: Path, trials: Sequence[Trial], settings: dict[str, Any])
             for i, r in enumerate(recs)]
 
 
-def rt_figure(model_rt: dict[str, dict[int, float]], human: dict[str, Any], model_name: str) -> Any:
-    """RT vs set size, one panel per condition (human vs model), experiments in rows."""
+def rt_figure(model_rt: dict[str, dict[int, float]], human: dict[str, Any], model_name: str,
+              trial_rts: dict[str, tuple[np.ndarray, np.ndarray]] | None = None, note: str = "") -> Any:
+    """RT vs set size, one panel per condition (human vs model), experiments in rows; model points are
+    means over trials with ±1 SEM bars and n per point when the per-trial RTs are given."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     exps = [e for e, pair in EXPERIMENT_PAIRS.items() if any(c in model_rt for c in pair)]
-    fig, axes = plt.subplots(len(exps), 2, figsize=(7.0, 2.1 * len(exps)), squeeze=False)
+    fig, axes = plt.subplots(len(exps), 2, figsize=(7.4, 2.3 * len(exps) + 0.4), squeeze=False)
     for row, e in zip(axes, exps):
         for ax, cond in zip(row, EXPERIMENT_PAIRS[e]):
             if cond in human:
                 h = human[cond]
-                ax.plot(h.set_sizes, h.rt_ms, "o-", color="k", label="human")
+                ax.plot(h.set_sizes, h.rt_ms, "o-", color="k", label="human (digitised means)")
             if cond in model_rt:
                 s = sorted(model_rt[cond])
-                ax.plot(s, [model_rt[cond][k] for k in s], "s--", color="tab:red", label=model_name)
+                mean = [model_rt[cond][k] for k in s]
+                if trial_rts and cond in trial_rts:
+                    rts, sizes = trial_rts[cond]
+                    ns = [int((sizes == k).sum()) for k in s]
+                    sem = [float(rts[sizes == k].std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0 for k, n in zip(s, ns)]
+                    ax.errorbar(s, mean, yerr=sem, fmt="s--", color="tab:red", capsize=2, label=f"{model_name} ±SEM")
+                    for x, y, n in zip(s, mean, ns):
+                        ax.annotate(f"n={n}", (x, y), textcoords="offset points", xytext=(3, 4), fontsize=5,
+                                    color="tab:red")
+                else:
+                    ax.plot(s, mean, "s--", color="tab:red", label=model_name)
             ax.set_title(f"{e}: {cond}", fontsize=8)
             ax.tick_params(labelsize=7)
-            ax.set_xlabel("set size", fontsize=7)
+            ax.set_xlabel("set size (items)", fontsize=7)
             ax.set_ylabel("RT (ms)", fontsize=7)
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=2, frameon=False)
+    if note:
+        fig.suptitle(note, fontsize=8, color="darkred")
+    fig.tight_layout(rect=(0, 0.04, 1, 0.97 if note else 1))
     return fig
 
 
@@ -248,7 +263,10 @@ def run_asymmetry(
                "f_tests": ftests, "slopes": slopes, "seed": seed, "n_trials": total,
                "max_trials_per_size": max_trials_per_size, "num_fix_cap": num_fix_cap, "seconds": total_s}
     atomic_write_json(out / "asymmetry_index.json", payload)
-    fig = rt_figure(model_rt, human, name)
+    untrained = getattr(model, "weights", None) == "random" and not getattr(model, "weights_path", None)
+    fig = rt_figure(model_rt, human, name, trial_rts,
+                    note=f"{name}: untrained (random weights): its asymmetry says nothing about the published model"
+                    if untrained else "")
     atomic_save_figure(fig, out / "figures" / "rt_vs_set_size.png", dpi=110)
     import matplotlib.pyplot as plt
 

@@ -95,14 +95,15 @@ def _figure(summary: dict[str, dict], path: Path) -> None:
 
     from scanpath.io.atomic import atomic_save_figure
 
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    bars = [(f"{n} ({t})", r["steps_to_success_hist"]) for n, s in summary.items() for t, r in s.items()]
+    fig, ax = plt.subplots(figsize=(10, 3.5))
+    bars = [(f"{n} ({t}, n={r['n']} episodes, success {r['success']:.1f}%)", r["steps_to_success_hist"])
+            for n, s in summary.items() for t, r in s.items()]
     width = 0.8 / max(len(bars), 1)
     for k, (label, h) in enumerate(bars):
         ax.bar(np.arange(len(h)) + k * width, h, width=width, label=label)
-    ax.set_xlabel("steps to success")
+    ax.set_xlabel("steps to success (only successful episodes)")
     ax.set_ylabel("episodes")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     atomic_save_figure(fig, path, dpi=100)
     plt.close(fig)
