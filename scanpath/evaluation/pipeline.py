@@ -289,7 +289,14 @@ def evaluate_models(
     predictions: dict[str, list[Scanpath]] = {}
     first_model = True
     for e in runnable:
-        preds = predict(e.model, datamodule, device=device, progress=progress)
+        try:
+            preds = predict(e.model, datamodule, device=device, progress=progress)
+        except Exception as exc:  # leaderboards report a model that fails on this data instead of stopping
+            if not (skip_models and e.role == "model"):
+                raise
+            skipped[e.name] = f"failed while predicting: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:240]}"
+            log.warning("skipping %s: %s", e.name, skipped[e.name])
+            continue
         log.info("scoring %s (%d predictions)", e.name, len(preds))
         spi = int(getattr(e.model, "samples_per_stimulus", 1))
         rows[e.name] = {**e.extra, "role": e.role, "config": e.config_key, "checkpoint": e.checkpoint,

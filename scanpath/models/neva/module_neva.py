@@ -129,6 +129,11 @@ class NevaModule(ScanpathModel):
 
     # ------------------------------------------------------------------ prediction
     @torch.no_grad()
+    def skip_reason(self, sample: dict[str, Any]) -> str | None:
+        if "clip_image" not in sample and "image" not in sample:
+            return "needs the stimulus image ('clip_image' or 'image'); this dataset serves none (layout-only?)"
+        return None
+
     def predict_scanpaths(self, batch: dict[str, Any]) -> ScanpathBatch:
         x, geom = self.inputs(batch)
         fix = self.net.rollout(x)
