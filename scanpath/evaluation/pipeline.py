@@ -122,11 +122,18 @@ def dataset_settings(datamodule: Any, humans: Sequence[Scanpath]) -> dict[str, A
     """What identifies the evaluated data: name, synthetic flag, key, file and test-set hashes."""
     files = getattr(datamodule, "annotations", None)
     files = [files] if isinstance(files, (str, Path)) else list(files or [])
-    key = getattr(datamodule, "eval_key", "stimulus")
+    return dataset_settings_of(getattr(datamodule, "name", type(datamodule).__name__), humans,
+                               getattr(datamodule, "eval_key", "stimulus"), files=files,
+                               synthetic=bool(getattr(datamodule, "synthetic", False)))
+
+
+def dataset_settings_of(name: str, humans: Sequence[Scanpath], key: str, *, files: Sequence[Any] = (),
+                        synthetic: bool = False, split: str = "test") -> dict[str, Any]:
+    """:func:`dataset_settings` for data given as files (``scanpath.score``) rather than a datamodule."""
     return {
-        "dataset": getattr(datamodule, "name", type(datamodule).__name__),
-        "synthetic": bool(getattr(datamodule, "synthetic", False)),
-        "split": "test",
+        "dataset": name,
+        "synthetic": synthetic,
+        "split": split,
         "eval_key": key,
         "coordinates": "pixels of the original stimulus (degrees yaw/pitch for 360°)",
         "test_file_sha256": {str(f): file_sha256(f) for f in files if file_sha256(f)} or None,
