@@ -84,6 +84,11 @@ def test_coco_search18_preset_completes_with_baselines_without_durations(tmp_pat
     assert math.isfinite(human["value"])
     md = (tmp_path / "out" / "metrics.md").read_text()
     assert "metric scanmatch_t50 skipped for" in md and "fixation durations" in md
+    head = next(line for line in md.splitlines() if line.startswith("| row"))
+    col = [c.strip() for c in head.split("|")].index(next(c.strip() for c in head.split("|")
+                                                           if c.strip().startswith("scanmatch_t50")))
+    base_line = next(line for line in md.splitlines() if line.startswith("| Center bias"))
+    assert [c.strip() for c in base_line.split("|")][col] == "nan"
     html = (tmp_path / "out" / "report.html").read_text()
     assert "metric_notes" in html or "skipped for" in html
 

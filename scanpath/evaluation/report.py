@@ -176,6 +176,8 @@ def format_rows(rows: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], dict[
             res = (row.get("metrics") or {}).get(entry)
             if res is None:
                 cells[title] = "–"
+            elif res.get("skipped_reason"):  # could not apply: NaN, the reason is in the notes
+                cells[title] = "nan"
             else:
                 cells[title] = fmt_value(res.get("value") if dim is None else (res.get("values") or {}).get(dim))
         out[label] = cells
