@@ -145,7 +145,7 @@ def score(
                "n_predictions": len(preds), "metrics": score_predictions(name, preds, hum, cfg, key)}}
     if human_consistency:
         rows[HUMAN_ROW] = human_row(hum, cfg, key)
-    settings = {**dataset_settings_of(hmeta.get("path") or "humans", hum, key,
+    settings = {**dataset_settings_of(Path(hmeta["path"]).name if hmeta.get("path") else "humans", hum, key,
                                       files=[p for p in (hmeta.get("path"), pmeta.get("path")) if p], split="as given"),
                 "protocol": "score", "metrics_preset": str(metrics) if not isinstance(metrics, Mapping) else "custom",
                 "predictions_frame": list(preds[0].image_size) if preds[0].image_size else None,
