@@ -24,6 +24,7 @@ from scanpath.evaluation.report import (
     SYNTHETIC_BANNER,
     EvaluationResult,
     dropped_columns,
+    skipped_metrics,
     format_rows,
     json_clean,
     table_columns,
@@ -147,6 +148,7 @@ def page_data(result: EvaluationResult, stimuli: Sequence[Mapping[str, Any]], ru
     title = f"{result.settings.get('dataset')} — {result.settings.get('protocol', 'plain')} protocol"
     return json_clean({"title": title, "synthetic": bool(result.settings.get("synthetic")),
                        "column_notes": dropped_columns(result.rows),
+                       "metric_notes": skipped_metrics(result.rows),
                        "untrained": sorted(n for n, r in result.rows.items() if r.get("untrained")),
                        "banner": SYNTHETIC_BANNER, "columns": columns, "higher": higher, "rows": rows,
                        "settings": result.settings, "skipped": result.skipped, "sections": result.sections,
@@ -263,6 +265,7 @@ function renderTable(){
 renderTable();
 const sk = document.getElementById("skipped");
 for (const k in DATA.column_notes) sk.appendChild(el("div",{},"column "+k+" not shown: "+DATA.column_notes[k]));
+for (const k in DATA.metric_notes) sk.appendChild(el("div",{},"metric "+k+" "+DATA.metric_notes[k]));
 for (const k in DATA.skipped) sk.appendChild(el("div",{},"skipped "+k+": "+DATA.skipped[k]));
 const secs = document.getElementById("sections");
 for (const k in DATA.sections){ secs.appendChild(el("h2",{},k)); secs.appendChild(el("pre",{class:"settings"},DATA.sections[k])); }

@@ -122,11 +122,18 @@ def dataset_settings(datamodule: Any, humans: Sequence[Scanpath]) -> dict[str, A
     """What identifies the evaluated data: name, synthetic flag, key, file and test-set hashes."""
     files = getattr(datamodule, "annotations", None)
     files = [files] if isinstance(files, (str, Path)) else list(files or [])
-    key = getattr(datamodule, "eval_key", "stimulus")
+    return dataset_settings_of(getattr(datamodule, "name", type(datamodule).__name__), humans,
+                               getattr(datamodule, "eval_key", "stimulus"), files=files,
+                               synthetic=bool(getattr(datamodule, "synthetic", False)))
+
+
+def dataset_settings_of(name: str, humans: Sequence[Scanpath], key: str, *, files: Sequence[Any] = (),
+                        synthetic: bool = False, split: str = "test") -> dict[str, Any]:
+    """:func:`dataset_settings` for data given as files (``scanpath.score``) rather than a datamodule."""
     return {
-        "dataset": getattr(datamodule, "name", type(datamodule).__name__),
-        "synthetic": bool(getattr(datamodule, "synthetic", False)),
-        "split": "test",
+        "dataset": name,
+        "synthetic": synthetic,
+        "split": split,
         "eval_key": key,
         "coordinates": "pixels of the original stimulus (degrees yaw/pitch for 360°)",
         "test_file_sha256": {str(f): file_sha256(f) for f in files if file_sha256(f)} or None,
@@ -226,6 +233,22 @@ def skip_reason(model: Any, sample: Mapping[str, Any]) -> str | None:
     return fn(dict(sample)) if callable(fn) else None
 
 
+def score_predictions(name: str, preds: Sequence[Scanpath], humans: Sequence[Scanpath],
+                      metrics: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """``score_scanpaths`` for one model's predictions; a bad prediction raises naming the model (it is
+    not a record of the user's file). Metrics the predictions cannot support come back skipped."""
+    from scanpath.errors import ScanpathDataError
+    from scanpath.metrics import score_scanpaths
+
+    try:
+        return score_scanpaths(preds, humans, metrics, key=key)
+    except ScanpathDataError as exc:
+        if exc.file is not None:  # the human data: the user's file, named as it is
+            raise
+        raise ScanpathDataError(f"{exc.message} (a prediction of model {name!r}, not a record of the data file)",
+                                record=f"model {name}: {exc.record}", field=exc.field) from exc
+
+
 def human_row(humans: Sequence[Scanpath], metrics: Mapping[str, Any], key: str) -> dict[str, Any]:
     """The human-consistency row (leave one subject out)."""
     from scanpath.metrics import human_consistency
@@ -262,8 +285,6 @@ def evaluate_models(
 
     A model that cannot run on the data raises, unless ``skip_models`` (leaderboards): then it is listed
     under ``skipped`` with the reason, as baselines always are."""
-    from scanpath.metrics import score_scanpaths
-
     out = Path(out_dir)
     metrics = json_clean(metrics) or {}
     datamodule.prepare_data()
@@ -301,7 +322,7 @@ def evaluate_models(
         spi = int(getattr(e.model, "samples_per_stimulus", 1))
         rows[e.name] = {**e.extra, "role": e.role, "config": e.config_key, "checkpoint": e.checkpoint,
                         "samples_per_image": spi, "n_predictions": len(preds),
-                        "metrics": score_scanpaths(preds, humans, metrics, key=key)}
+                        "metrics": score_predictions(e.name, preds, humans, metrics, key)}
         predictions[e.name] = preds
         if write_files:
             if e.role == "model" and first_model:

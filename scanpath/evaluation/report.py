@@ -132,7 +132,10 @@ def dropped_columns(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     for title, entry, dim in _all_columns(rows):
         vals = [_cell(r, entry, dim) for r in rows.values()]
         if all(v is None for v in vals):
-            out[title] = "no finite value in any row (the data or the predictions lack what it needs)"
+            reasons = {str(r["metrics"][entry]["skipped_reason"]) for r in rows.values()
+                       if (r.get("metrics") or {}).get(entry, {}).get("skipped_reason")}
+            out[title] = ("skipped in every row: " + "; ".join(sorted(reasons)) if reasons and len(reasons) == 1
+                          else "no finite value in any row (the data or the predictions lack what it needs)")
         elif dim is not None and len(rows) > 1 and all(_cell(r, entry, dim) == _cell(r, entry, None)
                                                        for r in rows.values()):
             out[title] = f"equal to {entry} in every row"
@@ -173,6 +176,8 @@ def format_rows(rows: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], dict[
             res = (row.get("metrics") or {}).get(entry)
             if res is None:
                 cells[title] = "–"
+            elif res.get("skipped_reason"):  # could not apply: NaN, the reason is in the notes
+                cells[title] = "nan"
             else:
                 cells[title] = fmt_value(res.get("value") if dim is None else (res.get("values") or {}).get(dim))
         out[label] = cells
@@ -190,9 +195,26 @@ def settings_footer(settings: Mapping[str, Any], skipped: Mapping[str, str]) -> 
     return "\n".join(lines)
 
 
+def skipped_metrics(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """``{metric entry: "rows a, b: reason"}`` for metrics that could not apply to some rows (their
+    ``skipped_reason``, e.g. durations the predictions lack); one line per entry and reason."""
+    by: dict[tuple[str, str], list[str]] = {}
+    for name, row in rows.items():
+        for entry, res in (row.get("metrics") or {}).items():
+            if res.get("skipped_reason"):
+                by.setdefault((str(entry), str(res["skipped_reason"])), []).append(str(name))
+    out: dict[str, str] = {}
+    for (entry, why), names in by.items():
+        line = f"skipped for {', '.join(names)}: {why}"
+        out[entry] = f"{out[entry]}; {line}" if entry in out else line
+    return out
+
+
 def column_notes(rows: Mapping[str, Mapping[str, Any]]) -> str:
-    """One line per dropped column (markdown list)."""
-    return "\n".join(f"- column {t} not shown: {why}" for t, why in dropped_columns(rows).items())
+    """One line per dropped column and per skipped metric (markdown list)."""
+    lines = [f"- column {t} not shown: {why}" for t, why in dropped_columns(rows).items()]
+    lines += [f"- metric {e} {why} (NaN in the table, null in metrics.json)" for e, why in skipped_metrics(rows).items()]
+    return "\n".join(lines)
 
 
 def _title(settings: Mapping[str, Any]) -> str:

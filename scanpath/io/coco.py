@@ -5,22 +5,31 @@ Format (docs/metrics.md §3): a JSON list of records
 length, fixOnTarget, correct, split}`` (``RT`` optional; free-viewing records lack task, condition
 and bbox). The reader requires ``len(X) == len(Y) == len(T) == length`` and raises
 :class:`~scanpath.errors.ScanpathDataError` naming the file, the record index and the key.
+``T: null`` (or ``T`` absent on a record the sidecar lists in ``no_duration_records``) means no
+durations. Prediction files (``read_coco_json(..., predictions=True)`` / :func:`read_predictions`:
+ours, HAT's ``predictions_TP.json``, Gazeformer's, IRL's) need only ``name``, ``X`` and ``Y``:
+``subject``, ``T`` and ``length`` are optional there, every other key is kept in ``extra``.
 
 Mapping to :class:`~scanpath.types.Scanpath`: ``name`` → ``stimulus``, ``X``/``Y`` → ``x``/``y``,
 ``T`` → ``duration``; ``subject``, ``task``, ``condition`` as they are; every other key (``bbox``,
 ``fixOnTarget``, ``correct``, ``split``, ``RT``, unknown keys) goes to ``extra`` and is written back
 unchanged, so ``write → read`` preserves every key. Two framework keys make the round trip lossless:
 ``fixation_extra`` (per-fixation arrays such as OAT's object index) and ``image_size`` (only when
-the records do not share one frame). Records without durations are written with ``T`` = zeros (the
-format needs ``T``) and the sidecar lists them, so reading the pair back gives ``duration=None``.
+the records do not share one frame). Records without durations are written without ``T`` (never zeros)
+and the sidecar lists them, so reading the pair back gives ``duration=None``. ``frame=(W, H)`` on the
+writers rescales coordinates (and the target box) into that frame (HAT/Gazeformer evaluate in 512×320,
+IRL in 512×320, older code in 512×384) and records it in the sidecar; ``correct`` on predictions is
+computed from the target box (a fixation inside it), absent without a box.
 
 The sidecar ``<file>.meta.json`` holds ``frame`` ([W, H] shared by all records, or null),
 ``model``, ``checkpoint``, ``sampling``, ``samples_per_image``, ``durations_predicted`` and
-``no_duration_records`` (indices written with zero T), plus anything the caller adds.
+``no_duration_records`` (indices written without T), ``source_frames`` (the frames before ``frame=``
+rescaled them), plus anything the caller adds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -37,6 +46,8 @@ from scanpath.types import INVALID_POLICIES, Scanpath, scanpath_key
 COCO_FRAME: tuple[int, int] = (1680, 1050)
 CONDITIONS = ("present", "absent", "freeview")
 REQUIRED_KEYS = ("name", "subject", "X", "Y", "T", "length")
+#: What a predictions file must hold (HAT / Gazeformer / IRL write no subject, some no T or length).
+PREDICTION_REQUIRED_KEYS = ("name", "X", "Y")
 #: Keys mapped onto Scanpath fields (everything else is kept in ``Scanpath.extra``).
 _CORE_KEYS = {"name", "subject", "task", "condition", "X", "Y", "T", "length", "fixation_extra", "image_size"}
 _FIELD_TO_KEY = {"x": "X", "y": "Y", "duration": "T"}
@@ -107,30 +118,38 @@ def parse_record(
     has_duration: bool = True,
     invalid_policy: str = "error",
     fix_length_mismatch: str | None = None,
+    predictions: bool = False,
 ) -> Scanpath:
-    """One interchange record → :class:`Scanpath` (checks described in the module docstring)."""
+    """One interchange record → :class:`Scanpath` (checks described in the module docstring).
+
+    ``predictions``: a model's record — ``subject``, ``T`` and ``length`` may be absent."""
     if not isinstance(rec, dict):
         raise ScanpathDataError(f"record must be a JSON object, got {type(rec).__name__}", file=file, record=index)
-    for key in REQUIRED_KEYS:
-        if key not in rec:
+    for key in PREDICTION_REQUIRED_KEYS if predictions else REQUIRED_KEYS:
+        if key not in rec and not (key == "T" and not has_duration):
             raise ScanpathDataError("required key is missing", file=file, record=index, field=key)
     name = rec["name"]
     if not isinstance(name, str) or not name:
         raise ScanpathDataError(f"must be a non-empty string, got {name!r}", file=file, record=index, field="name")
-    subject = rec["subject"]
-    if not (isinstance(subject, str) or (isinstance(subject, int) and not isinstance(subject, bool))):
+    subject = rec.get("subject")
+    if not (isinstance(subject, str) or (isinstance(subject, int) and not isinstance(subject, bool))
+            or (subject is None and predictions)):
         raise ScanpathDataError(f"must be an int or a string, got {subject!r}", file=file, record=index, field="subject")
-    length = rec["length"]
-    if not isinstance(length, int) or isinstance(length, bool) or length < 0:
-        raise ScanpathDataError(f"must be a non-negative int, got {length!r}", file=file, record=index, field="length")
     xs = _numbers(rec, "X", file, index)
     ys = _numbers(rec, "Y", file, index)
-    ts = _numbers(rec, "T", file, index)
+    length = rec.get("length", len(xs) if predictions else None)
+    if not isinstance(length, int) or isinstance(length, bool) or length < 0:
+        raise ScanpathDataError(f"must be a non-negative int, got {length!r}", file=file, record=index, field="length")
+    if rec.get("T") is None:  # explicit null / absent where allowed: no durations
+        has_duration = False
+        ts = list(xs[:length]) if len(xs) >= length else list(xs)
+    else:
+        ts = _numbers(rec, "T", file, index)
     if fix_length_mismatch not in (None, "truncate_T"):
         raise ValueError(f"fix_length_mismatch must be None or 'truncate_T', got {fix_length_mismatch!r}")
     if fix_length_mismatch == "truncate_T" and len(xs) == len(ys) == length < len(ts):
         ts = ts[:length]  # old COCO-Search18 test.json: X/Y cut at the target, T not (docs/metrics.md §6)
-    for key, vals in (("X", xs), ("Y", ys), ("T", ts)):
+    for key, vals in (("X", xs), ("Y", ys)) + ((("T", ts),) if has_duration else ()):
         if len(vals) != length:
             raise ScanpathDataError(
                 f"has {len(vals)} values but length is {length} (len(X)={len(xs)}, len(Y)={len(ys)}, len(T)={len(ts)})",
@@ -212,13 +231,15 @@ def read_coco_json(
     image_size: tuple[int, int] | None = None,
     invalid_policy: str = "error",
     fix_length_mismatch: str | None = None,
+    predictions: bool = False,
 ) -> list[Scanpath]:
     """Read an interchange JSON file into a list of :class:`Scanpath`.
 
     ``image_size`` (W, H) is the frame used for the out-of-image check; default: a record's
     ``image_size`` key, else the sidecar's ``frame``, else :data:`COCO_FRAME` (1680×1050).
     ``invalid_policy`` is ``"error" | "clip" | "drop"`` (see :mod:`scanpath.types`);
-    ``fix_length_mismatch="truncate_T"`` accepts old files whose T is longer than X/Y.
+    ``fix_length_mismatch="truncate_T"`` accepts old files whose T is longer than X/Y;
+    ``predictions=True`` reads a model's file (``subject``, ``T``, ``length`` optional).
     """
     path = Path(path)
     if invalid_policy not in INVALID_POLICIES:
@@ -238,9 +259,16 @@ def read_coco_json(
             has_duration=i not in no_dur,
             invalid_policy=invalid_policy,
             fix_length_mismatch=fix_length_mismatch,
+            predictions=predictions,
         )
         for i, rec in enumerate(records)
     ]
+
+
+def read_predictions(path: str | Path, *, image_size: tuple[int, int] | None = None,
+                     invalid_policy: str = "error") -> list[Scanpath]:
+    """A predictions file (ours, HAT's, Gazeformer's, IRL's): :func:`read_coco_json` with ``predictions=True``."""
+    return read_coco_json(path, image_size=image_size, invalid_policy=invalid_policy, predictions=True)
 
 
 # ----------------------------------------------------------------------------------------- writing
@@ -263,7 +291,9 @@ def _jsonable(v: Any) -> Any:
 
 def scanpath_to_record(s: Scanpath, *, write_image_size: bool = False) -> dict[str, Any]:
     """One :class:`Scanpath` → interchange record (inverse of :func:`parse_record`)."""
-    rec: dict[str, Any] = {"name": s.stimulus, "subject": _jsonable(s.subject)}
+    rec: dict[str, Any] = {"name": s.stimulus}
+    if s.subject is not None:
+        rec["subject"] = _jsonable(s.subject)
     if s.task is not None:
         rec["task"] = s.task
     if s.condition is not None:
@@ -274,7 +304,8 @@ def scanpath_to_record(s: Scanpath, *, write_image_size: bool = False) -> dict[s
         rec[k] = _jsonable(v)
     rec["X"] = [float(v) for v in s.x]
     rec["Y"] = [float(v) for v in s.y]
-    rec["T"] = [float(v) for v in s.duration] if s.duration is not None else [0.0] * len(s)
+    if s.duration is not None:  # no durations: no T (never zeros)
+        rec["T"] = [float(v) for v in s.duration]
     rec["length"] = len(s)
     if s.fixation_extra:
         rec["fixation_extra"] = {k: _jsonable(np.asarray(v)) for k, v in s.fixation_extra.items()}
@@ -283,11 +314,49 @@ def scanpath_to_record(s: Scanpath, *, write_image_size: bool = False) -> dict[s
     return rec
 
 
+def in_frame(s: Scanpath, frame: tuple[int, int]) -> Scanpath:
+    """``s`` rescaled into ``frame`` (W, H), its target box (``extra['bbox']``) too."""
+    if s.image_size is None:
+        raise ScanpathDataError("cannot write in another frame without image_size", record=s.stimulus,
+                                field="image_size")
+    sx, sy = frame[0] / s.image_size[0], frame[1] / s.image_size[1]
+    out = s.rescaled((int(frame[0]), int(frame[1])))
+    bbox = s.extra.get("bbox")
+    if bbox is not None:
+        bx, by, bw, bh = (float(v) for v in bbox)
+        out = dataclasses.replace(out, extra={**s.extra, "bbox": [bx * sx, by * sy, bw * sx, bh * sy]})
+    return out
+
+
+def parse_frame(frame: Any) -> tuple[int, int] | None:
+    """``"512x320"`` / ``[512, 320]`` / None → (W, H) or None."""
+    if frame is None:
+        return None
+    if isinstance(frame, str):
+        parts = frame.lower().replace("×", "x").split("x")
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+            raise ValueError(f"frame must be WxH (e.g. 512x320), got {frame!r}")
+        frame = parts
+    w, h = (int(v) for v in frame)
+    if w < 1 or h < 1:
+        raise ValueError(f"frame must be positive, got {frame!r}")
+    return w, h
+
+
 def write_coco_json(
-    path: str | Path, scanpaths: Sequence[Scanpath], meta: Mapping[str, Any] | None = None
+    path: str | Path, scanpaths: Sequence[Scanpath], meta: Mapping[str, Any] | None = None,
+    *, frame: Any = None,
 ) -> Path:
-    """Write scanpaths as interchange records plus the sidecar, both atomically. Returns ``path``."""
+    """Write scanpaths as interchange records plus the sidecar, both atomically. Returns ``path``.
+
+    ``frame`` (``(W, H)`` or ``"WxH"``): rescale every scanpath (and its target box) into that frame
+    first, as HAT / Gazeformer (512×320) or older IRL code (512×384) read their files."""
     path = Path(path)
+    target = parse_frame(frame)
+    source_frames = None
+    if target is not None:
+        source_frames = sorted({tuple(s.image_size) for s in scanpaths if s.image_size is not None})
+        scanpaths = [in_frame(s, target) for s in scanpaths]
     sizes = {s.image_size for s in scanpaths}
     frame = next(iter(sizes)) if len(sizes) == 1 else None
     per_record_size = len(sizes) > 1
@@ -303,6 +372,8 @@ def write_coco_json(
         "no_duration_records": no_dur,
         "n_records": len(records),
     }
+    if source_frames is not None:
+        side["source_frames"] = [list(f) for f in source_frames]
     side.update(_jsonable(dict(meta or {})))
     atomic_write_json(path, records)
     atomic_write_json(sidecar_path(path), side)
@@ -321,7 +392,9 @@ def prediction_records(
 
     ``subject`` = 1-based sample index per key (kept when the model set an int), ``split`` = "test",
     ``bbox`` copied from the first human record of the same key, ``fixOnTarget`` = any fixation
-    strictly inside the box, ``correct`` = 1; task/condition filled from the human record if missing.
+    strictly inside the box, ``correct`` = ``int(fixOnTarget)`` when there is a box (the model found
+    the target; absent without one — never a hard-coded 1); task/condition filled from the human record
+    if missing.
     """
     by_key: dict[str, Scanpath] = {}
     for h in humans:
@@ -335,10 +408,11 @@ def prediction_records(
         extra = dict(p.extra)
         bbox = human.extra.get("bbox") if human is not None else None
         bbox = bbox if bbox is not None else extra.get("bbox")
+        extra.pop("correct", None)
         if bbox is not None:
             extra["bbox"] = [float(v) for v in bbox]
             extra["fixOnTarget"] = _inside(p.x, p.y, bbox)
-        extra["correct"] = 1
+            extra["correct"] = int(extra["fixOnTarget"])
         extra["split"] = "test"
         subject = p.subject if isinstance(p.subject, int) and not isinstance(p.subject, bool) else counters[k]
         out.append(
@@ -369,8 +443,10 @@ def write_predictions(
     sampling: str | None = None,
     samples_per_image: int | None = None,
     extra_meta: Mapping[str, Any] | None = None,
+    frame: Any = None,
 ) -> Path:
-    """Write ``predictions.json`` + sidecar (used for every model's predictions in evaluate.py)."""
+    """Write ``predictions.json`` + sidecar (used for every model's predictions in evaluate.py);
+    ``frame`` as in :func:`write_coco_json` (e.g. ``(512, 320)`` for HAT's evaluation)."""
     recs = prediction_records(predictions, humans, key)
     meta = {
         "model": model,
@@ -379,7 +455,7 @@ def write_predictions(
         "samples_per_image": samples_per_image,
         **dict(extra_meta or {}),
     }
-    return write_coco_json(path, recs, meta)
+    return write_coco_json(path, recs, meta, frame=frame)
 
 
 def is_finite_number(v: Any) -> bool:

@@ -121,6 +121,7 @@ def _group_stats(scanpaths, key):
     dim_higher_is_better={},
     human_fn=_oat_delta_human,
     description="OAT behavioural Δ (found, length, search, refix, revisit)",
+    needs=("objects",),
 )
 def _oat_delta(predictions, humans, key, params):
     m, n = _group_stats(predictions, key)

@@ -26,7 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from scanpath.errors import ScanpathDataError
 from scanpath.metrics.labelers import check_finite
+from scanpath.metrics.requirements import NEED_FIELDS, skipped_entry, unmet_reason
 from scanpath.metrics.registry import MetricSpec, resolve
 from scanpath.types import Scanpath, scanpath_key
 
@@ -224,10 +226,20 @@ def score_scanpaths(
     for entry, p in metrics.items():
         spec, params = resolve(entry, p)
         _check_inputs(list(predictions) + list(humans), needs_xy=params.get("labeler") != "object")
-        if spec.kind == "pair":
-            out[entry] = _score_pairs(spec, params, predictions, humans, key, loso=False)
-        else:
-            out[entry] = _finish_result(spec.fn(list(predictions), list(humans), key, params), spec, params)
+        why = unmet_reason(spec, params, {"predictions": predictions, "human scanpaths": humans})
+        if why is None:
+            try:
+                if spec.kind == "pair":
+                    out[entry] = _score_pairs(spec, params, predictions, humans, key, loso=False)
+                else:
+                    out[entry] = _finish_result(spec.fn(list(predictions), list(humans), key, params), spec, params)
+                continue
+            except ScanpathDataError as exc:  # a need the spec did not declare
+                if exc.field not in NEED_FIELDS:
+                    raise
+                why = exc.message
+        warnings.warn(f"metric {entry} skipped: {why}", stacklevel=2)
+        out[entry] = skipped_entry(spec, params, why)
     return out
 
 
@@ -242,16 +254,29 @@ def human_consistency(
     for entry, p in metrics.items():
         spec, params = resolve(entry, p)
         _check_inputs(humans, needs_xy=params.get("labeler") != "object")
-        if spec.kind == "pair":
-            res = _score_pairs(spec, params, humans, humans, key, loso=True)
-            res["loso"] = True
-            out[entry] = res
-        elif spec.human_fn is not None:
-            out[entry] = _finish_result(spec.human_fn(list(humans), key, params), spec, params)
-        else:
-            out[entry] = {"value": float("nan"), "params": _plain(params), "n": 0, "n_nan": 0,
-                          "note": "no human consistency defined for this metric"}
+        why = unmet_reason(spec, params, {"human scanpaths": humans})
+        if why is None:
+            try:
+                out[entry] = _human_entry(spec, params, humans, key)
+                continue
+            except ScanpathDataError as exc:
+                if exc.field not in NEED_FIELDS:
+                    raise
+                why = exc.message
+        out[entry] = skipped_entry(spec, params, why)
     return out
+
+
+def _human_entry(spec: MetricSpec, params: dict[str, Any], humans: Sequence[Scanpath], key: str) -> dict:
+    """One metric of the human row (leave one subject out)."""
+    if spec.kind == "pair":
+        res = _score_pairs(spec, params, humans, humans, key, loso=True)
+        res["loso"] = True
+        return res
+    if spec.human_fn is not None:
+        return _finish_result(spec.human_fn(list(humans), key, params), spec, params)
+    return {"value": float("nan"), "params": _plain(params), "n": 0, "n_nan": 0,
+            "note": "no human consistency defined for this metric"}
 
 
 __all__ = ["score_scanpaths", "human_consistency", "pair_indices"]

@@ -49,10 +49,19 @@ def nss(sal: np.ndarray, fix: np.ndarray, ddof: int = 1) -> float:
     return float(z[yi, xi].mean()) if len(yi) else float("nan")
 
 
-def auc_judd(sal: np.ndarray, fix: np.ndarray, jitter_seed: int | None = None) -> float:
-    """AUC-Judd: thresholds at the saliency of each fixation; tp = i/Nf, fp = (#{P ≥ thr} − i)/(Npix − Nf)."""
+def auc_judd(sal: np.ndarray, fix: np.ndarray, jitter_seed: int | None = 0, *, jitter: bool = True) -> float:
+    """AUC-Judd: thresholds at the saliency of each fixation; tp = i/Nf, fp = (#{P ≥ thr} − i)/(Npix − Nf).
+
+    ``jitter`` (default, as the MIT benchmark code and pysaliency): the map is min-max scaled to
+    [0, 1] and U(0, 1)·10⁻⁷ noise (seeded, ``jitter_seed``) added, so tied pixels — the exact zeros of
+    a sparse fixation-density map — are ranked at random instead of all counted above every tied
+    fixation (which drives the AUC of sparse maps towards 0). ``jitter=False`` (or
+    ``jitter_seed=None``) scores the map as it is (values of scanpath ≤ 0.1).
+    """
     sal = np.asarray(sal, dtype=np.float64)
-    if jitter_seed is not None:
+    if jitter and jitter_seed is not None:
+        rng_ = sal.max() - sal.min()
+        sal = (sal - sal.min()) / rng_ if rng_ > 0 else np.zeros_like(sal)
         sal = sal + np.random.default_rng(jitter_seed).random(sal.shape) / 1e7
     yi, xi = _fix_idx(fix, sal.shape)
     nf = len(yi)
@@ -162,7 +171,7 @@ def info_gain(p: np.ndarray, baseline: np.ndarray, fix: np.ndarray) -> float:
 
 
 # -------------------------------------------------------- registry entries (@metric): fixation maps
-SAL_DIMS = ("cc", "kld", "sim", "nss", "auc_judd", "auc_borji", "sauc")
+SAL_DIMS = ("cc", "kld", "sim", "nss", "auc_judd", "auc_borji", "sauc", "ig")
 
 
 def _saliency_human(humans, key, params):
@@ -197,9 +206,15 @@ def _sal_scores(pred_xy: np.ndarray, human_xy: np.ndarray, shape, params, other_
     Q = density_map(human_xy, shape, params["sigma"])
     sauc = (auc_shuffled(P, human_xy, other_xy, params["n_splits"], 0.1, params["seed"])
             if len(other_xy) else float("nan"))
+    if params.get("ig_baseline", "others") == "others" and len(other_xy):
+        B = density_map(other_xy, shape, params["sigma"])  # centre prior: the other stimuli's fixations
+    else:
+        B = np.ones(shape)
+    ig = info_gain(P, B, human_xy) if P.sum() > 0 and B.sum() > 0 else float("nan")
     return [cc(P, Q), kld(P, Q), sim(P, Q), nss(P, human_xy, params["ddof"]),
-            auc_judd(P, human_xy, params.get("jitter_seed")),
-            auc_borji(P, human_xy, params["n_splits"], 0.1, params["seed"]), sauc]
+            auc_judd(P, human_xy, params["seed"] if params.get("jitter_seed") is None else params["jitter_seed"],
+                     jitter=bool(params.get("jitter", True))),
+            auc_borji(P, human_xy, params["n_splits"], 0.1, params["seed"]), sauc, ig]
 
 
 def _others(gh: dict, key: str, params) -> np.ndarray:
@@ -217,12 +232,14 @@ def _xy_all(sps, params):
 
 @metric(
     "saliency", "set",
-    {"frame": None, "sigma": 16.0, "ddof": 1, "jitter_seed": None, "n_splits": 100, "seed": 0},
+    {"frame": None, "sigma": 16.0, "ddof": 1, "jitter": True, "jitter_seed": None, "n_splits": 100, "seed": 0,
+     "ig_baseline": "others"},
     subdims=SAL_DIMS,
     main="cc",
     human_fn=_saliency_human,
     dim_higher_is_better={d: d != "kld" for d in SAL_DIMS},
-    description="fixation-density map metrics per key (CC, KLD, SIM, NSS, AUC-Judd, AUC-Borji, sAUC)",
+    description="fixation-density map metrics per key (CC, KLD, SIM, NSS, AUC-Judd (jittered, seeded), AUC-Borji, "
+                "sAUC, IG in bits vs the other stimuli's human fixation density or uniform: ig_baseline)",
 )
 def _saliency(predictions, humans, key, params):
     from scanpath.types import group_by_stimulus

@@ -48,6 +48,9 @@ class MetricSpec:
     #: Direction of each sub-dimension where it differs from the metric's (None = no direction, e.g. raw
     #: statistics); unset = every sub-dimension follows ``higher_is_better``.
     dim_higher_is_better: dict[str, bool | None] | None = None
+    #: What the metric needs from the scanpaths (``durations``, ``bbox``, ``objects`` …): a tuple, or a
+    #: function of the merged params returning one (:mod:`scanpath.metrics.requirements`).
+    needs: tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, ...]] = ()
 
     def dim_directions(self, dims: Any) -> dict[str, bool | None]:
         """``{dim: higher_is_better}`` for the sub-dimensions of a result."""

@@ -83,6 +83,7 @@ def _search_curve(sps, params):
     dim_higher_is_better={"tfp_auc": True, "prob_mismatch": False, "scanpath_ratio": True,
                                           "mean_steps_found": False},
     description="TFP(k), TFP-AUC, probability mismatch, scanpath ratio (target present)",
+    needs=("bbox",),
 )
 def _search_eff(predictions, humans, key, params):
     cm, rm, steps, n = _search_curve(predictions, params)

@@ -416,6 +416,7 @@ def _ss(left, right, li, ri, params):
     "ss_time", "pair",
     {**LABEL_DEFAULTS, "bin_ms": 50.0, "default_duration_ms": None},
     description="SS on strings with each label repeated ⌊T/50 ms⌋ times",
+    needs=lambda p: () if p.get("default_duration_ms") is not None else ("durations",),
 )
 def _ss_time(left, right, li, ri, params):
     a = _timed(_scanpath_labels(left, params), left, params["bin_ms"], "floor", params.get("default_duration_ms"))
@@ -447,6 +448,7 @@ def _ed(left, right, li, ri, params):
                      "default_duration_ms": None, "short_policy": "nan", "temp_bin_truncate_ms": False},
     description="ScanMatch (Cristino et al. 2010), NW on grid bins; NaN for scanpaths of < 3 "
                                 "fixations unless short_policy pad_ones / keep",
+    needs=lambda p: ("durations",) if p.get("temp_bin") and p.get("default_duration_ms") is None else (),
 )
 def _scanmatch(left, right, li, ri, params):
     """ScanMatch on grid bins; ``short_policy`` acts on fixations, before any TempBin repetition."""
@@ -525,6 +527,7 @@ def _distinct_pair_mean(labels: list[np.ndarray]) -> float:
     {**LABEL_DEFAULTS, "frame": None, "timed": False, "bin_ms": 50.0,
                                         "default_duration_ms": None, "dss_scandiff_compat": False},
     description="diversity-aware sequence score SS_HM/(1+|SS_MM−SS_HH|) per key (ScanDiff)",
+    needs=lambda p: ("durations",) if p.get("timed") and p.get("default_duration_ms") is None else (),
 )
 def _dss(predictions, humans, key, params):
     from scanpath.types import group_by_stimulus
