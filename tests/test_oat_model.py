@@ -71,9 +71,16 @@ def test_logits_shape_and_pad_column_equals_readout_bias(table14):
 
 def test_xavier_init_and_pe_gather(table14):
     m = OATModel(table14, appearance="embedding", grid=(6, 14))
-    w = m.head.dec_proj.weight
-    bound = (6 / (w.shape[0] + w.shape[1])) ** 0.5
-    assert w.abs().max() <= bound and w.abs().max() > 0.9 * bound
+    # upstream: two separate Linear(512, 512) pointer layers per side → Xavier bound √(6/1024) = 0.0765
+    # per head (a single draw over the fused (1024, 512) weight would give 0.0625)
+    bound = (6 / (512 + 512)) ** 0.5
+    assert abs(bound - 0.0765) < 1e-4
+    for lin in (m.head.dec_proj, m.head.enc_proj):
+        for h in range(2):
+            w = lin.weight[h * 512 : (h + 1) * 512]
+            assert w.abs().max() <= bound and w.abs().max() > 0.95 * bound
+    enc = m.encoder.layers[0].self_attn.in_proj_weight  # other layers: plain Xavier over the whole weight
+    assert enc.abs().max() <= (6 / sum(enc.shape)) ** 0.5
     pe = m.position_encoding(torch.tensor([2]), torch.tensor([5]), torch.tensor([1]))[0]
     want = torch.cat([table14[2], table14[5], table14[1]])[:256]
     assert torch.equal(pe, want)

@@ -36,7 +36,12 @@ DEFAULT_MAX_LEN = 30
 
 
 def batch_inputs(batch: Mapping[str, Any], device: torch.device | str | None = None) -> OATInputs:
-    """Collated object-layout batch → :class:`OATInputs` (one grid per batch)."""
+    """Collated object-layout batch → :class:`OATInputs` (one grid per batch).
+
+    Trials of one layout (the observers of a search array, the subjects of a collage) share their
+    crops: with ``layout_id`` in the batch the crops are kept once per layout (``layout_index``), so
+    the appearance CNN and the encoder run once per layout/target. A ``target_crop`` that is the
+    layout's own crop of the target (all shipped datamodules) is dropped for the same reason."""
     grids = batch.get("grid")
     if grids is None or batch.get("target_index") is None:
         raise ValueError("OAT needs object-layout samples (keys 'grid', 'boxes', 'target_index'); "
@@ -49,13 +54,27 @@ def batch_inputs(batch: Mapping[str, Any], device: torch.device | str | None = N
     crops = batch.get("crops")
     tcrop = batch.get("target_crop")
     if crops is not None and not isinstance(crops, Tensor):
-        raise ValueError("crops of one batch must share a shape (N, 3, 150, 93)")
+        raise ValueError("crops of one batch must share a shape (N, 3, h, w)")
+    tcrop = tcrop if isinstance(tcrop, Tensor) else None
+    if crops is not None and tcrop is not None and torch.equal(tcrop, crops[torch.arange(len(tgt)), tgt]):
+        tcrop = None  # the target token's crop is the layout's own crop of the target
+    layout_index = None
+    lids = batch.get("layout_id")
+    if crops is not None and isinstance(lids, (list, tuple)) and len(lids) == len(tgt):
+        first: dict[Any, int] = {}  # layout id → its first trial (insertion order = unique order)
+        for i, lid in enumerate(lids):
+            first.setdefault(lid, i)
+        if len(first) < len(lids):
+            order = {lid: u for u, lid in enumerate(first)}
+            layout_index = torch.as_tensor([order[lid] for lid in lids], dtype=torch.long)
+            crops = crops[torch.as_tensor(list(first.values()))]
     dev = device if device is not None else (crops.device if crops is not None else "cpu")
     return OATInputs(
         grid=grids[0],
         target=tgt.to(dev),
         crops=None if crops is None else crops.to(dev),
-        target_crop=tcrop.to(dev) if isinstance(tcrop, Tensor) else None,
+        target_crop=None if tcrop is None else tcrop.to(dev),
+        layout_index=None if layout_index is None else layout_index.to(dev),
     )
 
 
