@@ -38,10 +38,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from torch.utils.data import DataLoader, Sampler
+
 from datamodules.base import ScanpathDataModule, split_by_stimulus
+from scanpath.batch import collate_samples
 from datamodules.lazy import LazySample
 from scanpath.errors import ScanpathDataError
-from scanpath.io.object_trial import ObjectTrial
+from scanpath.io.object_trial import CROP_HW, ObjectTrial
 from scanpath.utils.lru import LruCache
 
 log = logging.getLogger(__name__)
@@ -87,6 +90,31 @@ class ObjectSample(LazySample):
         if key == "target_crop":
             return fields["crops"][self._data["target_index"]]
         return fields[key]
+
+
+class LayoutGroupedBatches(Sampler[list[int]]):
+    """Training batches that keep the trials of one layout together: layouts are shuffled (torch's
+    global RNG, so ``seed_everything`` fixes the order), their trials concatenated and cut into
+    batches of ``batch_size``. The observers of a layout share crops and encoder input, so OAT's CNN
+    and encoder then run on ≈ batch_size / observers layouts per step instead of batch_size."""
+
+    def __init__(self, layout_ids: Sequence[str], batch_size: int, shuffle: bool = True) -> None:
+        groups: dict[str, list[int]] = {}
+        for i, lid in enumerate(layout_ids):
+            groups.setdefault(lid, []).append(i)
+        self.groups = list(groups.values())
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.n = len(layout_ids)
+
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.groups)).tolist() if self.shuffle else range(len(self.groups))
+        flat = [i for g in order for i in self.groups[g]]
+        for a in range(0, len(flat), self.batch_size):
+            yield flat[a : a + self.batch_size]
 
 
 def read_split_file(path: str | Path, n: int) -> np.ndarray:
@@ -137,6 +165,7 @@ class ObjectLayoutDataModule(ScanpathDataModule):
         invalid_policy: str = "error",
         include_image: bool = False,
         cache_size: int = 32,
+        group_layouts: bool = False,
     ) -> None:
         super().__init__(
             batch_size=batch_size,
@@ -158,6 +187,7 @@ class ObjectLayoutDataModule(ScanpathDataModule):
         self.test_pairs = [tuple(str(v) for v in p) for p in (test_pairs or [])]
         self.include_image = bool(include_image)
         self.cache_size = int(cache_size)
+        self.group_layouts = bool(group_layouts)
         self.trials: list[ObjectTrial] = []
         self.store: LayoutStore | None = None
 
@@ -168,6 +198,26 @@ class ObjectLayoutDataModule(ScanpathDataModule):
     def make_store(self, trials: list[ObjectTrial]) -> LayoutStore | None:
         """Image mode: a store computing crops (and image); ``None`` = layout-only mode."""
         return None
+
+    @property
+    def crop_hw(self) -> tuple[int, int]:
+        """(H, W) of the object crops served in image mode (150×93 as published)."""
+        return CROP_HW
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled training batches; with ``group_layouts`` the trials of a layout stay together
+        (:class:`LayoutGroupedBatches`)."""
+        if not self.group_layouts:
+            return super().train_dataloader()
+        samples = self.samples("train")
+        return DataLoader(
+            self.make_dataset(samples),
+            batch_sampler=LayoutGroupedBatches([s["layout_id"] for s in samples], self.batch_size),
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            collate_fn=collate_samples,
+            persistent_workers=self.num_workers > 0,
+        )
 
     @property
     def layout_only(self) -> bool:

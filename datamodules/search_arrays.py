@@ -13,9 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from datamodules.object_layout import LayoutStore, ObjectLayoutDataModule
-from scanpath.io.object_trial import ObjectTrial
+from scanpath.io.object_trial import CROP_HW, ObjectTrial
 from scanpath.stimuli.search_arrays import ArrayConfig, ObserverConfig, SearchLayout, generate_search_arrays, layout_tensors
 
 log = logging.getLogger(__name__)
@@ -24,13 +25,20 @@ log = logging.getLogger(__name__)
 class SearchArrayStore(LayoutStore):
     """Renders a layout's crops (and image) on demand."""
 
-    def __init__(self, layouts: Mapping[str, SearchLayout], include_image: bool, cache_size: int) -> None:
+    def __init__(
+        self, layouts: Mapping[str, SearchLayout], include_image: bool, cache_size: int,
+        crop_hw: tuple[int, int] = CROP_HW,
+    ) -> None:
         super().__init__(include_image, cache_size)
         self.layouts = dict(layouts)
+        self.crop_hw = (int(crop_hw[0]), int(crop_hw[1]))
 
     def compute(self, layout_id: str) -> dict[str, torch.Tensor]:
         image, crops = layout_tensors(self.layouts[layout_id], with_image=self.include_image)
-        out = {"crops": torch.from_numpy(crops)}
+        t = torch.from_numpy(crops)
+        if self.crop_hw != tuple(t.shape[-2:]):  # area-average the 150×93 crops (values stay in [0, 1])
+            t = F.interpolate(t, size=self.crop_hw, mode="area").contiguous()
+        out = {"crops": t}
         if image is not None:
             out["image"] = torch.from_numpy(image)
         return out
@@ -51,6 +59,7 @@ class SearchArraysDataModule(ObjectLayoutDataModule):
         observer: Mapping[str, Any] | None = None,
         split: str = "layout",
         include_image: bool = True,
+        crop_hw: Sequence[int] | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("cache_size", 64)
@@ -65,6 +74,12 @@ class SearchArraysDataModule(ObjectLayoutDataModule):
         self.array_config = ArrayConfig(**arr)
         self.observer_config = ObserverConfig(**dict(observer or {}))
         self.layouts: list[SearchLayout] = []
+        self._crop_hw = tuple(int(v) for v in crop_hw) if crop_hw else CROP_HW
+
+    @property
+    def crop_hw(self) -> tuple[int, int]:
+        """(H, W) of the served crops: 150×93 as published, or ``crop_hw`` (area-downsampled)."""
+        return self._crop_hw  # type: ignore[return-value]
 
     def load_trials(self) -> list[ObjectTrial]:
         data = generate_search_arrays(
@@ -78,4 +93,5 @@ class SearchArraysDataModule(ObjectLayoutDataModule):
         return data.trials
 
     def make_store(self, trials: Sequence[ObjectTrial]) -> LayoutStore:
-        return SearchArrayStore({lay.layout_id: lay for lay in self.layouts}, self.include_image, self.cache_size)
+        return SearchArrayStore({lay.layout_id: lay for lay in self.layouts}, self.include_image, self.cache_size,
+                                self.crop_hw)

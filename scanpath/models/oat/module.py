@@ -26,13 +26,14 @@ from torch import Tensor
 
 from scanpath.models.base import ScanpathModel
 from scanpath.models.oat.decoding import Rollouts, decode
-from scanpath.models.oat.pe import get_pe_table, pe_rows_for_grid
-from scanpath.models.oat.torch_model import OATInputs, OATModel, teacher_forcing_tokens
+from scanpath.models.oat.pe import get_pe_table, pe_dim_for_width, pe_rows_for_grid
+from scanpath.models.oat.torch_model import CROP_H, CROP_W, OATInputs, OATModel, teacher_forcing_tokens
 from scanpath.types import ScanpathBatch
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_LEN = 30
+CROP_HW = (CROP_H, CROP_W)
 
 
 def batch_inputs(batch: Mapping[str, Any], device: torch.device | str | None = None) -> OATInputs:
@@ -78,6 +79,24 @@ def batch_inputs(batch: Mapping[str, Any], device: torch.device | str | None = N
     )
 
 
+class LrShape:
+    """Learning-rate multiplier per optimiser step: linear warm-up over ``warmup`` steps, then constant
+    or (``total`` set) cosine decay to ``min_ratio`` at step ``total``. A class, not a closure, so the
+    scheduler state pickles."""
+
+    def __init__(self, warmup: int, total: int | None = None, min_ratio: float = 0.0) -> None:
+        self.warmup, self.total, self.min_ratio = int(warmup), total, float(min_ratio)
+
+    def __call__(self, step: int) -> float:
+        if self.warmup and step < self.warmup:
+            return (step + 1) / self.warmup
+        if not self.total:
+            return 1.0
+        span = max(self.total - self.warmup, 1)
+        frac = min(max(step - self.warmup, 0) / span, 1.0)
+        return float(self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + np.cos(np.pi * frac)))
+
+
 def human_objects(sp: ScanpathBatch) -> tuple[Tensor, Tensor]:
     """``fixation_extra["object"]`` ``(B, L)`` and lengths of a batch of human scanpaths."""
     if "object" not in sp.fixation_extra:
@@ -117,10 +136,18 @@ class OATModule(ScanpathModel):
         gradient_clip_val: float | None = 1.0,
         train_budget: Mapping[str, Any] | None = None,
         display_name: str | None = None,
+        crop_hw: Sequence[int] | None = None,
+        lr_warmup_steps: int = 0,
+        lr_schedule: str = "constant",
+        lr_min_ratio: float = 0.0,
+        label: str | None = None,
     ) -> None:
         super().__init__()
         # plain containers only: checkpoints must load with torch.load(weights_only=True)
         grid = None if grid is None else [int(g) for g in grid]
+        crop_hw = None if crop_hw is None else [int(v) for v in crop_hw]
+        if lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
         train_budget = None if not train_budget else {str(k): v for k, v in dict(train_budget).items()}
         self.save_hyperparameters(ignore=["optimizer"])
         if sampling not in ("greedy", "sample"):
@@ -145,18 +172,21 @@ class OATModule(ScanpathModel):
             self.build(tuple(grid), appearance)
 
     # ------------------------------------------------------------------ construction
-    def build(self, grid: tuple[int, int], appearance: str) -> OATModel:
-        """Create the network for ``grid`` and ``appearance`` (fits/loads the PE table)."""
+    def build(self, grid: tuple[int, int], appearance: str, crop_hw: Sequence[int] | None = None) -> OATModel:
+        """Create the network for ``grid``, ``appearance`` and ``crop_hw`` (default: ``model.crop_hw``,
+        else the published 150×93); fits/loads the PE table."""
         hp = self.hparams
         grid = (int(grid[0]), int(grid[1]))
+        crop_hw = tuple(int(v) for v in (crop_hw or hp.get("crop_hw") or CROP_HW))
         rows = int(hp.pe_rows) if hp.pe_rows else pe_rows_for_grid(grid)
-        table = get_pe_table(rows, hp.pe_sigma, hp.pe_seed, hp.pe_steps, hp.pe_lr, hp.pe_cache_dir, hp.pe_path)
+        table = get_pe_table(rows, hp.pe_sigma, hp.pe_seed, hp.pe_steps, hp.pe_lr, hp.pe_cache_dir, hp.pe_path,
+                             dim=pe_dim_for_width(hp.d_model))
         self.net = OATModel(
             table, appearance=appearance, grid=grid, d_model=hp.d_model, n_heads=hp.n_heads,
             n_encoder_layers=hp.n_encoder_layers, n_decoder_layers=hp.n_decoder_layers,
-            dim_feedforward=hp.dim_feedforward, dropout=hp.dropout,
+            dim_feedforward=hp.dim_feedforward, dropout=hp.dropout, crop_hw=crop_hw,
         )
-        self.resolved = {"grid": list(grid), "appearance": appearance}
+        self.resolved = {"grid": list(grid), "appearance": appearance, "crop_hw": list(crop_hw)}
         if appearance == "embedding":
             log.warning("OAT layout-only mode: learned per-cell embedding instead of the appearance CNN "
                         "(deviation; results are not comparable to published numbers)")
@@ -177,8 +207,9 @@ class OATModule(ScanpathModel):
         appearance = hp.appearance
         if appearance == "auto" and dm is not None and hasattr(dm, "layout_only"):
             appearance = "embedding" if dm.layout_only else "cnn"
+        crop_hw = hp.get("crop_hw") or (tuple(dm.crop_hw) if dm is not None and hasattr(dm, "crop_hw") else None)
         if grid is not None and appearance != "auto":
-            self.build(grid, appearance)
+            self.build(grid, appearance, crop_hw)
 
     def _ensure_built(self, batch: Mapping[str, Any]) -> OATModel:
         if self.net is None:
@@ -186,7 +217,9 @@ class OATModule(ScanpathModel):
             appearance = self.hparams.appearance
             if appearance == "auto":
                 appearance = "cnn" if isinstance(batch.get("crops"), Tensor) else "embedding"
-            self.build(grid, appearance)
+            crops = batch.get("crops")
+            crop_hw = self.hparams.get("crop_hw") or (tuple(crops.shape[-2:]) if isinstance(crops, Tensor) else None)
+            self.build(grid, appearance, crop_hw)
             assert self.net is not None
             self.net.to(self.device)
         return self.net
@@ -199,10 +232,13 @@ class OATModule(ScanpathModel):
         if info.get("max_len"):
             self.max_len = int(info["max_len"])
         if info.get("grid") is not None:
-            want = (tuple(info["grid"]), info["appearance"])
-            have = (tuple(self.resolved["grid"]), self.resolved["appearance"]) if self.net is not None else None
+            want = (tuple(info["grid"]), info["appearance"], tuple(info.get("crop_hw") or CROP_HW))
+            have = (
+                (tuple(self.resolved["grid"]), self.resolved["appearance"], tuple(self.resolved["crop_hw"]))
+                if self.net is not None else None
+            )
             if have != want:
-                self.build(want[0], want[1])
+                self.build(*want)
 
     @property
     def decode_len(self) -> int:
@@ -235,14 +271,20 @@ class OATModule(ScanpathModel):
             gradient_clip_val, gradient_clip_algorithm = float(self.hparams.gradient_clip_val), "norm"
         self.clip_gradients(optimizer, gradient_clip_val=gradient_clip_val, gradient_clip_algorithm=gradient_clip_algorithm)
 
-    def on_fit_start(self) -> None:
+    def setup(self, stage: str) -> None:
+        """Apply ``train_budget`` before the optimiser is configured (the cosine schedule needs the
+        budgeted number of steps)."""
+        if stage == "fit":
+            self.apply_train_budget()
+
+    def apply_train_budget(self) -> None:
         """Apply ``train_budget`` (max_epochs, limit_train/val/test_batches) to the trainer.
 
         It exists so that ``python train.py model=oat`` is a short CPU run: a model config cannot
         override the ``trainer`` group, which Hydra merges after it. ``model.train_budget=null`` (as in
         ``experiment=oat_paper`` / ``oat_amazon``) leaves the trainer config untouched."""
         budget = dict(self.hparams.train_budget or {})
-        if not budget or self.trainer.fast_dev_run:
+        if not budget or self._trainer is None or self.trainer.fast_dev_run:
             return
         trainer = self.trainer
         if "max_epochs" in budget:
@@ -256,8 +298,39 @@ class OATModule(ScanpathModel):
         if self.net is None:
             raise RuntimeError("OAT network not built: set model.grid/appearance or attach an object-layout datamodule")
         if self.optimizer_factory is None:
-            return torch.optim.Adam(self.parameters(), lr=1e-4)
-        return self.optimizer_factory(params=self.parameters())
+            opt = torch.optim.Adam(self.parameters(), lr=1e-4)
+        else:
+            opt = self.optimizer_factory(params=self.parameters())
+        hp = self.hparams
+        warm = int(hp.get("lr_warmup_steps") or 0)
+        cosine = hp.get("lr_schedule", "constant") == "cosine"
+        if not warm and not cosine:
+            return opt  # upstream: constant learning rate
+        total = None
+        if cosine:
+            total = int(self.trainer.estimated_stepping_batches) if self._trainer is not None else None
+            if not total or total == float("inf"):
+                raise ValueError("lr_schedule=cosine needs a finite number of training steps (max_epochs or max_steps)")
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda=LrShape(warm, total, float(hp.get("lr_min_ratio") or 0.0)))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    @property
+    def arch_label(self) -> str:
+        """``"published"`` or what differs from it, e.g. ``"quick: d=128, 2+2 layers, crops 75×46"``
+        (every table of a quick-start model should carry it)."""
+        if self.hparams.get("label"):
+            return str(self.hparams.label)
+        hp = self.hparams
+        diff = []
+        if (hp.d_model, hp.n_heads, hp.dim_feedforward) != (512, 4, 512):
+            diff.append(f"d={hp.d_model}" + (f", {hp.n_heads} heads" if hp.n_heads != 4 else "")
+                        + (f", FFN {hp.dim_feedforward}" if hp.dim_feedforward != hp.d_model else ""))
+        if (hp.n_encoder_layers, hp.n_decoder_layers) != (4, 4):
+            diff.append(f"{hp.n_encoder_layers}+{hp.n_decoder_layers} layers")
+        crop = tuple((self.resolved or {}).get("crop_hw") or hp.get("crop_hw") or CROP_HW)
+        if crop != CROP_HW and (self.resolved or {}).get("appearance", "cnn") == "cnn":
+            diff.append(f"crops {crop[0]}×{crop[1]}")
+        return "quick: " + ", ".join(diff) if diff else "published"
 
     # ------------------------------------------------------------------ validation / test
     def _eval_step(self, batch: Mapping[str, Any], stage: str) -> Tensor:
