@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from datamodules.base import ScanpathDataModule, split_by_stimulus
 from scanpath.batch import collate_samples
@@ -70,6 +70,10 @@ class LayoutStore:
     def get(self, layout_id: str) -> dict[str, torch.Tensor]:
         return self._cache.get_or_compute(layout_id, lambda: self.compute(layout_id))
 
+    def fetch(self, layout_id: str, key: str) -> torch.Tensor:
+        """One heavy field of a layout (subclasses may serve some fields from a cheaper cache)."""
+        return self.get(layout_id)[key]
+
 
 class ObjectSample(LazySample):
     """A sample dict whose ``crops`` / ``target_crop`` / ``image`` come from a :class:`LayoutStore`
@@ -86,10 +90,21 @@ class ObjectSample(LazySample):
         return ("crops", "target_crop", "image") if self._store.include_image else ("crops", "target_crop")
 
     def _load(self, key: str) -> Any:
-        fields = self._store.get(self._data["layout_id"])
         if key == "target_crop":
-            return fields["crops"][self._data["target_index"]]
-        return fields[key]
+            return self._store.fetch(self._data["layout_id"], "crops")[self._data["target_index"]]
+        return self._store.fetch(self._data["layout_id"], key)
+
+
+class _WithoutKeys(Dataset):
+    def __init__(self, samples: Sequence[Any], exclude: Sequence[str]) -> None:
+        self.samples, self.exclude = samples, frozenset(exclude)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        s = self.samples[i]
+        return {k: s[k] for k in s if k not in self.exclude}
 
 
 class LayoutGroupedBatches(Sampler[list[int]]):
@@ -166,6 +181,7 @@ class ObjectLayoutDataModule(ScanpathDataModule):
         include_image: bool = False,
         cache_size: int = 32,
         group_layouts: bool = False,
+        loader_exclude: Sequence[str] = (),
     ) -> None:
         super().__init__(
             batch_size=batch_size,
@@ -188,6 +204,7 @@ class ObjectLayoutDataModule(ScanpathDataModule):
         self.include_image = bool(include_image)
         self.cache_size = int(cache_size)
         self.group_layouts = bool(group_layouts)
+        self.loader_exclude = tuple(str(k) for k in (loader_exclude or ()))
         self.trials: list[ObjectTrial] = []
         self.store: LayoutStore | None = None
 
@@ -203,6 +220,13 @@ class ObjectLayoutDataModule(ScanpathDataModule):
     def crop_hw(self) -> tuple[int, int]:
         """(H, W) of the object crops served in image mode (150×93 as published)."""
         return CROP_HW
+
+    def make_dataset(self, samples: list[dict[str, Any]]) -> Dataset:
+        """The loaders' dataset; keys in ``loader_exclude`` (e.g. ``image`` that OAT never reads)
+        are left out, so they are neither rendered into the batch nor stacked."""
+        if not self.loader_exclude:
+            return super().make_dataset(samples)
+        return _WithoutKeys(samples, self.loader_exclude)
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled training batches; with ``group_layouts`` the trials of a layout stay together

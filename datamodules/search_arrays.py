@@ -28,13 +28,38 @@ class SearchArrayStore(LayoutStore):
     def __init__(
         self, layouts: Mapping[str, SearchLayout], include_image: bool, cache_size: int,
         crop_hw: tuple[int, int] = CROP_HW,
+        keep_crops: bool = False,
     ) -> None:
         super().__init__(include_image, cache_size)
         self.layouts = dict(layouts)
         self.crop_hw = (int(crop_hw[0]), int(crop_hw[1]))
+        self.keep_crops = bool(keep_crops)
+        self._crops_u8: dict[str, torch.Tensor] = {}
+
+    def fetch(self, layout_id: str, key: str) -> torch.Tensor:
+        """``crops`` from the all-layout uint8 cache when ``keep_crops`` (rendered once per run,
+        not once per epoch); other fields (the image) from the LRU cache."""
+        if key == "crops" and self.keep_crops:
+            u8 = self._crops_u8.get(layout_id)
+            if u8 is None:
+                u8 = self._crops_u8[layout_id] = self._to_u8(self._render(layout_id, with_image=False)["crops"])
+            return u8.to(torch.float32).mul_(1.0 / 255.0)
+        return super().fetch(layout_id, key)
+
+    @staticmethod
+    def _to_u8(crops: torch.Tensor) -> torch.Tensor:
+        return crops.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
 
     def compute(self, layout_id: str) -> dict[str, torch.Tensor]:
-        image, crops = layout_tensors(self.layouts[layout_id], with_image=self.include_image)
+        out = self._render(layout_id)
+        if self.keep_crops:  # served from the uint8 cache: same values as fetch() returns
+            u8 = self._crops_u8.setdefault(layout_id, self._to_u8(out["crops"]))
+            out["crops"] = u8.to(torch.float32).mul_(1.0 / 255.0)
+        return out
+
+    def _render(self, layout_id: str, with_image: bool | None = None) -> dict[str, torch.Tensor]:
+        with_image = self.include_image if with_image is None else with_image
+        image, crops = layout_tensors(self.layouts[layout_id], with_image=with_image)
         t = torch.from_numpy(crops)
         if self.crop_hw != tuple(t.shape[-2:]):  # area-average the 150×93 crops (values stay in [0, 1])
             t = F.interpolate(t, size=self.crop_hw, mode="area").contiguous()
@@ -60,6 +85,7 @@ class SearchArraysDataModule(ObjectLayoutDataModule):
         split: str = "layout",
         include_image: bool = True,
         crop_hw: Sequence[int] | None = None,
+        keep_crops: bool = False,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("cache_size", 64)
@@ -75,6 +101,7 @@ class SearchArraysDataModule(ObjectLayoutDataModule):
         self.observer_config = ObserverConfig(**dict(observer or {}))
         self.layouts: list[SearchLayout] = []
         self._crop_hw = tuple(int(v) for v in crop_hw) if crop_hw else CROP_HW
+        self.keep_crops = bool(keep_crops)
 
     @property
     def crop_hw(self) -> tuple[int, int]:
@@ -94,4 +121,4 @@ class SearchArraysDataModule(ObjectLayoutDataModule):
 
     def make_store(self, trials: Sequence[ObjectTrial]) -> LayoutStore:
         return SearchArrayStore({lay.layout_id: lay for lay in self.layouts}, self.include_image, self.cache_size,
-                                self.crop_hw)
+                                self.crop_hw, self.keep_crops)

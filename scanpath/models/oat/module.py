@@ -141,11 +141,15 @@ class OATModule(ScanpathModel):
         lr_schedule: str = "constant",
         lr_min_ratio: float = 0.0,
         label: str | None = None,
+        val_sampling: str = "greedy",
+        val_samples: int = 1,
     ) -> None:
         super().__init__()
         # plain containers only: checkpoints must load with torch.load(weights_only=True)
         grid = None if grid is None else [int(g) for g in grid]
         crop_hw = None if crop_hw is None else [int(v) for v in crop_hw]
+        if val_sampling not in ("greedy", "sample"):
+            raise ValueError(f"val_sampling must be 'greedy' or 'sample', got {val_sampling!r}")
         if lr_schedule not in ("constant", "cosine"):
             raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
         train_budget = None if not train_budget else {str(k): v for k, v in dict(train_budget).items()}
@@ -336,14 +340,17 @@ class OATModule(ScanpathModel):
     def _eval_step(self, batch: Mapping[str, Any], stage: str) -> Tensor:
         loss = self.loss(batch)
         self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch["scanpaths"]))
-        roll = self.rollouts(batch, greedy=True, k=1)
+        greedy = self.hparams.get("val_sampling", "greedy") == "greedy"
+        k = 1 if greedy else int(self.hparams.get("val_samples") or 1)
+        roll = self.rollouts(batch, greedy=greedy, k=k)
         sp: ScanpathBatch = batch["scanpaths"]
         objs, lengths = human_objects(sp)
         for i, meta in enumerate(sp.meta):
             key = f"{meta.get('task')}|{meta.get('stimulus')}"
             tgt = int(batch["target_index"][i])
             self._eval_buffer.append((key, objs[i, : int(lengths[i])].tolist(), tgt, True))
-            self._eval_buffer.append((key, roll.tokens[i, 0, : int(roll.lengths[i, 0])].tolist(), tgt, False))
+            for j in range(k):
+                self._eval_buffer.append((key, roll.tokens[i, j, : int(roll.lengths[i, j])].tolist(), tgt, False))
         return loss
 
     def _eval_epoch_end(self, stage: str) -> None:
