@@ -9,7 +9,8 @@
 """
 
 from scanpath.metrics import metrics_impl as _metrics_impl  # noqa: F401  (fills the registry)
-from scanpath.metrics.behavioural import mean_stats, oat_delta, oat_stats
+from scanpath.metrics.behavioural import fill_empty_rollouts, mean_stats, oat_delta, oat_stats
+from scanpath.metrics.classes import BehaviouralDelta
 from scanpath.metrics.evaluation import human_consistency, pair_indices, score_scanpaths
 from scanpath.metrics.multimatch_impl import multimatch, multimatch_batch
 from scanpath.metrics.registry import MetricSpec, register, registry
@@ -24,6 +25,8 @@ __all__ = [
     "oat_stats",
     "mean_stats",
     "oat_delta",
+    "fill_empty_rollouts",
+    "BehaviouralDelta",
     "multimatch",
     "multimatch_batch",
 ]

@@ -52,6 +52,22 @@ def oat_stats(objects: Sequence[int], target: int) -> dict[str, float]:
     }
 
 
+def fill_empty_rollouts(rollouts: Sequence[Sequence[int]]) -> list[list[int]]:
+    """Upstream's handling of empty sampled rollouts (``delta_oat_compat``): an empty rollout is
+    replaced by the rollout before it (the first non-empty one when it is the first), so it counts
+    with that rollout's statistics instead of found 0 / length 0 / NaN proportions. All empty → kept."""
+    seqs = [list(np.asarray(r).reshape(-1).astype(int)) for r in rollouts]
+    first = next((s for s in seqs if s), None)
+    if first is None:
+        return seqs
+    out: list[list[int]] = []
+    prev = first
+    for s in seqs:
+        prev = s if s else prev
+        out.append(prev)
+    return out
+
+
 def mean_stats(trials: Sequence[Sequence[Mapping[str, float]]]) -> dict[str, float]:
     """Average statistics over each trial's samples, then over trials (NaN-aware)."""
     per_trial = []

@@ -206,17 +206,25 @@ def _target_of(s: Scanpath, params) -> int:
                             record=f"{s.stimulus}/subject={s.subject}", field="target_index")
 
 
-def _group_stats(scanpaths, key):
+def _group_stats(scanpaths, key, fill_empty: bool = False):
+    """Mean statistics per key, then over keys; ``fill_empty`` = upstream's replacement of an empty
+    rollout by the one before it (:func:`behavioural.fill_empty_rollouts`, delta_oat_compat)."""
     from scanpath.types import scanpath_key
 
-    trials: dict[str, list[dict[str, float]]] = {}
+    seqs: dict[str, list] = {}
     for s in scanpaths:
-        trials.setdefault(scanpath_key(s, key), []).append(behavioural.oat_stats(_object_seq(s), _target_of(s, None)))
-    return behavioural.mean_stats(list(trials.values())), len(trials)
+        seqs.setdefault(scanpath_key(s, key), []).append((_object_seq(s), _target_of(s, None)))
+    trials = []
+    for rows in seqs.values():
+        objs = [o for o, _ in rows]
+        if fill_empty:
+            objs = behavioural.fill_empty_rollouts(objs)
+        trials.append([behavioural.oat_stats(o, t) for o, (_, t) in zip(objs, rows)])
+    return behavioural.mean_stats(trials), len(trials)
 
 
 def _oat_delta(predictions, humans, key, params):
-    m, n = _group_stats(predictions, key)
+    m, n = _group_stats(predictions, key, fill_empty=bool(params["delta_oat_compat"]))
     h, _ = _group_stats(humans, key)
     with warnings.catch_warnings():
         if params["delta_oat_compat"]:
