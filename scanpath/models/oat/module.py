@@ -143,11 +143,14 @@ class OATModule(ScanpathModel):
         label: str | None = None,
         val_sampling: str = "greedy",
         val_samples: int = 1,
+        val_average: str = "trial",
     ) -> None:
         super().__init__()
         # plain containers only: checkpoints must load with torch.load(weights_only=True)
         grid = None if grid is None else [int(g) for g in grid]
         crop_hw = None if crop_hw is None else [int(v) for v in crop_hw]
+        if val_average not in ("trial", "key"):
+            raise ValueError(f"val_average must be 'trial' (upstream) or 'key', got {val_average!r}")
         if val_sampling not in ("greedy", "sample"):
             raise ValueError(f"val_sampling must be 'greedy' or 'sample', got {val_sampling!r}")
         if lr_schedule not in ("constant", "cosine"):
@@ -171,7 +174,8 @@ class OATModule(ScanpathModel):
             self.display_name = "OAT (greedy)"
         self.net: OATModel | None = None
         self.resolved: dict[str, Any] = {}
-        self._eval_buffer: list[tuple[str, list[int], int, bool]] = []
+        self._eval_buffer: list[tuple[list[Any], list[Any]]] = []
+        self._delta_metric: Any = None
         if grid is not None and appearance != "auto":
             self.build(tuple(grid), appearance)
 
@@ -342,36 +346,55 @@ class OATModule(ScanpathModel):
         self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch["scanpaths"]))
         greedy = self.hparams.get("val_sampling", "greedy") == "greedy"
         k = 1 if greedy else int(self.hparams.get("val_samples") or 1)
-        roll = self.rollouts(batch, greedy=greedy, k=k)
-        sp: ScanpathBatch = batch["scanpaths"]
-        objs, lengths = human_objects(sp)
-        for i, meta in enumerate(sp.meta):
-            key = f"{meta.get('task')}|{meta.get('stimulus')}"
-            tgt = int(batch["target_index"][i])
-            self._eval_buffer.append((key, objs[i, : int(lengths[i])].tolist(), tgt, True))
-            for j in range(k):
-                self._eval_buffer.append((key, roll.tokens[i, j, : int(roll.lengths[i, j])].tolist(), tgt, False))
+        preds = rollouts_to_batch(self.rollouts(batch, greedy=greedy, k=k), batch).to_list()
+        if self._delta_metric is not None:
+            self._delta_metric.update(preds)
+        else:  # no datamodule to take the split's humans from: collect them from the batches
+            self._eval_buffer.append((batch["scanpaths"].to_list(), preds))
         return loss
 
-    def _eval_epoch_end(self, stage: str) -> None:
-        from scanpath.metrics import mean_stats, oat_delta, oat_stats
+    def _eval_epoch_start(self, stage: str) -> None:
+        """The Δ metric of this epoch: a torchmetrics ``BehaviouralDelta`` over the split's human
+        scanpaths, so rollouts of every DDP rank are gathered before Δ is computed."""
+        from scanpath.metrics import BehaviouralDelta
 
-        if not self._eval_buffer:
-            return
-        groups: dict[bool, dict[str, list[dict[str, float]]]] = {True: {}, False: {}}
-        for key, seq, tgt, is_human in self._eval_buffer:
-            groups[is_human].setdefault(key, []).append(oat_stats(seq, tgt))
         self._eval_buffer = []
-        human = mean_stats(list(groups[True].values()))
-        model = mean_stats(list(groups[False].values()))
+        self._delta_metric = None
+        dm = self._datamodule()
+        if dm is not None and hasattr(dm, "human_scanpaths"):
+            humans = dm.human_scanpaths(stage)
+            self._delta_metric = self._make_delta(humans, getattr(dm, "eval_key", "task")).to(self.device)
+
+    def _make_delta(self, humans: Sequence[Any], key: str) -> Any:
+        from scanpath.metrics import BehaviouralDelta
+
+        return BehaviouralDelta(humans, key=key, compat=bool(self.hparams.delta_compat),
+                                average=str(self.hparams.get("val_average") or "trial"))
+
+    def _eval_epoch_end(self, stage: str) -> None:
+        metric = self._delta_metric
+        if metric is None:
+            if not self._eval_buffer:
+                return
+            metric = self._make_delta([h for hs, _ in self._eval_buffer for h in hs], "task")
+            for _, preds in self._eval_buffer:
+                metric.update(preds)
         import warnings
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            delta, _ = oat_delta(model, human, compat=bool(self.hparams.delta_compat))
-        self.log(f"{stage}/delta", delta, prog_bar=True)
-        for k, v in model.items():
-            self.log(f"{stage}/{k}", v)
+            out = metric.compute()
+        metric.reset()
+        self._eval_buffer, self._delta_metric = [], None
+        self.log(f"{stage}/delta", float(out["value"]), prog_bar=True)
+        for name, v in out["values"].items():
+            self.log(f"{stage}/{name}", float(v))
+
+    def on_validation_epoch_start(self) -> None:
+        self._eval_epoch_start("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._eval_epoch_start("test")
 
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> Tensor:
         return self._eval_step(batch, "val")
