@@ -27,7 +27,15 @@ from torch import Tensor
 from scanpath.models.base import ScanpathModel
 from scanpath.models.oat.decoding import Rollouts, decode
 from scanpath.models.oat.pe import get_pe_table, pe_dim_for_width, pe_rows_for_grid
-from scanpath.models.oat.torch_model import CROP_H, CROP_W, OATInputs, OATModel, teacher_forcing_tokens
+from scanpath.models.oat.torch_model import (
+    CROP_H,
+    CROP_W,
+    OATArch,
+    OATInputs,
+    OATModel,
+    resolve_arch,
+    teacher_forcing_tokens,
+)
 from scanpath.types import ScanpathBatch
 
 log = logging.getLogger(__name__)
@@ -176,26 +184,37 @@ class OATModule(ScanpathModel):
         self.resolved: dict[str, Any] = {}
         self._eval_buffer: list[tuple[list[Any], list[Any]]] = []
         self._delta_metric: Any = None
+        self.arch: OATArch | None = None
         if grid is not None and appearance != "auto":
             self.build(tuple(grid), appearance)
 
     # ------------------------------------------------------------------ construction
-    def build(self, grid: tuple[int, int], appearance: str, crop_hw: Sequence[int] | None = None) -> OATModel:
-        """Create the network for ``grid``, ``appearance`` and ``crop_hw`` (default: ``model.crop_hw``,
-        else the published 150×93); fits/loads the PE table."""
+    def arch_sizes(self) -> dict[str, Any]:
         hp = self.hparams
-        grid = (int(grid[0]), int(grid[1]))
-        crop_hw = tuple(int(v) for v in (crop_hw or hp.get("crop_hw") or CROP_HW))
-        rows = int(hp.pe_rows) if hp.pe_rows else pe_rows_for_grid(grid)
+        return {"d_model": int(hp.d_model), "n_heads": int(hp.n_heads), "n_encoder_layers": int(hp.n_encoder_layers),
+                "n_decoder_layers": int(hp.n_decoder_layers), "dim_feedforward": int(hp.dim_feedforward),
+                "dropout": float(hp.dropout)}
+
+    def resolve(self, source: Any = None) -> OATArch | None:
+        """The architecture from the config, completed from ``source`` (datamodule or batch)."""
+        hp = self.hparams
+        return resolve_arch(hp.grid, hp.appearance, hp.get("crop_hw"), source, **self.arch_sizes())
+
+    def build(self, grid: tuple[int, int] | OATArch, appearance: str | None = None,
+              crop_hw: Sequence[int] | None = None) -> OATModel:
+        """Create the network for an :class:`OATArch` (or ``grid, appearance[, crop_hw]``); fits/loads
+        the PE table."""
+        hp = self.hparams
+        arch = grid if isinstance(grid, OATArch) else resolve_arch(grid, appearance or "cnn", crop_hw or hp.get("crop_hw"),
+                                                                   None, **self.arch_sizes())
+        assert arch is not None
+        rows = int(hp.pe_rows) if hp.pe_rows else pe_rows_for_grid(arch.grid)
         table = get_pe_table(rows, hp.pe_sigma, hp.pe_seed, hp.pe_steps, hp.pe_lr, hp.pe_cache_dir, hp.pe_path,
-                             dim=pe_dim_for_width(hp.d_model))
-        self.net = OATModel(
-            table, appearance=appearance, grid=grid, d_model=hp.d_model, n_heads=hp.n_heads,
-            n_encoder_layers=hp.n_encoder_layers, n_decoder_layers=hp.n_decoder_layers,
-            dim_feedforward=hp.dim_feedforward, dropout=hp.dropout, crop_hw=crop_hw,
-        )
-        self.resolved = {"grid": list(grid), "appearance": appearance, "crop_hw": list(crop_hw)}
-        if appearance == "embedding":
+                             dim=pe_dim_for_width(arch.d_model))
+        self.net = OATModel.from_arch(arch, table)
+        self.arch = arch
+        self.resolved = {"grid": list(arch.grid), "appearance": arch.appearance, "crop_hw": list(arch.crop_hw)}
+        if arch.appearance == "embedding":
             log.warning("OAT layout-only mode: learned per-cell embedding instead of the appearance CNN "
                         "(deviation; results are not comparable to published numbers)")
         return self.net
@@ -208,28 +227,16 @@ class OATModule(ScanpathModel):
         dm = self._datamodule()
         if self.max_len is None and dm is not None and hasattr(dm, "max_len"):
             self.max_len = int(dm.max_len) or None
-        if self.net is not None:
-            return
-        hp = self.hparams
-        grid = tuple(hp.grid) if hp.grid is not None else (tuple(dm.grid) if dm is not None and hasattr(dm, "grid") else None)
-        appearance = hp.appearance
-        if appearance == "auto" and dm is not None and hasattr(dm, "layout_only"):
-            appearance = "embedding" if dm.layout_only else "cnn"
-        crop_hw = hp.get("crop_hw") or (tuple(dm.crop_hw) if dm is not None and hasattr(dm, "crop_hw") else None)
-        if grid is not None and appearance != "auto":
-            self.build(grid, appearance, crop_hw)
+        if self.net is None and (arch := self.resolve(dm)) is not None:
+            self.build(arch)
 
     def _ensure_built(self, batch: Mapping[str, Any]) -> OATModel:
         if self.net is None:
-            grid = tuple(self.hparams.grid) if self.hparams.grid is not None else tuple(batch["grid"][0])
-            appearance = self.hparams.appearance
-            if appearance == "auto":
-                appearance = "cnn" if isinstance(batch.get("crops"), Tensor) else "embedding"
-            crops = batch.get("crops")
-            crop_hw = self.hparams.get("crop_hw") or (tuple(crops.shape[-2:]) if isinstance(crops, Tensor) else None)
-            self.build(grid, appearance, crop_hw)
-            assert self.net is not None
-            self.net.to(self.device)
+            arch = self.resolve(batch)
+            if arch is None:
+                raise ValueError("cannot decide the OAT architecture from the batch (no 'grid')")
+            self.build(arch).to(self.device)
+        assert self.net is not None
         return self.net
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -240,13 +247,14 @@ class OATModule(ScanpathModel):
         if info.get("max_len"):
             self.max_len = int(info["max_len"])
         if info.get("grid") is not None:
-            want = (tuple(info["grid"]), info["appearance"], tuple(info.get("crop_hw") or CROP_HW))
-            have = (
-                (tuple(self.resolved["grid"]), self.resolved["appearance"], tuple(self.resolved["crop_hw"]))
-                if self.net is not None else None
-            )
-            if have != want:
-                self.build(*want)
+            # sizes as trained (a checkpoint of the published width loads into a quick-start config)
+            saved = checkpoint.get("hyper_parameters") or {}
+            sizes = {k: type(v)(saved.get(k, v)) for k, v in self.arch_sizes().items()}
+            for k, v in sizes.items():
+                self.hparams[k] = v
+            want = resolve_arch(info["grid"], info["appearance"], info.get("crop_hw") or CROP_HW, None, **sizes)
+            if self.net is None or getattr(self, "arch", None) != want:
+                self.build(want)
 
     @property
     def decode_len(self) -> int:
@@ -325,20 +333,12 @@ class OATModule(ScanpathModel):
     @property
     def arch_label(self) -> str:
         """``"published"`` or what differs from it, e.g. ``"quick: d=128, 2+2 layers, crops 75×46"``
-        (every table of a quick-start model should carry it)."""
+        (every table of a quick-start model should carry it); ``model.label`` overrides."""
         if self.hparams.get("label"):
             return str(self.hparams.label)
-        hp = self.hparams
-        diff = []
-        if (hp.d_model, hp.n_heads, hp.dim_feedforward) != (512, 4, 512):
-            diff.append(f"d={hp.d_model}" + (f", {hp.n_heads} heads" if hp.n_heads != 4 else "")
-                        + (f", FFN {hp.dim_feedforward}" if hp.dim_feedforward != hp.d_model else ""))
-        if (hp.n_encoder_layers, hp.n_decoder_layers) != (4, 4):
-            diff.append(f"{hp.n_encoder_layers}+{hp.n_decoder_layers} layers")
-        crop = tuple((self.resolved or {}).get("crop_hw") or hp.get("crop_hw") or CROP_HW)
-        if crop != CROP_HW and (self.resolved or {}).get("appearance", "cnn") == "cnn":
-            diff.append(f"crops {crop[0]}×{crop[1]}")
-        return "quick: " + ", ".join(diff) if diff else "published"
+        arch = getattr(self, "arch", None) or resolve_arch((1, 1), "cnn", self.hparams.get("crop_hw"), None,
+                                                           **self.arch_sizes())
+        return arch.label
 
     # ------------------------------------------------------------------ validation / test
     def _eval_step(self, batch: Mapping[str, Any], stage: str) -> Tensor:

@@ -16,7 +16,9 @@ the appearance CNN is replaced by a learned table ``E`` of shape ``(N+1, 256)``;
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -98,6 +100,72 @@ def cnn_flat_dim(crop_hw: tuple[int, int]) -> int:
     if h2 < 1 or w2 < 1:
         raise ValueError(f"crops of {h}×{w} are too small for the appearance CNN (need ≥ 29×29)")
     return 32 * h2 * w2
+
+
+@dataclass(frozen=True)
+class OATArch:
+    """Everything that fixes the network's shape (one object, not an argument list restated between
+    the Lightning module and the network). Published values are the defaults (docs/oat.md §2)."""
+
+    grid: tuple[int, int]
+    appearance: str = "cnn"  # cnn (published) | embedding (layout-only deviation)
+    crop_hw: tuple[int, int] = (CROP_H, CROP_W)
+    d_model: int = D_MODEL
+    n_heads: int = 4
+    n_encoder_layers: int = 4
+    n_decoder_layers: int = 4
+    dim_feedforward: int = 512
+    dropout: float = 0.1
+    n_pointer_heads: int = 2
+
+    def net_kwargs(self) -> dict:
+        return {"appearance": self.appearance, "grid": self.grid, "crop_hw": self.crop_hw, "d_model": self.d_model,
+                "n_heads": self.n_heads, "n_encoder_layers": self.n_encoder_layers,
+                "n_decoder_layers": self.n_decoder_layers, "dim_feedforward": self.dim_feedforward,
+                "dropout": self.dropout, "n_pointer_heads": self.n_pointer_heads}
+
+    @property
+    def label(self) -> str:
+        """``"published"`` or what differs from it, e.g. ``"quick: d=128, 2+2 layers, crops 75×46"``."""
+        diff = []
+        if (self.d_model, self.n_heads, self.dim_feedforward) != (D_MODEL, 4, 512):
+            diff.append(f"d={self.d_model}" + (f", {self.n_heads} heads" if self.n_heads != 4 else "")
+                        + (f", FFN {self.dim_feedforward}" if self.dim_feedforward != self.d_model else ""))
+        if (self.n_encoder_layers, self.n_decoder_layers) != (4, 4):
+            diff.append(f"{self.n_encoder_layers}+{self.n_decoder_layers} layers")
+        if self.appearance == "cnn" and tuple(self.crop_hw) != (CROP_H, CROP_W):
+            diff.append(f"crops {self.crop_hw[0]}×{self.crop_hw[1]}")
+        return "quick: " + ", ".join(diff) if diff else "published"
+
+
+def resolve_arch(
+    grid: Sequence[int] | None,
+    appearance: str,
+    crop_hw: Sequence[int] | None,
+    source: Any = None,
+    **sizes: Any,
+) -> OATArch | None:
+    """Decide the architecture once: configured values win; ``None`` / ``"auto"`` come from
+    ``source`` — an object-layout datamodule (``grid``, ``layout_only``, ``crop_hw``) or a collated
+    batch (``grid``, ``crops``). ``None`` when the grid or appearance cannot be decided yet."""
+    if isinstance(source, Mapping):  # a batch
+        crops = source.get("crops")
+        has_crops = isinstance(crops, Tensor)
+        src_grid = tuple(int(v) for v in source["grid"][0]) if source.get("grid") is not None else None
+        src_app = "cnn" if has_crops else "embedding"
+        src_crop = tuple(int(v) for v in crops.shape[-2:]) if has_crops else None
+    elif source is not None:  # a datamodule
+        src_grid = tuple(source.grid) if hasattr(source, "grid") else None
+        src_app = ("embedding" if source.layout_only else "cnn") if hasattr(source, "layout_only") else None
+        src_crop = tuple(source.crop_hw) if hasattr(source, "crop_hw") else None
+    else:
+        src_grid = src_app = src_crop = None
+    g = tuple(int(v) for v in grid) if grid is not None else src_grid
+    app = appearance if appearance != "auto" else src_app
+    if g is None or app is None:
+        return None
+    crop = tuple(int(v) for v in crop_hw) if crop_hw else (src_crop or (CROP_H, CROP_W))
+    return OATArch(grid=(int(g[0]), int(g[1])), appearance=app, crop_hw=crop, **sizes)
 
 
 class AppearanceCNN(nn.Module):
@@ -218,6 +286,10 @@ class OATModel(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = ObjectAttentionHead(d_model, n_pointer_heads)
         self.reset_parameters()
+
+    @classmethod
+    def from_arch(cls, arch: OATArch, pe_table: Tensor) -> "OATModel":
+        return cls(pe_table, **arch.net_kwargs())
 
     def reset_parameters(self) -> None:
         """Xavier-uniform on every parameter with more than one dimension (upstream init); the
