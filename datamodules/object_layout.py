@@ -95,6 +95,11 @@ class ObjectSample(LazySample):
         return self._store.fetch(self._data["layout_id"], key)
 
 
+def _distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized() \
+        and torch.distributed.get_world_size() > 1
+
+
 class _WithoutKeys(Dataset):
     def __init__(self, samples: Sequence[Any], exclude: Sequence[str]) -> None:
         self.samples, self.exclude = samples, frozenset(exclude)
@@ -230,8 +235,9 @@ class ObjectLayoutDataModule(ScanpathDataModule):
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled training batches; with ``group_layouts`` the trials of a layout stay together
-        (:class:`LayoutGroupedBatches`)."""
-        if not self.group_layouts:
+        (:class:`LayoutGroupedBatches`; single process only — under DDP Lightning's distributed
+        sampler shards plain shuffled batches)."""
+        if not self.group_layouts or _distributed():
             return super().train_dataloader()
         samples = self.samples("train")
         return DataLoader(
