@@ -149,6 +149,7 @@ class OATModule(ScanpathModel):
         lr_schedule: str = "constant",
         lr_min_ratio: float = 0.0,
         label: str | None = None,
+        skip_batch_keys: Sequence[str] | None = None,
         val_sampling: str = "greedy",
         val_samples: int = 1,
         val_average: str = "trial",
@@ -157,6 +158,7 @@ class OATModule(ScanpathModel):
         # plain containers only: checkpoints must load with torch.load(weights_only=True)
         grid = None if grid is None else [int(g) for g in grid]
         crop_hw = None if crop_hw is None else [int(v) for v in crop_hw]
+        skip_batch_keys = None if skip_batch_keys is None else [str(k) for k in skip_batch_keys]
         if val_average not in ("trial", "key"):
             raise ValueError(f"val_average must be 'trial' (upstream) or 'key', got {val_average!r}")
         if val_sampling not in ("greedy", "sample"):
@@ -289,9 +291,14 @@ class OATModule(ScanpathModel):
 
     def setup(self, stage: str) -> None:
         """Apply ``train_budget`` before the optimiser is configured (the cosine schedule needs the
-        budgeted number of steps)."""
+        budgeted number of steps) and tell an object-layout datamodule which sample keys OAT never
+        reads (``skip_batch_keys``), so its loaders neither render nor stack them."""
         if stage == "fit":
             self.apply_train_budget()
+        dm = self._datamodule()
+        skip = tuple(self.hparams.get("skip_batch_keys") or ())
+        if skip and dm is not None and hasattr(dm, "loader_exclude"):
+            dm.loader_exclude = tuple(dict.fromkeys((*dm.loader_exclude, *skip)))
 
     def apply_train_budget(self) -> None:
         """Apply ``train_budget`` (max_epochs, limit_train/val/test_batches) to the trainer.
