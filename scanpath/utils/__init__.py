@@ -11,6 +11,8 @@ from scanpath.utils.hydra import (
     resolve_ckpt_path,
 )
 
+from scanpath.utils.quiet import quiet_known_warnings
+
 register_resolvers()
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "instantiate_callbacks",
     "instantiate_loggers",
     "print_banner",
+    "quiet_known_warnings",
     "register_resolvers",
     "resolve_ckpt_path",
 ]
