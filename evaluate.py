@@ -23,7 +23,10 @@ from omegaconf import DictConfig  # noqa: E402
 from scanpath.evaluation import load_weights  # noqa: E402
 from scanpath.utils import SYNTHETIC_BANNER, close_loggers, print_banner  # noqa: E402
 from scanpath.utils.config_checks import check_config  # noqa: E402
+from scanpath.utils.quiet import quiet_known_warnings  # noqa: E402
 from scanpath.utils.instantiators import run_evaluation  # noqa: E402
+
+quiet_known_warnings()  # known, harmless third-party notices (scanpath/utils/quiet.py)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:

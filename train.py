@@ -34,7 +34,10 @@ from scanpath.utils import (  # noqa: E402  (registers the ${wandb_offline:} res
     resolve_ckpt_path,
 )
 from scanpath.utils.config_checks import check_config  # noqa: E402
+from scanpath.utils.quiet import quiet_known_warnings  # noqa: E402
 from scanpath.utils.instantiators import run_evaluation, training_outputs  # noqa: E402
+
+quiet_known_warnings()  # known, harmless third-party notices (scanpath/utils/quiet.py)
 
 log = logging.getLogger("scanpath.train")
 

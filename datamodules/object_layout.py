@@ -38,10 +38,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from torch.utils.data import DataLoader, Dataset, Sampler
+
 from datamodules.base import ScanpathDataModule, split_by_stimulus
+from scanpath.batch import collate_samples
 from datamodules.lazy import LazySample
 from scanpath.errors import ScanpathDataError
-from scanpath.io.object_trial import ObjectTrial
+from scanpath.io.object_trial import CROP_HW, ObjectTrial
 from scanpath.utils.lru import LruCache
 
 log = logging.getLogger(__name__)
@@ -67,6 +70,10 @@ class LayoutStore:
     def get(self, layout_id: str) -> dict[str, torch.Tensor]:
         return self._cache.get_or_compute(layout_id, lambda: self.compute(layout_id))
 
+    def fetch(self, layout_id: str, key: str) -> torch.Tensor:
+        """One heavy field of a layout (subclasses may serve some fields from a cheaper cache)."""
+        return self.get(layout_id)[key]
+
 
 class ObjectSample(LazySample):
     """A sample dict whose ``crops`` / ``target_crop`` / ``image`` come from a :class:`LayoutStore`
@@ -83,10 +90,51 @@ class ObjectSample(LazySample):
         return ("crops", "target_crop", "image") if self._store.include_image else ("crops", "target_crop")
 
     def _load(self, key: str) -> Any:
-        fields = self._store.get(self._data["layout_id"])
         if key == "target_crop":
-            return fields["crops"][self._data["target_index"]]
-        return fields[key]
+            return self._store.fetch(self._data["layout_id"], "crops")[self._data["target_index"]]
+        return self._store.fetch(self._data["layout_id"], key)
+
+
+def _distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized() \
+        and torch.distributed.get_world_size() > 1
+
+
+class _WithoutKeys(Dataset):
+    def __init__(self, samples: Sequence[Any], exclude: Sequence[str]) -> None:
+        self.samples, self.exclude = samples, frozenset(exclude)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        s = self.samples[i]
+        return {k: s[k] for k in s if k not in self.exclude}
+
+
+class LayoutGroupedBatches(Sampler[list[int]]):
+    """Training batches that keep the trials of one layout together: layouts are shuffled (torch's
+    global RNG, so ``seed_everything`` fixes the order), their trials concatenated and cut into
+    batches of ``batch_size``. The observers of a layout share crops and encoder input, so OAT's CNN
+    and encoder then run on ≈ batch_size / observers layouts per step instead of batch_size."""
+
+    def __init__(self, layout_ids: Sequence[str], batch_size: int, shuffle: bool = True) -> None:
+        groups: dict[str, list[int]] = {}
+        for i, lid in enumerate(layout_ids):
+            groups.setdefault(lid, []).append(i)
+        self.groups = list(groups.values())
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.n = len(layout_ids)
+
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.groups)).tolist() if self.shuffle else range(len(self.groups))
+        flat = [i for g in order for i in self.groups[g]]
+        for a in range(0, len(flat), self.batch_size):
+            yield flat[a : a + self.batch_size]
 
 
 def read_split_file(path: str | Path, n: int) -> np.ndarray:
@@ -137,6 +185,8 @@ class ObjectLayoutDataModule(ScanpathDataModule):
         invalid_policy: str = "error",
         include_image: bool = False,
         cache_size: int = 32,
+        group_layouts: bool = False,
+        loader_exclude: Sequence[str] = (),
     ) -> None:
         super().__init__(
             batch_size=batch_size,
@@ -158,6 +208,8 @@ class ObjectLayoutDataModule(ScanpathDataModule):
         self.test_pairs = [tuple(str(v) for v in p) for p in (test_pairs or [])]
         self.include_image = bool(include_image)
         self.cache_size = int(cache_size)
+        self.group_layouts = bool(group_layouts)
+        self.loader_exclude = tuple(str(k) for k in (loader_exclude or ()))
         self.trials: list[ObjectTrial] = []
         self.store: LayoutStore | None = None
 
@@ -168,6 +220,34 @@ class ObjectLayoutDataModule(ScanpathDataModule):
     def make_store(self, trials: list[ObjectTrial]) -> LayoutStore | None:
         """Image mode: a store computing crops (and image); ``None`` = layout-only mode."""
         return None
+
+    @property
+    def crop_hw(self) -> tuple[int, int]:
+        """(H, W) of the object crops served in image mode (150×93 as published)."""
+        return CROP_HW
+
+    def make_dataset(self, samples: list[dict[str, Any]]) -> Dataset:
+        """The loaders' dataset; keys in ``loader_exclude`` (e.g. ``image`` that OAT never reads)
+        are left out, so they are neither rendered into the batch nor stacked."""
+        if not self.loader_exclude:
+            return super().make_dataset(samples)
+        return _WithoutKeys(samples, self.loader_exclude)
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled training batches; with ``group_layouts`` the trials of a layout stay together
+        (:class:`LayoutGroupedBatches`; single process only — under DDP Lightning's distributed
+        sampler shards plain shuffled batches)."""
+        if not self.group_layouts or _distributed():
+            return super().train_dataloader()
+        samples = self.samples("train")
+        return DataLoader(
+            self.make_dataset(samples),
+            batch_sampler=LayoutGroupedBatches([s["layout_id"] for s in samples], self.batch_size),
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            collate_fn=collate_samples,
+            persistent_workers=self.num_workers > 0,
+        )
 
     @property
     def layout_only(self) -> bool:

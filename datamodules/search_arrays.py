@@ -13,9 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from datamodules.object_layout import LayoutStore, ObjectLayoutDataModule
-from scanpath.io.object_trial import ObjectTrial
+from scanpath.io.object_trial import CROP_HW, ObjectTrial
 from scanpath.stimuli.search_arrays import ArrayConfig, ObserverConfig, SearchLayout, generate_search_arrays, layout_tensors
 
 log = logging.getLogger(__name__)
@@ -24,13 +25,45 @@ log = logging.getLogger(__name__)
 class SearchArrayStore(LayoutStore):
     """Renders a layout's crops (and image) on demand."""
 
-    def __init__(self, layouts: Mapping[str, SearchLayout], include_image: bool, cache_size: int) -> None:
+    def __init__(
+        self, layouts: Mapping[str, SearchLayout], include_image: bool, cache_size: int,
+        crop_hw: tuple[int, int] = CROP_HW,
+        keep_crops: bool = False,
+    ) -> None:
         super().__init__(include_image, cache_size)
         self.layouts = dict(layouts)
+        self.crop_hw = (int(crop_hw[0]), int(crop_hw[1]))
+        self.keep_crops = bool(keep_crops)
+        self._crops_u8: dict[str, torch.Tensor] = {}
+
+    def fetch(self, layout_id: str, key: str) -> torch.Tensor:
+        """``crops`` from the all-layout uint8 cache when ``keep_crops`` (rendered once per run,
+        not once per epoch); other fields (the image) from the LRU cache."""
+        if key == "crops" and self.keep_crops:
+            u8 = self._crops_u8.get(layout_id)
+            if u8 is None:
+                u8 = self._crops_u8[layout_id] = self._to_u8(self._render(layout_id, with_image=False)["crops"])
+            return u8.to(torch.float32).mul_(1.0 / 255.0)
+        return super().fetch(layout_id, key)
+
+    @staticmethod
+    def _to_u8(crops: torch.Tensor) -> torch.Tensor:
+        return crops.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
 
     def compute(self, layout_id: str) -> dict[str, torch.Tensor]:
-        image, crops = layout_tensors(self.layouts[layout_id], with_image=self.include_image)
-        out = {"crops": torch.from_numpy(crops)}
+        out = self._render(layout_id)
+        if self.keep_crops:  # served from the uint8 cache: same values as fetch() returns
+            u8 = self._crops_u8.setdefault(layout_id, self._to_u8(out["crops"]))
+            out["crops"] = u8.to(torch.float32).mul_(1.0 / 255.0)
+        return out
+
+    def _render(self, layout_id: str, with_image: bool | None = None) -> dict[str, torch.Tensor]:
+        with_image = self.include_image if with_image is None else with_image
+        image, crops = layout_tensors(self.layouts[layout_id], with_image=with_image)
+        t = torch.from_numpy(crops)
+        if self.crop_hw != tuple(t.shape[-2:]):  # area-average the 150×93 crops (values stay in [0, 1])
+            t = F.interpolate(t, size=self.crop_hw, mode="area").contiguous()
+        out = {"crops": t}
         if image is not None:
             out["image"] = torch.from_numpy(image)
         return out
@@ -51,6 +84,8 @@ class SearchArraysDataModule(ObjectLayoutDataModule):
         observer: Mapping[str, Any] | None = None,
         split: str = "layout",
         include_image: bool = True,
+        crop_hw: Sequence[int] | None = None,
+        keep_crops: bool = False,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("cache_size", 64)
@@ -65,6 +100,13 @@ class SearchArraysDataModule(ObjectLayoutDataModule):
         self.array_config = ArrayConfig(**arr)
         self.observer_config = ObserverConfig(**dict(observer or {}))
         self.layouts: list[SearchLayout] = []
+        self._crop_hw = tuple(int(v) for v in crop_hw) if crop_hw else CROP_HW
+        self.keep_crops = bool(keep_crops)
+
+    @property
+    def crop_hw(self) -> tuple[int, int]:
+        """(H, W) of the served crops: 150×93 as published, or ``crop_hw`` (area-downsampled)."""
+        return self._crop_hw  # type: ignore[return-value]
 
     def load_trials(self) -> list[ObjectTrial]:
         data = generate_search_arrays(
@@ -78,4 +120,5 @@ class SearchArraysDataModule(ObjectLayoutDataModule):
         return data.trials
 
     def make_store(self, trials: Sequence[ObjectTrial]) -> LayoutStore:
-        return SearchArrayStore({lay.layout_id: lay for lay in self.layouts}, self.include_image, self.cache_size)
+        return SearchArrayStore({lay.layout_id: lay for lay in self.layouts}, self.include_image, self.cache_size,
+                                self.crop_hw, self.keep_crops)

@@ -71,9 +71,16 @@ def test_logits_shape_and_pad_column_equals_readout_bias(table14):
 
 def test_xavier_init_and_pe_gather(table14):
     m = OATModel(table14, appearance="embedding", grid=(6, 14))
-    w = m.head.dec_proj.weight
-    bound = (6 / (w.shape[0] + w.shape[1])) ** 0.5
-    assert w.abs().max() <= bound and w.abs().max() > 0.9 * bound
+    # upstream: two separate Linear(512, 512) pointer layers per side → Xavier bound √(6/1024) = 0.0765
+    # per head (a single draw over the fused (1024, 512) weight would give 0.0625)
+    bound = (6 / (512 + 512)) ** 0.5
+    assert abs(bound - 0.0765) < 1e-4
+    for lin in (m.head.dec_proj, m.head.enc_proj):
+        for h in range(2):
+            w = lin.weight[h * 512 : (h + 1) * 512]
+            assert w.abs().max() <= bound and w.abs().max() > 0.95 * bound
+    enc = m.encoder.layers[0].self_attn.in_proj_weight  # other layers: plain Xavier over the whole weight
+    assert enc.abs().max() <= (6 / sum(enc.shape)) ** 0.5
     pe = m.position_encoding(torch.tensor([2]), torch.tensor([5]), torch.tensor([1]))[0]
     want = torch.cat([table14[2], table14[5], table14[1]])[:256]
     assert torch.equal(pe, want)
@@ -282,3 +289,30 @@ def test_rollouts_to_batch_maps_to_centres():
     out = rollouts_to_batch(roll, batch).to_list()
     assert out[0].x.tolist() == [60.0, 100.0] and out[0].y.tolist() == [90.0, 90.0]
     assert out[1].fixation_extra["object"].tolist() == [0]
+
+
+def test_layout_dedupe_gives_the_same_logits_and_rollouts():
+    """Trials of one layout share crops: batch_inputs keeps them once (layout_index) and the CNN and
+    encoder run once per (layout, target); logits and rollouts equal the per-trial computation."""
+    from scanpath.models.oat.decoding import decode
+    from scanpath.models.oat.module import batch_inputs
+
+    torch.manual_seed(0)
+    m = OATModel(torch.randn(4, 11), appearance="cnn", grid=(2, 3), d_model=64, n_heads=4,
+                 dim_feedforward=64, n_encoder_layers=1, n_decoder_layers=1, crop_hw=(40, 40)).eval()
+    crops = torch.rand(2, 6, 3, 40, 40)
+    lids = ["a", "a", "b", "a"]
+    full = crops[torch.tensor([0, 0, 1, 0])]
+    tgt = torch.tensor([2, 2, 4, 2])
+    batch = {"grid": [(2, 3)] * 4, "target_index": tgt, "crops": full, "layout_id": lids,
+             "target_crop": full[torch.arange(4), tgt]}
+    x = batch_inputs(batch)
+    assert x.crops.shape[0] == 2 and x.layout_index.tolist() == [0, 0, 1, 0] and x.target_crop is None
+    plain = OATInputs(grid=(2, 3), target=tgt, crops=full)
+    objs = torch.tensor([[1, 2, 0], [0, 3, 2], [5, 4, 0], [1, 1, 2]])
+    inp, _, pad = teacher_forcing_tokens(objs, torch.tensor([2, 3, 2, 3]), 6)
+    with torch.no_grad():
+        torch.testing.assert_close(m(x, inp, pad), m(plain, inp, pad), atol=1e-5, rtol=1e-5)
+    a = decode(m, x, k=5, max_len=6, greedy=False, seed=3, trial_ids=["t0", "t1", "t2", "t3"])
+    b = decode(m, plain, k=5, max_len=6, greedy=False, seed=3, trial_ids=["t0", "t1", "t2", "t3"])
+    assert torch.equal(a.tokens, b.tokens)

@@ -222,6 +222,8 @@ def _title(settings: Mapping[str, Any]) -> str:
     title = f"Evaluation on {settings.get('dataset')} ({settings.get('split', 'test')} split)"
     if proto and proto != "plain":
         title += f" — {proto} protocol"
+    if settings.get("architecture") and settings.get("architecture") != "published":
+        title += f" — OAT {settings['architecture']}"
     if settings.get("synthetic"):
         title += f" — {SYNTHETIC_BANNER}"
     return title

@@ -11,7 +11,8 @@
 
 # every math module registers its metrics where it defines them (``@metric``); importing them fills the registry
 from scanpath.metrics import behavioural, geometric, maps, search, sequence, spherical  # noqa: F401
-from scanpath.metrics.behavioural import mean_stats, oat_delta, oat_stats
+from scanpath.metrics.behavioural import fill_empty_rollouts, mean_stats, oat_delta, oat_stats
+from scanpath.metrics.classes import BehaviouralDelta
 from scanpath.metrics.evaluation import human_consistency, pair_indices, score_scanpaths
 from scanpath.metrics.multimatch_scoring import multimatch, multimatch_batch
 from scanpath.metrics.registry import MetricSpec, metric, register, registry
@@ -27,6 +28,8 @@ __all__ = [
     "oat_stats",
     "mean_stats",
     "oat_delta",
+    "fill_empty_rollouts",
+    "BehaviouralDelta",
     "multimatch",
     "multimatch_batch",
 ]

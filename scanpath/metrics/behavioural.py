@@ -55,6 +55,22 @@ def oat_stats(objects: Sequence[int], target: int) -> dict[str, float]:
     }
 
 
+def fill_empty_rollouts(rollouts: Sequence[Sequence[int]]) -> list[list[int]]:
+    """Upstream's handling of empty sampled rollouts (``delta_oat_compat``): an empty rollout is
+    replaced by the rollout before it (the first non-empty one when it is the first), so it counts
+    with that rollout's statistics instead of found 0 / length 0 / NaN proportions. All empty → kept."""
+    seqs = [list(np.asarray(r).reshape(-1).astype(int)) for r in rollouts]
+    first = next((s for s in seqs if s), None)
+    if first is None:
+        return seqs
+    out: list[list[int]] = []
+    prev = first
+    for s in seqs:
+        prev = s if s else prev
+        out.append(prev)
+    return out
+
+
 def mean_stats(trials: Sequence[Sequence[Mapping[str, float]]]) -> dict[str, float]:
     """Average statistics over each trial's samples, then over trials (NaN-aware)."""
     per_trial = []
@@ -105,13 +121,21 @@ def _oat_delta_human(humans, key, params):
     return {"value": delta, "values": dict(h), "n": n, "n_nan": 0}
 
 
-def _group_stats(scanpaths, key):
+def _group_stats(scanpaths, key, fill_empty: bool = False):
+    """Mean statistics per key, then over keys; ``fill_empty`` = upstream's replacement of an empty
+    rollout by the one before it (:func:`fill_empty_rollouts`, delta_oat_compat)."""
     from scanpath.types import scanpath_key
 
-    trials: dict[str, list[dict[str, float]]] = {}
+    seqs: dict[str, list] = {}
     for s in scanpaths:
-        trials.setdefault(scanpath_key(s, key), []).append(oat_stats(_object_seq(s), _target_of(s, None)))
-    return mean_stats(list(trials.values())), len(trials)
+        seqs.setdefault(scanpath_key(s, key), []).append((_object_seq(s), _target_of(s, None)))
+    trials = []
+    for rows in seqs.values():
+        objs = [o for o, _ in rows]
+        if fill_empty:
+            objs = fill_empty_rollouts(objs)
+        trials.append([oat_stats(o, t) for o, (_, t) in zip(objs, rows)])
+    return mean_stats(trials), len(trials)
 
 
 @metric(
@@ -124,7 +148,7 @@ def _group_stats(scanpaths, key):
     needs=("objects",),
 )
 def _oat_delta(predictions, humans, key, params):
-    m, n = _group_stats(predictions, key)
+    m, n = _group_stats(predictions, key, fill_empty=bool(params["delta_oat_compat"]))
     h, _ = _group_stats(humans, key)
     with warnings.catch_warnings():
         if params["delta_oat_compat"]:

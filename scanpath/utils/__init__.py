@@ -13,6 +13,8 @@ from scanpath.utils.hydra import (
 )
 from scanpath.utils.output_dir import OutputDirError, check_output_dir, check_writable_dir
 
+from scanpath.utils.quiet import quiet_known_warnings
+
 register_resolvers()
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "instantiate_callbacks",
     "instantiate_loggers",
     "print_banner",
+    "quiet_known_warnings",
     "register_resolvers",
     "resolve_ckpt_path",
 ]

@@ -112,20 +112,36 @@ def baseline_sim(model: ObjectBaseline, batches: Sequence[Mapping[str, Any]]) ->
 
 
 # ------------------------------------------------------------------------------------ protocol
-def _collate(samples: Sequence[Mapping[str, Any]], batch_size: int) -> list[dict[str, Any]]:
-    from scanpath.batch import collate_samples
+class _Batches:
+    """Collated batches of ``samples``, built one at a time when iterated (never all held at once);
+    ``drop`` names heavy sample keys a consumer does not read (e.g. the rendered image)."""
 
-    return [collate_samples([dict(s) for s in samples[i : i + batch_size]]) for i in range(0, len(samples), batch_size)]
+    def __init__(self, samples: Sequence[Mapping[str, Any]], batch_size: int, drop: Sequence[str] = ()) -> None:
+        self.samples, self.batch_size, self.drop = samples, int(batch_size), tuple(drop)
+
+    def __len__(self) -> int:
+        return (len(self.samples) + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self) -> Any:
+        from scanpath.batch import collate_samples
+
+        for i in range(0, len(self.samples), self.batch_size):
+            rows = []
+            for s in self.samples[i : i + self.batch_size]:
+                keys = [k for k in (s.keys() if hasattr(s, "keys") else dict(s)) if k not in self.drop]
+                rows.append({k: s[k] for k in keys})
+            yield collate_samples(rows)
+
+
+def _collate(samples: Sequence[Mapping[str, Any]], batch_size: int, drop: Sequence[str] = ()) -> _Batches:
+    return _Batches(samples, batch_size, drop)
 
 
 def prepare_module(module: OATModule, datamodule: Any) -> OATModule:
     """Build a network that no checkpoint built (random init, warned) and fix the decode length."""
     if module.net is None:
         log.warning("no checkpoint: evaluating a randomly initialised OAT")
-        app = module.hparams.appearance
-        if app == "auto":
-            app = "embedding" if datamodule.layout_only else "cnn"
-        module.build(tuple(module.hparams.grid or datamodule.grid), app)
+        module.build(module.resolve(datamodule))
     if not module.max_len:
         module.max_len = int(datamodule.max_len)
     return module.eval()
@@ -172,8 +188,12 @@ class OATProtocol:
         key = getattr(dm, "eval_key", "task")
         humans = dm.human_scanpaths(self.split)
         query_samples = dm.query_samples(self.split)
-        queries = _collate(query_samples, self.batch_size)
-        trials = _collate(dm.samples(self.split), self.batch_size)
+        # OAT and the image-less baselines never read the rendered image: batches leave it out
+        # unless the saliency baseline needs it (memory: one float 450×837 image per trial otherwise)
+        needs_image = any(str(k) == "saliency" for k in self.baselines)
+        drop = () if needs_image else ("image",)
+        queries = _collate(query_samples, self.batch_size, drop)
+        trials = _collate(dm.samples(self.split), self.batch_size, ("image",))
         n_objects = int(np.prod(dm.grid))
         module = prepare_module(model, dm)
         skipped: dict[str, str] = {}
@@ -226,6 +246,7 @@ class OATProtocol:
         settings = {
             **dataset_settings(dm, humans), "protocol": self.name, **metric_settings(rows, True),
             "layout_only": bool(getattr(dm, "layout_only", False)),
+            "architecture": module.arch_label,
             "n_trials": len(humans), "n_queries": len(query_samples), "checkpoint": checkpoint,
             "samples": self.samples, "baseline_rollouts": self.baseline_rollouts, "max_len": module.max_len,
             "samples_per_image": int(self.samples or 1), "seed": seed,

@@ -287,12 +287,7 @@ def decode_sequential(
     eos = torch.zeros(b, k, dtype=torch.bool)
     try:
         for i in range(b):
-            xi = OATInputs(
-                grid=x.grid,
-                target=x.target[i : i + 1],
-                crops=None if x.crops is None else x.crops[i : i + 1],
-                target_crop=None if x.target_crop is None else x.target_crop[i : i + 1],
-            )
+            xi = x.select(slice(i, i + 1))
             for j in range(k):
                 seq = [n + 2]
                 for t in range(max_len):

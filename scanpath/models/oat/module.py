@@ -26,17 +26,31 @@ from torch import Tensor
 
 from scanpath.models.base import ScanpathModel
 from scanpath.models.oat.decoding import Rollouts, decode
-from scanpath.models.oat.pe import get_pe_table, pe_rows_for_grid
-from scanpath.models.oat.torch_model import OATInputs, OATModel, teacher_forcing_tokens
+from scanpath.models.oat.pe import get_pe_table, pe_dim_for_width, pe_rows_for_grid
+from scanpath.models.oat.torch_model import (
+    CROP_H,
+    CROP_W,
+    OATArch,
+    OATInputs,
+    OATModel,
+    resolve_arch,
+    teacher_forcing_tokens,
+)
 from scanpath.types import ScanpathBatch
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_LEN = 30
+CROP_HW = (CROP_H, CROP_W)
 
 
 def batch_inputs(batch: Mapping[str, Any], device: torch.device | str | None = None) -> OATInputs:
-    """Collated object-layout batch → :class:`OATInputs` (one grid per batch)."""
+    """Collated object-layout batch → :class:`OATInputs` (one grid per batch).
+
+    Trials of one layout (the observers of a search array, the subjects of a collage) share their
+    crops: with ``layout_id`` in the batch the crops are kept once per layout (``layout_index``), so
+    the appearance CNN and the encoder run once per layout/target. A ``target_crop`` that is the
+    layout's own crop of the target (all shipped datamodules) is dropped for the same reason."""
     grids = batch.get("grid")
     if grids is None or batch.get("target_index") is None:
         raise ValueError("OAT needs object-layout samples (keys 'grid', 'boxes', 'target_index'); "
@@ -49,14 +63,46 @@ def batch_inputs(batch: Mapping[str, Any], device: torch.device | str | None = N
     crops = batch.get("crops")
     tcrop = batch.get("target_crop")
     if crops is not None and not isinstance(crops, Tensor):
-        raise ValueError("crops of one batch must share a shape (N, 3, 150, 93)")
+        raise ValueError("crops of one batch must share a shape (N, 3, h, w)")
+    tcrop = tcrop if isinstance(tcrop, Tensor) else None
+    if crops is not None and tcrop is not None and torch.equal(tcrop, crops[torch.arange(len(tgt)), tgt]):
+        tcrop = None  # the target token's crop is the layout's own crop of the target
+    layout_index = None
+    lids = batch.get("layout_id")
+    if crops is not None and isinstance(lids, (list, tuple)) and len(lids) == len(tgt):
+        first: dict[Any, int] = {}  # layout id → its first trial (insertion order = unique order)
+        for i, lid in enumerate(lids):
+            first.setdefault(lid, i)
+        if len(first) < len(lids):
+            order = {lid: u for u, lid in enumerate(first)}
+            layout_index = torch.as_tensor([order[lid] for lid in lids], dtype=torch.long)
+            crops = crops[torch.as_tensor(list(first.values()))]
     dev = device if device is not None else (crops.device if crops is not None else "cpu")
     return OATInputs(
         grid=grids[0],
         target=tgt.to(dev),
         crops=None if crops is None else crops.to(dev),
-        target_crop=tcrop.to(dev) if isinstance(tcrop, Tensor) else None,
+        target_crop=None if tcrop is None else tcrop.to(dev),
+        layout_index=None if layout_index is None else layout_index.to(dev),
     )
+
+
+class LrShape:
+    """Learning-rate multiplier per optimiser step: linear warm-up over ``warmup`` steps, then constant
+    or (``total`` set) cosine decay to ``min_ratio`` at step ``total``. A class, not a closure, so the
+    scheduler state pickles."""
+
+    def __init__(self, warmup: int, total: int | None = None, min_ratio: float = 0.0) -> None:
+        self.warmup, self.total, self.min_ratio = int(warmup), total, float(min_ratio)
+
+    def __call__(self, step: int) -> float:
+        if self.warmup and step < self.warmup:
+            return (step + 1) / self.warmup
+        if not self.total:
+            return 1.0
+        span = max(self.total - self.warmup, 1)
+        frac = min(max(step - self.warmup, 0) / span, 1.0)
+        return float(self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + np.cos(np.pi * frac)))
 
 
 def human_objects(sp: ScanpathBatch) -> tuple[Tensor, Tensor]:
@@ -99,10 +145,27 @@ class OATModule(ScanpathModel):
         gradient_clip_val: float | None = 1.0,
         train_budget: Mapping[str, Any] | None = None,
         display_name: str | None = None,
+        crop_hw: Sequence[int] | None = None,
+        lr_warmup_steps: int = 0,
+        lr_schedule: str = "constant",
+        lr_min_ratio: float = 0.0,
+        label: str | None = None,
+        skip_batch_keys: Sequence[str] | None = None,
+        val_sampling: str = "greedy",
+        val_samples: int = 1,
+        val_average: str = "trial",
     ) -> None:
         super().__init__()
         # plain containers only: checkpoints must load with torch.load(weights_only=True)
         grid = None if grid is None else [int(g) for g in grid]
+        crop_hw = None if crop_hw is None else [int(v) for v in crop_hw]
+        skip_batch_keys = None if skip_batch_keys is None else [str(k) for k in skip_batch_keys]
+        if val_average not in ("trial", "key"):
+            raise ValueError(f"val_average must be 'trial' (upstream) or 'key', got {val_average!r}")
+        if val_sampling not in ("greedy", "sample"):
+            raise ValueError(f"val_sampling must be 'greedy' or 'sample', got {val_sampling!r}")
+        if lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
         train_budget = None if not train_budget else {str(k): v for k, v in dict(train_budget).items()}
         self.save_hyperparameters(ignore=["optimizer"])
         if sampling not in ("greedy", "sample"):
@@ -122,24 +185,39 @@ class OATModule(ScanpathModel):
             self.display_name = "OAT (greedy)"
         self.net: OATModel | None = None
         self.resolved: dict[str, Any] = {}
-        self._eval_buffer: list[tuple[str, list[int], int, bool]] = []
+        self._eval_buffer: list[tuple[list[Any], list[Any]]] = []
+        self._delta_metric: Any = None
+        self.arch: OATArch | None = None
         if grid is not None and appearance != "auto":
             self.build(tuple(grid), appearance)
 
     # ------------------------------------------------------------------ construction
-    def build(self, grid: tuple[int, int], appearance: str) -> OATModel:
-        """Create the network for ``grid`` and ``appearance`` (fits/loads the PE table)."""
+    def arch_sizes(self) -> dict[str, Any]:
         hp = self.hparams
-        grid = (int(grid[0]), int(grid[1]))
-        rows = int(hp.pe_rows) if hp.pe_rows else pe_rows_for_grid(grid)
-        table = get_pe_table(rows, hp.pe_sigma, hp.pe_seed, hp.pe_steps, hp.pe_lr, hp.pe_cache_dir, hp.pe_path)
-        self.net = OATModel(
-            table, appearance=appearance, grid=grid, d_model=hp.d_model, n_heads=hp.n_heads,
-            n_encoder_layers=hp.n_encoder_layers, n_decoder_layers=hp.n_decoder_layers,
-            dim_feedforward=hp.dim_feedforward, dropout=hp.dropout,
-        )
-        self.resolved = {"grid": list(grid), "appearance": appearance}
-        if appearance == "embedding":
+        return {"d_model": int(hp.d_model), "n_heads": int(hp.n_heads), "n_encoder_layers": int(hp.n_encoder_layers),
+                "n_decoder_layers": int(hp.n_decoder_layers), "dim_feedforward": int(hp.dim_feedforward),
+                "dropout": float(hp.dropout)}
+
+    def resolve(self, source: Any = None) -> OATArch | None:
+        """The architecture from the config, completed from ``source`` (datamodule or batch)."""
+        hp = self.hparams
+        return resolve_arch(hp.grid, hp.appearance, hp.get("crop_hw"), source, **self.arch_sizes())
+
+    def build(self, grid: tuple[int, int] | OATArch, appearance: str | None = None,
+              crop_hw: Sequence[int] | None = None) -> OATModel:
+        """Create the network for an :class:`OATArch` (or ``grid, appearance[, crop_hw]``); fits/loads
+        the PE table."""
+        hp = self.hparams
+        arch = grid if isinstance(grid, OATArch) else resolve_arch(grid, appearance or "cnn", crop_hw or hp.get("crop_hw"),
+                                                                   None, **self.arch_sizes())
+        assert arch is not None
+        rows = int(hp.pe_rows) if hp.pe_rows else pe_rows_for_grid(arch.grid)
+        table = get_pe_table(rows, hp.pe_sigma, hp.pe_seed, hp.pe_steps, hp.pe_lr, hp.pe_cache_dir, hp.pe_path,
+                             dim=pe_dim_for_width(arch.d_model))
+        self.net = OATModel.from_arch(arch, table)
+        self.arch = arch
+        self.resolved = {"grid": list(arch.grid), "appearance": arch.appearance, "crop_hw": list(arch.crop_hw)}
+        if arch.appearance == "embedding":
             log.warning("OAT layout-only mode: learned per-cell embedding instead of the appearance CNN "
                         "(deviation; results are not comparable to published numbers)")
         return self.net
@@ -152,25 +230,16 @@ class OATModule(ScanpathModel):
         dm = self._datamodule()
         if self.max_len is None and dm is not None and hasattr(dm, "max_len"):
             self.max_len = int(dm.max_len) or None
-        if self.net is not None:
-            return
-        hp = self.hparams
-        grid = tuple(hp.grid) if hp.grid is not None else (tuple(dm.grid) if dm is not None and hasattr(dm, "grid") else None)
-        appearance = hp.appearance
-        if appearance == "auto" and dm is not None and hasattr(dm, "layout_only"):
-            appearance = "embedding" if dm.layout_only else "cnn"
-        if grid is not None and appearance != "auto":
-            self.build(grid, appearance)
+        if self.net is None and (arch := self.resolve(dm)) is not None:
+            self.build(arch)
 
     def _ensure_built(self, batch: Mapping[str, Any]) -> OATModel:
         if self.net is None:
-            grid = tuple(self.hparams.grid) if self.hparams.grid is not None else tuple(batch["grid"][0])
-            appearance = self.hparams.appearance
-            if appearance == "auto":
-                appearance = "cnn" if isinstance(batch.get("crops"), Tensor) else "embedding"
-            self.build(grid, appearance)
-            assert self.net is not None
-            self.net.to(self.device)
+            arch = self.resolve(batch)
+            if arch is None:
+                raise ValueError("cannot decide the OAT architecture from the batch (no 'grid')")
+            self.build(arch).to(self.device)
+        assert self.net is not None
         return self.net
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -182,10 +251,14 @@ class OATModule(ScanpathModel):
         if info.get("max_len"):
             self.max_len = int(info["max_len"])
         if info.get("grid") is not None:
-            want = (tuple(info["grid"]), info["appearance"])
-            have = (tuple(self.resolved["grid"]), self.resolved["appearance"]) if self.net is not None else None
-            if have != want:
-                self.build(want[0], want[1])
+            # sizes as trained (a checkpoint of the published width loads into a quick-start config)
+            saved = checkpoint.get("hyper_parameters") or {}
+            sizes = {k: type(v)(saved.get(k, v)) for k, v in self.arch_sizes().items()}
+            for k, v in sizes.items():
+                self.hparams[k] = v
+            want = resolve_arch(info["grid"], info["appearance"], info.get("crop_hw") or CROP_HW, None, **sizes)
+            if self.net is None or getattr(self, "arch", None) != want:
+                self.build(want)
 
     @property
     def decode_len(self) -> int:
@@ -218,14 +291,25 @@ class OATModule(ScanpathModel):
             gradient_clip_val, gradient_clip_algorithm = float(self.hparams.gradient_clip_val), "norm"
         self.clip_gradients(optimizer, gradient_clip_val=gradient_clip_val, gradient_clip_algorithm=gradient_clip_algorithm)
 
-    def on_fit_start(self) -> None:
+    def setup(self, stage: str) -> None:
+        """Apply ``train_budget`` before the optimiser is configured (the cosine schedule needs the
+        budgeted number of steps) and tell an object-layout datamodule which sample keys OAT never
+        reads (``skip_batch_keys``), so its loaders neither render nor stack them."""
+        if stage == "fit":
+            self.apply_train_budget()
+        dm = self._datamodule()
+        skip = tuple(self.hparams.get("skip_batch_keys") or ())
+        if skip and dm is not None and hasattr(dm, "loader_exclude"):
+            dm.loader_exclude = tuple(dict.fromkeys((*dm.loader_exclude, *skip)))
+
+    def apply_train_budget(self) -> None:
         """Apply ``train_budget`` (max_epochs, limit_train/val/test_batches) to the trainer.
 
         It exists so that ``python train.py model=oat`` is a short CPU run: a model config cannot
         override the ``trainer`` group, which Hydra merges after it. ``model.train_budget=null`` (as in
         ``experiment=oat_paper`` / ``oat_amazon``) leaves the trainer config untouched."""
         budget = dict(self.hparams.train_budget or {})
-        if not budget or self.trainer.fast_dev_run:
+        if not budget or self._trainer is None or self.trainer.fast_dev_run:
             return
         trainer = self.trainer
         if "max_epochs" in budget:
@@ -239,42 +323,87 @@ class OATModule(ScanpathModel):
         if self.net is None:
             raise RuntimeError("OAT network not built: set model.grid/appearance or attach an object-layout datamodule")
         if self.optimizer_factory is None:
-            return torch.optim.Adam(self.parameters(), lr=1e-4)
-        return self.optimizer_factory(params=self.parameters())
+            opt = torch.optim.Adam(self.parameters(), lr=1e-4)
+        else:
+            opt = self.optimizer_factory(params=self.parameters())
+        hp = self.hparams
+        warm = int(hp.get("lr_warmup_steps") or 0)
+        cosine = hp.get("lr_schedule", "constant") == "cosine"
+        if not warm and not cosine:
+            return opt  # upstream: constant learning rate
+        total = None
+        if cosine:
+            total = int(self.trainer.estimated_stepping_batches) if self._trainer is not None else None
+            if not total or total == float("inf"):
+                raise ValueError("lr_schedule=cosine needs a finite number of training steps (max_epochs or max_steps)")
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda=LrShape(warm, total, float(hp.get("lr_min_ratio") or 0.0)))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    @property
+    def arch_label(self) -> str:
+        """``"published"`` or what differs from it, e.g. ``"quick: d=128, 2+2 layers, crops 75×46"``
+        (every table of a quick-start model should carry it); ``model.label`` overrides."""
+        if self.hparams.get("label"):
+            return str(self.hparams.label)
+        arch = getattr(self, "arch", None) or resolve_arch((1, 1), "cnn", self.hparams.get("crop_hw"), None,
+                                                           **self.arch_sizes())
+        return arch.label
 
     # ------------------------------------------------------------------ validation / test
     def _eval_step(self, batch: Mapping[str, Any], stage: str) -> Tensor:
         loss = self.loss(batch)
         self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch["scanpaths"]))
-        roll = self.rollouts(batch, greedy=True, k=1)
-        sp: ScanpathBatch = batch["scanpaths"]
-        objs, lengths = human_objects(sp)
-        for i, meta in enumerate(sp.meta):
-            key = f"{meta.get('task')}|{meta.get('stimulus')}"
-            tgt = int(batch["target_index"][i])
-            self._eval_buffer.append((key, objs[i, : int(lengths[i])].tolist(), tgt, True))
-            self._eval_buffer.append((key, roll.tokens[i, 0, : int(roll.lengths[i, 0])].tolist(), tgt, False))
+        greedy = self.hparams.get("val_sampling", "greedy") == "greedy"
+        k = 1 if greedy else int(self.hparams.get("val_samples") or 1)
+        preds = rollouts_to_batch(self.rollouts(batch, greedy=greedy, k=k), batch).to_list()
+        if self._delta_metric is not None:
+            self._delta_metric.update(preds)
+        else:  # no datamodule to take the split's humans from: collect them from the batches
+            self._eval_buffer.append((batch["scanpaths"].to_list(), preds))
         return loss
 
-    def _eval_epoch_end(self, stage: str) -> None:
-        from scanpath.metrics import mean_stats, oat_delta, oat_stats
+    def _eval_epoch_start(self, stage: str) -> None:
+        """The Δ metric of this epoch: a torchmetrics ``BehaviouralDelta`` over the split's human
+        scanpaths, so rollouts of every DDP rank are gathered before Δ is computed."""
+        from scanpath.metrics import BehaviouralDelta
 
-        if not self._eval_buffer:
-            return
-        groups: dict[bool, dict[str, list[dict[str, float]]]] = {True: {}, False: {}}
-        for key, seq, tgt, is_human in self._eval_buffer:
-            groups[is_human].setdefault(key, []).append(oat_stats(seq, tgt))
         self._eval_buffer = []
-        human = mean_stats(list(groups[True].values()))
-        model = mean_stats(list(groups[False].values()))
+        self._delta_metric = None
+        dm = self._datamodule()
+        if dm is not None and hasattr(dm, "human_scanpaths"):
+            humans = dm.human_scanpaths(stage)
+            self._delta_metric = self._make_delta(humans, getattr(dm, "eval_key", "task")).to(self.device)
+
+    def _make_delta(self, humans: Sequence[Any], key: str) -> Any:
+        from scanpath.metrics import BehaviouralDelta
+
+        return BehaviouralDelta(humans, key=key, compat=bool(self.hparams.delta_compat),
+                                average=str(self.hparams.get("val_average") or "trial"))
+
+    def _eval_epoch_end(self, stage: str) -> None:
+        metric = self._delta_metric
+        if metric is None:
+            if not self._eval_buffer:
+                return
+            metric = self._make_delta([h for hs, _ in self._eval_buffer for h in hs], "task")
+            for _, preds in self._eval_buffer:
+                metric.update(preds)
         import warnings
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            delta, _ = oat_delta(model, human, compat=bool(self.hparams.delta_compat))
-        self.log(f"{stage}/delta", delta, prog_bar=True)
-        for k, v in model.items():
-            self.log(f"{stage}/{k}", v)
+            out = metric.compute()
+        metric.reset()
+        self._eval_buffer, self._delta_metric = [], None
+        self.log(f"{stage}/delta", float(out["value"]), prog_bar=True)
+        for name, v in out["values"].items():
+            self.log(f"{stage}/{name}", float(v))
+
+    def on_validation_epoch_start(self) -> None:
+        self._eval_epoch_start("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._eval_epoch_start("test")
 
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> Tensor:
         return self._eval_step(batch, "val")

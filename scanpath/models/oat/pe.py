@@ -106,12 +106,21 @@ def default_cache_dir() -> Path:
         return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "scanpath" / "oat_pe"
 
 
-def cache_path(n_rows: int, sigma: float, seed: int, steps: int, lr: float, cache_dir: str | Path | None) -> Path:
+def pe_dim_for_width(d_model: int) -> int:
+    """Columns per table row so that 3 rows cover the d_model/2 position dims: ⌈d_model/6⌉ (86 for the
+    published 512; 22 for a quick-start d = 128, whose 64 position dims would otherwise hold only W[r])."""
+    return -(-int(d_model) // 6)
+
+
+def cache_path(
+    n_rows: int, sigma: float, seed: int, steps: int, lr: float, cache_dir: str | Path | None, dim: int = PE_DIM
+) -> Path:
     d = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    return d / f"pe_R{n_rows}_sigma{sigma:g}_seed{seed}_steps{steps}_lr{lr:g}.npy"
+    suffix = "" if dim == PE_DIM else f"_dim{dim}"
+    return d / f"pe_R{n_rows}_sigma{sigma:g}_seed{seed}_steps{steps}_lr{lr:g}{suffix}.npy"
 
 
-def load_pe_file(path: str | Path, n_rows: int | None = None) -> np.ndarray:
+def load_pe_file(path: str | Path, n_rows: int | None = None, dim: int = PE_DIM) -> np.ndarray:
     """Load a user ``.npy`` table, checking its shape."""
     path = Path(path)
     if not path.is_file():
@@ -120,8 +129,8 @@ def load_pe_file(path: str | Path, n_rows: int | None = None) -> np.ndarray:
         arr = np.load(path, allow_pickle=False)
     except ValueError as e:
         raise ScanpathDataError(f"not a plain .npy array ({e})", file=path) from e
-    if arr.ndim != 2 or arr.shape[1] != PE_DIM or not np.isfinite(arr).all():
-        raise ScanpathDataError(f"expected a finite (R_pe, {PE_DIM}) array, got shape {arr.shape}", file=path)
+    if arr.ndim != 2 or arr.shape[1] != dim or not np.isfinite(arr).all():
+        raise ScanpathDataError(f"expected a finite (R_pe, {dim}) array, got shape {arr.shape}", file=path)
     if n_rows is not None and arr.shape[0] < n_rows:
         raise ScanpathDataError(f"table has {arr.shape[0]} rows but the grid needs {n_rows}", file=path)
     return arr.astype(np.float32)
@@ -136,19 +145,20 @@ def get_pe_table(
     cache_dir: str | Path | None = None,
     path: str | Path | None = None,
     use_cache: bool = True,
+    dim: int = PE_DIM,
 ) -> torch.Tensor:
     """The PE table for ``n_rows`` rows: from ``path`` if given, else from the disk cache, else fitted
     (and cached with an atomic write)."""
     if path is not None:
-        return torch.from_numpy(load_pe_file(path, n_rows))
-    target = cache_path(n_rows, sigma, seed, steps, lr, cache_dir)
+        return torch.from_numpy(load_pe_file(path, n_rows, dim))
+    target = cache_path(n_rows, sigma, seed, steps, lr, cache_dir, dim)
     if use_cache and target.is_file():
         try:
-            return torch.from_numpy(load_pe_file(target, n_rows))
+            return torch.from_numpy(load_pe_file(target, n_rows, dim))
         except ScanpathDataError as e:  # corrupt cache entry: refit
             log.warning("ignoring unreadable PE cache entry: %s", e)
     log.info("fitting OAT PE table R_pe=%d sigma=%g seed=%d (%d Adam steps)", n_rows, sigma, seed, steps)
-    table = fit_pe_table(n_rows, sigma, seed, steps, lr)
+    table = fit_pe_table(n_rows, sigma, seed, steps, lr, dim)
     if use_cache:
         buf = io.BytesIO()
         np.save(buf, table, allow_pickle=False)

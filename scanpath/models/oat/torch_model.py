@@ -16,7 +16,9 @@ the appearance CNN is replaced by a learned table ``E`` of shape ``(N+1, 256)``;
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +43,7 @@ class OATInputs:
     target: Tensor
     crops: Tensor | None = None
     target_crop: Tensor | None = None
+    layout_index: Tensor | None = None
 
     @property
     def n_objects(self) -> int:
@@ -50,15 +53,133 @@ class OATInputs:
     def batch_size(self) -> int:
         return int(self.target.shape[0])
 
+    def trial_crops(self) -> Tensor | None:
+        """Crops ``(B, N, 3, h, w)`` per trial (expands the deduplicated layout crops)."""
+        if self.crops is None or self.layout_index is None:
+            return self.crops
+        return self.crops[self.layout_index]
+
+    def select(self, idx: Tensor | slice) -> "OATInputs":
+        """The trials ``idx`` (keeps the layout crops shared, re-indexing ``layout_index``)."""
+        return OATInputs(
+            grid=self.grid,
+            target=self.target[idx],
+            crops=self.crops if self.layout_index is not None else (None if self.crops is None else self.crops[idx]),
+            target_crop=None if self.target_crop is None else self.target_crop[idx],
+            layout_index=None if self.layout_index is None else self.layout_index[idx],
+        )
+
+    def unique_tasks(self) -> tuple["OATInputs", Tensor | None]:
+        """One row per distinct (layout, target) and the inverse index ``(B,)``; ``(self, None)`` when
+        the batch carries no ``layout_index`` (nothing known to be shared).
+
+        Trials of one layout and target (the observers of a search array, the subjects of a collage)
+        have identical encoder inputs, so the CNN and the encoder run once for them."""
+        if self.layout_index is None:
+            return self, None
+        n = self.n_objects
+        key = self.layout_index.long() * n + self.target.long()
+        uniq, inv = torch.unique(key, return_inverse=True)
+        if uniq.numel() == key.numel() and self.target_crop is None:
+            return self, None
+        rep = torch.zeros(uniq.numel(), dtype=torch.long, device=key.device)
+        rep.scatter_(0, inv, torch.arange(key.numel(), device=key.device))
+        return OATInputs(
+            grid=self.grid,
+            target=uniq % n,
+            crops=self.crops,
+            target_crop=None if self.target_crop is None else self.target_crop[rep],
+            layout_index=uniq // n,
+        ), inv
+
+
+def cnn_flat_dim(crop_hw: tuple[int, int]) -> int:
+    """Flattened feature size of :class:`AppearanceCNN` for ``crop_hw`` (1440 for 150×93)."""
+    h, w = (int(v) for v in crop_hw)
+    h2, w2 = ((h - 4) // 5 - 2) // 3, ((w - 4) // 5 - 2) // 3
+    if h2 < 1 or w2 < 1:
+        raise ValueError(f"crops of {h}×{w} are too small for the appearance CNN (need ≥ 29×29)")
+    return 32 * h2 * w2
+
+
+@dataclass(frozen=True)
+class OATArch:
+    """Everything that fixes the network's shape (one object, not an argument list restated between
+    the Lightning module and the network). Published values are the defaults (docs/oat.md §2)."""
+
+    grid: tuple[int, int]
+    appearance: str = "cnn"  # cnn (published) | embedding (layout-only deviation)
+    crop_hw: tuple[int, int] = (CROP_H, CROP_W)
+    d_model: int = D_MODEL
+    n_heads: int = 4
+    n_encoder_layers: int = 4
+    n_decoder_layers: int = 4
+    dim_feedforward: int = 512
+    dropout: float = 0.1
+    n_pointer_heads: int = 2
+
+    def net_kwargs(self) -> dict:
+        return {"appearance": self.appearance, "grid": self.grid, "crop_hw": self.crop_hw, "d_model": self.d_model,
+                "n_heads": self.n_heads, "n_encoder_layers": self.n_encoder_layers,
+                "n_decoder_layers": self.n_decoder_layers, "dim_feedforward": self.dim_feedforward,
+                "dropout": self.dropout, "n_pointer_heads": self.n_pointer_heads}
+
+    @property
+    def label(self) -> str:
+        """``"published"`` or what differs from it, e.g. ``"quick: d=128, 2+2 layers, crops 75×46"``."""
+        diff = []
+        if (self.d_model, self.n_heads, self.dim_feedforward) != (D_MODEL, 4, 512):
+            diff.append(f"d={self.d_model}" + (f", {self.n_heads} heads" if self.n_heads != 4 else "")
+                        + (f", FFN {self.dim_feedforward}" if self.dim_feedforward != self.d_model else ""))
+        if (self.n_encoder_layers, self.n_decoder_layers) != (4, 4):
+            diff.append(f"{self.n_encoder_layers}+{self.n_decoder_layers} layers")
+        if self.appearance == "cnn" and tuple(self.crop_hw) != (CROP_H, CROP_W):
+            diff.append(f"crops {self.crop_hw[0]}×{self.crop_hw[1]}")
+        return "quick: " + ", ".join(diff) if diff else "published"
+
+
+def resolve_arch(
+    grid: Sequence[int] | None,
+    appearance: str,
+    crop_hw: Sequence[int] | None,
+    source: Any = None,
+    **sizes: Any,
+) -> OATArch | None:
+    """Decide the architecture once: configured values win; ``None`` / ``"auto"`` come from
+    ``source`` — an object-layout datamodule (``grid``, ``layout_only``, ``crop_hw``) or a collated
+    batch (``grid``, ``crops``). ``None`` when the grid or appearance cannot be decided yet."""
+    if isinstance(source, Mapping):  # a batch
+        crops = source.get("crops")
+        has_crops = isinstance(crops, Tensor)
+        src_grid = tuple(int(v) for v in source["grid"][0]) if source.get("grid") is not None else None
+        src_app = "cnn" if has_crops else "embedding"
+        src_crop = tuple(int(v) for v in crops.shape[-2:]) if has_crops else None
+    elif source is not None:  # a datamodule
+        src_grid = tuple(source.grid) if hasattr(source, "grid") else None
+        src_app = ("embedding" if source.layout_only else "cnn") if hasattr(source, "layout_only") else None
+        src_crop = tuple(source.crop_hw) if hasattr(source, "crop_hw") else None
+    else:
+        src_grid = src_app = src_crop = None
+    g = tuple(int(v) for v in grid) if grid is not None else src_grid
+    app = appearance if appearance != "auto" else src_app
+    if g is None or app is None:
+        return None
+    crop = tuple(int(v) for v in crop_hw) if crop_hw else (src_crop or (CROP_H, CROP_W))
+    return OATArch(grid=(int(g[0]), int(g[1])), appearance=app, crop_hw=crop, **sizes)
+
 
 class AppearanceCNN(nn.Module):
-    """3×150×93 crop → Conv5(16) → ReLU → MaxPool5 → Conv3(32) → ReLU → MaxPool3 → 1440 → 256."""
+    """3×150×93 crop → Conv5(16) → ReLU → MaxPool5 → Conv3(32) → ReLU → MaxPool3 → 1440 → 256.
 
-    def __init__(self, out_dim: int = D_HALF) -> None:
+    ``crop_hw`` other than the published 150×93 (a quick-start knob for the synthetic arrays) only
+    changes the input size of the linear layer (e.g. 75×46 → 256)."""
+
+    def __init__(self, out_dim: int = D_HALF, crop_hw: tuple[int, int] = (CROP_H, CROP_W)) -> None:
         super().__init__()
+        self.crop_hw = (int(crop_hw[0]), int(crop_hw[1]))
         self.conv1 = nn.Conv2d(3, 16, 5)
         self.conv2 = nn.Conv2d(16, 32, 3)
-        self.fc = nn.Linear(1440, out_dim)
+        self.fc = nn.Linear(cnn_flat_dim(self.crop_hw), out_dim)
 
     def features(self, x: Tensor) -> Tensor:
         """The flattened 1440-d feature before the linear layer."""
@@ -67,8 +188,9 @@ class AppearanceCNN(nn.Module):
         return x.flatten(1)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.shape[-3:] != (3, CROP_H, CROP_W):
-            raise ValueError(f"appearance CNN expects crops of shape (3, 150, 93), got {tuple(x.shape[-3:])}")
+        if tuple(x.shape[-3:]) != (3, *self.crop_hw):
+            raise ValueError(f"appearance CNN expects crops of shape (3, {self.crop_hw[0]}, {self.crop_hw[1]}), "
+                             f"got {tuple(x.shape[-3:])}")
         return self.fc(self.features(x))
 
 
@@ -93,6 +215,15 @@ class ObjectAttentionHead(nn.Module):
         self.dec_proj = nn.Linear(d_model, n_heads * d_model)
         self.enc_proj = nn.Linear(d_model, n_heads * d_model)
         self.readout = nn.Linear(n_heads, 1)
+
+    def reset_parameters(self) -> None:
+        """Xavier-uniform per head, as upstream's separate ``Linear(d, d)`` layers (bound √(6/2d),
+        0.0765 for d = 512; one Xavier draw over the fused ``(2d, d)`` weight would give 0.0625)."""
+        for lin in (self.dec_proj, self.enc_proj):
+            with torch.no_grad():
+                for h in range(self.n_heads):
+                    nn.init.xavier_uniform_(lin.weight[h * self.d_model : (h + 1) * self.d_model])
+        nn.init.xavier_uniform_(self.readout.weight)
 
     def project_memory(self, memory: Tensor) -> Tensor:
         """``memory`` (S, B, d) → keys (B, H, S, d); computed once per trial when decoding."""
@@ -130,6 +261,7 @@ class OATModel(nn.Module):
         dropout: float = 0.1,
         n_pointer_heads: int = 2,
         max_positions: int = 512,
+        crop_hw: tuple[int, int] = (CROP_H, CROP_W),
     ) -> None:
         super().__init__()
         if appearance not in ("cnn", "embedding"):
@@ -144,7 +276,7 @@ class OATModel(nn.Module):
                 raise ValueError("the layout-only (embedding) variant needs grid=(R, C)")
             self.embedding = nn.Embedding(self.grid[0] * self.grid[1] + 1, d_model // 2)
         else:
-            self.cnn = AppearanceCNN(d_model // 2)
+            self.cnn = AppearanceCNN(d_model // 2, crop_hw)
         self.register_buffer("pe_table", pe_table.detach().to(torch.float32).clone())
         self.register_buffer("pos_1d", sinusoidal_pe(max_positions, d_model), persistent=False)
         enc_layer = nn.TransformerEncoderLayer(d_model, n_heads, dim_feedforward, dropout, norm_first=False)
@@ -155,11 +287,17 @@ class OATModel(nn.Module):
         self.head = ObjectAttentionHead(d_model, n_pointer_heads)
         self.reset_parameters()
 
+    @classmethod
+    def from_arch(cls, arch: OATArch, pe_table: Tensor) -> "OATModel":
+        return cls(pe_table, **arch.net_kwargs())
+
     def reset_parameters(self) -> None:
-        """Xavier-uniform on every parameter with more than one dimension (upstream init)."""
+        """Xavier-uniform on every parameter with more than one dimension (upstream init); the
+        object-attention projections per 512×512 head (upstream's layers are separate)."""
         for p in self.parameters():
             if p.dim() > 1:
                 nn.init.xavier_uniform_(p)
+        self.head.reset_parameters()
 
     # ------------------------------------------------------------------ tokens
     def position_encoding(self, rows: Tensor, cols: Tensor, flag: Tensor) -> Tensor:
@@ -197,16 +335,19 @@ class OATModel(nn.Module):
             return obj, tgt, blank
         crops = x.crops
         assert crops is not None
-        if crops.shape[:2] != (b, n):
-            raise ValueError(f"crops must be (B, N, 3, 150, 93) = ({b}, {n}, …), got {tuple(crops.shape)}")
-        imgs = [crops.reshape(b * n, *crops.shape[2:])]
+        u = b if x.layout_index is None else int(crops.shape[0])
+        if crops.shape[:2] != (u, n):
+            raise ValueError(f"crops must be (B, N, 3, h, w) = ({u}, {n}, …), got {tuple(crops.shape)}")
+        imgs = [crops.reshape(u * n, *crops.shape[2:])]
         if x.target_crop is not None:
             imgs.append(x.target_crop.reshape(b, *crops.shape[2:]))
         imgs.append(torch.ones(1, *crops.shape[2:], device=dev, dtype=crops.dtype))
-        feats = self.cnn(torch.cat(imgs).to(self.pe_table.dtype))
-        obj = feats[: b * n].view(b, n, -1)
+        feats = self.cnn(torch.cat(imgs).to(self.pe_table.dtype))  # each layout's crops once
+        obj = feats[: u * n].view(u, n, -1)
+        if x.layout_index is not None:
+            obj = obj[x.layout_index]
         if x.target_crop is not None:
-            tgt = feats[b * n : b * n + b]
+            tgt = feats[u * n : u * n + b]
         else:
             tgt = obj[torch.arange(b, device=dev), x.target]
         return obj, tgt, feats[-1]
@@ -242,10 +383,15 @@ class OATModel(nn.Module):
     # ------------------------------------------------------------------ forward
     def encode(self, x: OATInputs) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Run the encoder once: memory ``(N+1, B, 512)``, pointer keys ``(B, 2, N+1, 512)``,
-        decoder token table ``(B, N+2, 512)`` and BOS ``(512,)``."""
-        src, dec_table, bos = self.token_tables(x)
+        decoder token table ``(B, N+2, 512)`` and BOS ``(512,)``. Trials sharing layout and target
+        (``x.layout_index``) are encoded once and expanded."""
+        xu, inv = x.unique_tasks()
+        src, dec_table, bos = self.token_tables(xu)
         memory = self.encoder(src)
-        return memory, self.head.project_memory(memory), dec_table, bos
+        keys = self.head.project_memory(memory)
+        if inv is not None:
+            memory, keys, dec_table = memory[:, inv], keys[inv], dec_table[inv]
+        return memory, keys, dec_table, bos
 
     def embed_decoder_inputs(self, tokens: Tensor, dec_table: Tensor, bos: Tensor, start: int = 0) -> Tensor:
         """Decoder token ids ``(T, B)`` (objects, EOS, PAD or BOS = N+2) → ``(T, B, 512)`` with the 1-D
