@@ -139,6 +139,8 @@ def dropped_columns(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
         elif dim is not None and len(rows) > 1 and all(_cell(r, entry, dim) == _cell(r, entry, None)
                                                        for r in rows.values()):
             out[title] = f"equal to {entry} in every row"
+        elif dim is not None and len(rows) > 2 and len(set(vals)) == 1:
+            out[title] = f"the same in every row ({fmt_value(vals[0])}; a reference value, e.g. the humans' statistic)"
     return out
 
 

@@ -193,7 +193,7 @@ class OATProtocol:
         needs_image = any(str(k) == "saliency" for k in self.baselines)
         drop = () if needs_image else ("image",)
         queries = _collate(query_samples, self.batch_size, drop)
-        trials = _collate(dm.samples(self.split), self.batch_size, ("image",))
+        trials = _collate(dm.samples(self.split), self.batch_size, drop)
         n_objects = int(np.prod(dm.grid))
         module = prepare_module(model, dm)
         skipped: dict[str, str] = {}
