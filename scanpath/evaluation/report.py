@@ -12,14 +12,13 @@ import json
 import logging
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from scanpath.evaluation.schema import SCHEMA_VERSION, validate_metrics
 from scanpath.io.atomic import atomic_write_json, atomic_write_text
+from scanpath.io.jsonable import to_plain
 
 log = logging.getLogger(__name__)
 
@@ -49,28 +48,8 @@ class EvaluationResult:
 
 
 def json_clean(obj: Any) -> Any:
-    """OmegaConf containers, tuples, numpy/torch scalars and arrays, Paths → plain JSON types."""
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(obj, (DictConfig, ListConfig)):
-            obj = OmegaConf.to_container(obj, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(obj, Mapping):
-        return {str(k): json_clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set)):
-        return [json_clean(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, np.ndarray):
-        return json_clean(obj.tolist())
-    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
-        try:
-            return obj.item()
-        except (ValueError, TypeError):
-            return str(obj)
-    return obj
+    """Config containers, tuples, numpy/torch scalars and arrays, Paths → plain JSON types."""
+    return to_plain(obj)
 
 
 def _normalise_row(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from scanpath.errors import ScanpathDataError
+from scanpath.io.jsonable import to_plain
 from scanpath.metrics.labelers import check_finite
 from scanpath.metrics.requirements import NEED_FIELDS, skipped_entry, unmet_reason
 from scanpath.metrics.registry import MetricSpec, resolve
@@ -35,20 +36,7 @@ from scanpath.types import Scanpath, scanpath_key
 
 def _plain(obj: Any) -> Any:
     """OmegaConf / tuples / numpy scalars -> plain JSON-able Python."""
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(obj, (DictConfig, ListConfig)):
-            obj = OmegaConf.to_container(obj, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
+    return to_plain(obj)
 
 
 def _cut_at_target(s: Scanpath) -> Scanpath:

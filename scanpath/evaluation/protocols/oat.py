@@ -36,7 +36,6 @@ from scanpath.io.coco import prediction_records, write_coco_json, write_predicti
 from scanpath.metrics import score_scanpaths
 from scanpath.models.oat.baselines import ObjectBaseline
 from scanpath.models.oat.module import OATModule, batch_inputs, rollouts_to_batch
-from scanpath.models.oat.torch_model import teacher_forcing_tokens
 from scanpath.types import Scanpath, scanpath_key
 
 log = logging.getLogger(__name__)
