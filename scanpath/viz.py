@@ -32,6 +32,15 @@ def _to_hwc(image: Any) -> np.ndarray | None:
     return np.clip(arr, 0, 1) if arr.dtype.kind == "f" else arr
 
 
+def _save_and_close(fig: Any, path: str | Path, **kwargs: Any) -> Path:
+    """Write ``fig`` atomically and free it (figures of long runs must not pile up in memory)."""
+    try:
+        atomic_save_figure(fig, path, **kwargs)
+    finally:
+        plt.close(fig)
+    return Path(path)
+
+
 def draw_scanpath(ax: Any, sp: Scanpath, colour: str, label: str | None = None, numbers: bool = True) -> None:
     """Saccade lines plus fixation discs (area ∝ duration when known), numbered in order."""
     if len(sp) == 0:
@@ -106,12 +115,7 @@ def scanpath_figure(
 
 
 def save_scanpath_figure(path: str | Path, groups: Mapping[str, Sequence[Scanpath]], **kwargs: Any) -> Path:
-    fig = scanpath_figure(groups, **kwargs)
-    try:
-        atomic_save_figure(fig, path, dpi=110)
-    finally:
-        plt.close(fig)
-    return Path(path)
+    return _save_and_close(scanpath_figure(groups, **kwargs), path, dpi=110)
 
 
 def metric_table_figure(
@@ -145,12 +149,7 @@ def metric_table_figure(
 
 def save_metric_table(path: str | Path, rows: Mapping[str, Mapping[str, str]], columns: Sequence[str],
                       footer: str = "", title: str = "") -> Path:
-    fig = metric_table_figure(rows, columns, footer, title)
-    try:
-        atomic_save_figure(fig, path, dpi=130, bbox_inches="tight")
-    finally:
-        plt.close(fig)
-    return Path(path)
+    return _save_and_close(metric_table_figure(rows, columns, footer, title), path, dpi=130, bbox_inches="tight")
 
 
 def learning_curve_figure(metrics_csv: str | Path, keys: Sequence[str] = ("val/loss", "train/loss"),
@@ -189,9 +188,4 @@ def learning_curve_figure(metrics_csv: str | Path, keys: Sequence[str] = ("val/l
 
 
 def save_learning_curve(path: str | Path, metrics_csv: str | Path, **kwargs: Any) -> Path:
-    fig = learning_curve_figure(metrics_csv, **kwargs)
-    try:
-        atomic_save_figure(fig, path, dpi=110)
-    finally:
-        plt.close(fig)
-    return Path(path)
+    return _save_and_close(learning_curve_figure(metrics_csv, **kwargs), path, dpi=110)

@@ -24,7 +24,11 @@ OUTPUT_GLOBS = ("metrics.json", "metrics.md", "report.html", "report_data.json",
                 "asymmetry_index.*", "figures/*.png")
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: str | Path) -> str | None:
+    """sha256 of a file's bytes (None when ``path`` is not a file)."""
+    path = Path(str(path))
+    if not path.is_file():
+        return None
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -72,7 +76,7 @@ def write_manifest(out_dir: str | Path, extra: dict[str, Any] | None = None) -> 
     for p in sorted(out.rglob("*")):
         rel = p.relative_to(out)
         if p.is_file() and p.name != MANIFEST and not p.name.endswith(".tmp") and rel.parts[0] not in (".hydra",):
-            files.append({"path": str(rel), "bytes": p.stat().st_size, "sha256": _sha256(p)})
+            files.append({"path": str(rel), "bytes": p.stat().st_size, "sha256": file_sha256(p)})
     path = out / MANIFEST
     atomic_write_json(path, {"completed": True, "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                              "n_files": len(files), "files": files, **(extra or {})})

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 import scanpath
+from scanpath.evaluation.manifest import file_sha256
 from scanpath.evaluation.progress import track
 from scanpath.evaluation.report import HUMAN_ROW, SYNTHETIC_BANNER, EvaluationResult, json_clean, safe_name
 from scanpath.io.coco import prediction_records, write_coco_json, write_predictions
@@ -89,17 +90,6 @@ def predict(model: Any, datamodule: Any, *, device: str | torch.device = "cpu", 
 
 
 # ------------------------------------------------------------------------------------- settings
-def file_sha256(path: str | Path) -> str | None:
-    p = Path(str(path))
-    if not p.is_file():
-        return None
-    h = hashlib.sha256()
-    with open(p, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def test_set_sha256(humans: Sequence[Scanpath]) -> str:
     """A hash of the evaluated human scanpaths (ids and fixations), so two tables can be told comparable."""
     recs = [{"stimulus": s.stimulus, "subject": s.subject, "task": s.task, "condition": s.condition,
@@ -136,7 +126,7 @@ def dataset_settings_of(name: str, humans: Sequence[Scanpath], key: str, *, file
         "split": split,
         "eval_key": key,
         "coordinates": "pixels of the original stimulus (degrees yaw/pitch for 360°)",
-        "test_file_sha256": {str(f): file_sha256(f) for f in files if file_sha256(f)} or None,
+        "test_file_sha256": {str(f): h for f in files if (h := file_sha256(f))} or None,
         "test_set_sha256": test_set_sha256(humans),
         "n_human_scanpaths": len(humans),
         "n_keys": len(group_by_stimulus(humans) if key == "stimulus"

@@ -1,20 +1,20 @@
-"""Progress for long evaluation loops: a rich bar in a terminal, a log line every ``every_s`` seconds
-otherwise (log files, SLURM), so non-interactive runs are never silent for minutes."""
+"""Progress for long evaluation loops: a rich bar in a terminal, otherwise the project's plain progress
+line (:class:`scanpath.utils.progress.ProgressLog`, at least every ``every_s`` seconds) so log files
+and SLURM runs are never silent for minutes."""
 
 from __future__ import annotations
 
-import logging
-import sys
-import time
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
+from scanpath.utils.progress import ProgressLog, _isatty
+
 T = TypeVar("T")
-log = logging.getLogger("scanpath.progress")
 
 
 def is_interactive() -> bool:
-    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+    """Whether stdout is a terminal (the same test the training progress bar uses)."""
+    return _isatty()
 
 
 def track(items: Iterable[T], total: int | None = None, description: str = "working", every_s: float = 30.0,
@@ -33,16 +33,7 @@ def track(items: Iterable[T], total: int | None = None, description: str = "work
 
         yield from rich_track(items, total=total, description=description, transient=True)
         return
-    start = last = time.monotonic()
-    done = 0
-    log.info("%s: started (%s items)", description, total if total is not None else "?")
+    prog = ProgressLog(description, total=total, interval_s=every_s, enabled=True)
     for item in items:
         yield item
-        done += 1
-        now = time.monotonic()
-        if now - last >= every_s:
-            last = now
-            rate = done / max(now - start, 1e-9)
-            eta = f", ETA {((total - done) / rate):.0f} s" if total and rate > 0 else ""
-            log.info("%s: %d/%s (%.2f/s%s)", description, done, total if total is not None else "?", rate, eta)
-    log.info("%s: done, %d items in %.1f s", description, done, time.monotonic() - start)
+        prog.update()

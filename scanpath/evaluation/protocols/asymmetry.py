@@ -263,16 +263,21 @@ def run_asymmetry(
                "f_tests": ftests, "slopes": slopes, "seed": seed, "n_trials": total,
                "max_trials_per_size": max_trials_per_size, "num_fix_cap": num_fix_cap, "seconds": total_s}
     atomic_write_json(out / "asymmetry_index.json", payload)
-    untrained = getattr(model, "weights", None) == "random" and not getattr(model, "weights_path", None)
     fig = rt_figure(model_rt, human, name, trial_rts,
                     note=f"{name}: untrained (random weights): its asymmetry says nothing about the published model"
-                    if untrained else "")
+                    if is_untrained(model) else "")
     atomic_save_figure(fig, out / "figures" / "rt_vs_set_size.png", dpi=110)
     import matplotlib.pyplot as plt
 
     plt.close(fig)
     return {**payload, "per_condition": per_cond, "human_slopes": h_slopes, "slope_table": slope_md,
             "ai_table": ai_md + notes, "table": slope_md + "\n" + ai_md + notes}
+
+
+def is_untrained(model: Any) -> bool:
+    """A network model with random weights (no ImageNet weights, no weights file); baselines have none."""
+    return (hasattr(model, "weights") and getattr(model, "weights", None) in ("random", None)
+            and not getattr(model, "weights_path", None))
 
 
 def asymmetry_rows(res: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -330,11 +335,10 @@ class AsymmetryProtocol:
                             max_trials_per_size=self.max_trials_per_size, num_fix_cap=self.num_fix_cap,
                             human_csv=self.human_csv, progress=self.progress, resume=self.resume,
                             stimuli_root=self.stimuli_root)
-        untrained = getattr(model, "weights", None) in ("random", None) and not getattr(model, "weights_path", None)
         settings = {"dataset": "search asymmetry (six paradigms, generated stimuli; digitised human RTs)", "synthetic": False,
                     "split": "all trials", "protocol": self.name, "model": res["model"], "seed": self.seed,
                     "n_trials": res["n_trials"], "max_trials_per_size": self.max_trials_per_size,
-                    "num_fix_cap": self.num_fix_cap, "untrained": bool(untrained and hasattr(model, "weights")),
+                    "num_fix_cap": self.num_fix_cap, "untrained": is_untrained(model),
                     "seconds": res["seconds"], "f_tests": res["f_tests"]}
         return EvaluationResult(settings=settings, rows=asymmetry_rows(res),
                                 figures=["figures/rt_vs_set_size.png"],
