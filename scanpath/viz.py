@@ -1,6 +1,8 @@
 """Figures: scanpath overlays on the stimulus (or a blank canvas of ``image_size``) and metric tables.
 
-Matplotlib with the Agg backend; every figure is written with :func:`scanpath.io.atomic.atomic_save_figure`.
+Matplotlib with the Agg backend; every figure is written by :func:`save_figure` (atomically, through
+:func:`scanpath.io.atomic.atomic_save_figure`), which stamps the run's labels — SYNTHETIC data,
+untrained rows — on it.
 """
 
 from __future__ import annotations
@@ -32,9 +34,26 @@ def _to_hwc(image: Any) -> np.ndarray | None:
     return np.clip(arr, 0, 1) if arr.dtype.kind == "f" else arr
 
 
-def _save_and_close(fig: Any, path: str | Path, **kwargs: Any) -> Path:
-    """Write ``fig`` atomically and free it (figures of long runs must not pile up in memory)."""
+#: ``gid`` of the text :func:`stamp_labels` adds (tests find it among the figure's texts)
+LABEL_GID = "scanpath-run-labels"
+
+
+def stamp_labels(fig: Any, labels: Sequence[str]) -> Any:
+    """Stamp the run's labels (SYNTHETIC data, untrained rows; :func:`scanpath.evaluation.report.run_labels`)
+    above the figure in white on red, so a copied figure never loses them. Returns the text (or None)."""
+    text = "  ·  ".join(str(x) for x in labels if x)
+    if not text:
+        return None
+    return fig.text(0.5, 1.0, text, ha="center", va="bottom", fontsize=8, color="white", fontweight="bold",
+                    bbox={"facecolor": "#b00020", "edgecolor": "none", "pad": 3}, gid=LABEL_GID, wrap=True)
+
+
+def save_figure(fig: Any, path: str | Path, labels: Sequence[str] = (), **kwargs: Any) -> Path:
+    """The one figure writer: stamp ``labels``, write ``fig`` atomically and free it (figures of long
+    runs must not pile up in memory). A stamped figure is saved with a tight box so the label shows."""
     try:
+        if stamp_labels(fig, labels) is not None:
+            kwargs.setdefault("bbox_inches", "tight")
         atomic_save_figure(fig, path, **kwargs)
     finally:
         plt.close(fig)
@@ -114,8 +133,9 @@ def scanpath_figure(
     return fig
 
 
-def save_scanpath_figure(path: str | Path, groups: Mapping[str, Sequence[Scanpath]], **kwargs: Any) -> Path:
-    return _save_and_close(scanpath_figure(groups, **kwargs), path, dpi=110)
+def save_scanpath_figure(path: str | Path, groups: Mapping[str, Sequence[Scanpath]], labels: Sequence[str] = (),
+                         **kwargs: Any) -> Path:
+    return save_figure(scanpath_figure(groups, **kwargs), path, labels, dpi=110)
 
 
 def metric_table_figure(
@@ -148,8 +168,8 @@ def metric_table_figure(
 
 
 def save_metric_table(path: str | Path, rows: Mapping[str, Mapping[str, str]], columns: Sequence[str],
-                      footer: str = "", title: str = "") -> Path:
-    return _save_and_close(metric_table_figure(rows, columns, footer, title), path, dpi=130, bbox_inches="tight")
+                      footer: str = "", title: str = "", labels: Sequence[str] = ()) -> Path:
+    return save_figure(metric_table_figure(rows, columns, footer, title), path, labels, dpi=130, bbox_inches="tight")
 
 
 def learning_curve_figure(metrics_csv: str | Path, keys: Sequence[str] = ("val/loss", "train/loss"),
@@ -187,5 +207,5 @@ def learning_curve_figure(metrics_csv: str | Path, keys: Sequence[str] = ("val/l
     return fig
 
 
-def save_learning_curve(path: str | Path, metrics_csv: str | Path, **kwargs: Any) -> Path:
-    return _save_and_close(learning_curve_figure(metrics_csv, **kwargs), path, dpi=110)
+def save_learning_curve(path: str | Path, metrics_csv: str | Path, labels: Sequence[str] = (), **kwargs: Any) -> Path:
+    return save_figure(learning_curve_figure(metrics_csv, **kwargs), path, labels, dpi=110)

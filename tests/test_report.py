@@ -39,7 +39,10 @@ def test_report_is_self_contained_and_holds_table_settings_and_playback(run_dir)
     data = _page_data(html)
     assert {r["label"] for r in data["rows"]} == {"Random (model)", "Center bias (baseline)", "Human (observer)"}
     assert data["synthetic"] is True and data["settings"]["test_set_sha256"]
-    assert all(("↑" in c) or ("↓" in c) for c in data["columns"])  # every column says its direction
+    assert data["columns"][-1] == "n"  # stimuli per row
+    assert all(("↑" in c) or ("↓" in c) for c in data["columns"][:-1])  # every metric column says its direction
+    assert all("±" in r["cells"]["ss ↑"] for r in data["rows"])  # value ± SEM over stimuli
+    assert all(r["ci"]["ss ↑"].startswith("95 % CI [") for r in data["rows"])
     assert len(data["stimuli"]) == 3
     s = data["stimuli"][0]
     assert s["image"].startswith("data:image/jpeg;base64,") and s["task"]

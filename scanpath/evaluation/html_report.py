@@ -21,12 +21,16 @@ from typing import Any
 import numpy as np
 
 from scanpath.evaluation.report import (
+    N_COLUMN,
     SYNTHETIC_BANNER,
     EvaluationResult,
     dropped_columns,
-    skipped_metrics,
     format_rows,
     json_clean,
+    length_notes,
+    result_labels,
+    skipped_metrics,
+    stimulus_notes,
     table_columns,
 )
 from scanpath.io.atomic import atomic_write_json, atomic_write_text
@@ -123,6 +127,22 @@ def _figure_uris(run_dir: Path, figures: Sequence[str]) -> list[dict[str, str]]:
     return out
 
 
+def _cell_tooltip(res: Mapping[str, Any] | None, dim: str | None) -> str:
+    """``95 % CI [lo, hi] · n = k stimuli`` for a cell's hover text ('' when nothing is known)."""
+    if not res:
+        return ""
+    interval = res.get("ci95") if dim is None else (res.get("values_ci95") or {}).get(dim)
+    n = res.get("n_stimuli") if dim is None else (res.get("values_n_stimuli") or {}).get(dim)
+    parts = []
+    if interval and all(x is not None for x in interval):
+        parts.append(f"95 % CI [{interval[0]:.4g}, {interval[1]:.4g}] (bootstrap over stimuli)")
+    if n is not None:
+        parts.append(f"n = {n} stimuli")
+    if res.get("uncertainty_note"):
+        parts.append(f"no SEM: {res['uncertainty_note']}")
+    return " · ".join(parts)
+
+
 def page_data(result: EvaluationResult, stimuli: Sequence[Mapping[str, Any]], run_dir: Path) -> dict[str, Any]:
     """Everything the page renders, as plain JSON."""
     columns, cells = format_rows(result.rows)
@@ -134,8 +154,9 @@ def page_data(result: EvaluationResult, stimuli: Sequence[Mapping[str, Any]], ru
                     if (r.get("metrics") or {}).get(entry)), {}) or {}
         dirs = res.get("dim_higher_is_better") or {}
         higher[title] = dirs.get(dim, res.get("higher_is_better")) if dim else res.get("higher_is_better")
+    ci: dict[str, dict[str, str]] = {}
     for label, (name, row) in zip(cells, result.rows.items()):
-        raw[label] = {}
+        raw[label], ci[label] = {}, {}
         for (title, entry, dim) in cols:
             r = (row.get("metrics") or {}).get(entry)
             v = None if r is None else (r.get("value") if dim is None else (r.get("values") or {}).get(dim))
@@ -143,13 +164,17 @@ def page_data(result: EvaluationResult, stimuli: Sequence[Mapping[str, Any]], ru
                 raw[label][title] = None if v is None or not math.isfinite(float(v)) else float(v)
             except (TypeError, ValueError):
                 raw[label][title] = None
+            ci[label][title] = _cell_tooltip(r, dim)
+        if N_COLUMN in columns:
+            raw[label][N_COLUMN] = row.get("n_stimuli")
     rows = [{"label": label, "role": row.get("role"), "n": row.get("n_predictions"), "cells": cells[label],
-             "raw": raw[label]} for label, row in zip(cells, result.rows.values())]
+             "raw": raw[label], "ci": ci[label]} for label, row in zip(cells, result.rows.values())]
     title = f"{result.settings.get('dataset')} — {result.settings.get('protocol', 'plain')} protocol"
     return json_clean({"title": title, "synthetic": bool(result.settings.get("synthetic")),
                        "column_notes": dropped_columns(result.rows),
                        "metric_notes": skipped_metrics(result.rows),
-                       "untrained": sorted(n for n, r in result.rows.items() if r.get("untrained")),
+                       "notes": [x[2:] for x in stimulus_notes(result.rows) + length_notes(result.rows)],
+                       "labels": [x for x in result_labels(result) if x != SYNTHETIC_BANNER],
                        "banner": SYNTHETIC_BANNER, "columns": columns, "higher": higher, "rows": rows,
                        "settings": result.settings, "skipped": result.skipped, "sections": result.sections,
                        "figures": _figure_uris(run_dir, result.figures), "stimuli": list(stimuli)})
@@ -213,7 +238,7 @@ pre.settings{background:#fff;border:1px solid #ddd;padding:8px;font-size:12px;ov
 .note{font-size:12px;color:#555}
 </style></head><body>
 <h1 id="title"></h1><div id="banners"></div>
-<h2>Metrics</h2><div class="note">Click a column to sort. ↑ higher is better, ↓ lower is better; the best model/baseline value of each column is marked.</div>
+<h2>Metrics</h2><div class="note">Click a column to sort. ↑ higher is better, ↓ lower is better; the best model/baseline value of each column is marked. Values are means ± the standard error over stimuli; hover a cell for its bootstrap 95 % CI and n; n = stimuli the row was scored on; † = scored on another stimulus set than the other rows.</div>
 <div class="tablewrap"><table class="metrics" id="metrics"></table></div>
 <div id="skipped" class="note"></div>
 <div id="sections"></div>
@@ -228,7 +253,7 @@ function el(tag, attrs, text){const e=document.createElement(tag);for(const k in
 document.getElementById("title").textContent = DATA.title;
 const banners = document.getElementById("banners");
 if (DATA.synthetic) banners.appendChild(el("div",{class:"banner"},DATA.banner));
-if (DATA.untrained.length) banners.appendChild(el("div",{class:"banner untrained"},"untrained (random weights): "+DATA.untrained.join(", ")));
+for (const lab of DATA.labels) banners.appendChild(el("div",{class:"banner untrained"},lab));
 
 // ---------------------------------------------------------------- table
 let sortCol = null, sortDir = 1;
@@ -248,7 +273,6 @@ function renderTable(){
   const head = el("tr"); head.appendChild(el("th",{},"row"));
   DATA.columns.forEach(c=>{const th=el("th",{"data-col":c},c+(sortCol===c?(sortDir>0?" ▲":" ▼"):""));
     th.onclick=()=>{sortDir = (sortCol===c)? -sortDir : 1; sortCol=c; renderTable();}; head.appendChild(th);});
-  head.appendChild(el("th",{},"n"));
   t.appendChild(head);
   const rows = DATA.rows.slice();
   if (sortCol!==null){ rows.sort((a,b)=>{const x=a.raw[sortCol], y=b.raw[sortCol];
@@ -256,9 +280,9 @@ function renderTable(){
   const best = bestPerColumn();
   for (const r of rows){
     const tr = el("tr",{class:"role-"+(r.role||"")}); tr.appendChild(el("td",{},r.label));
-    for (const c of DATA.columns){ const td=el("td",{},r.cells[c]);
+    for (const c of DATA.columns){ const td=el("td",{},r.cells[c]); if (r.ci && r.ci[c]) td.title=r.ci[c];
       if (best[c]!==undefined && best[c]!==null && r.raw[c]===best[c] && r.role!=="human" && r.role!=="observer") td.className="best";
-      tr.appendChild(td);} tr.appendChild(el("td",{},r.n===undefined?"":String(r.n)));
+      tr.appendChild(td);}
     t.appendChild(tr);
   }
 }
@@ -266,6 +290,7 @@ renderTable();
 const sk = document.getElementById("skipped");
 for (const k in DATA.column_notes) sk.appendChild(el("div",{},"column "+k+" not shown: "+DATA.column_notes[k]));
 for (const k in DATA.metric_notes) sk.appendChild(el("div",{},"metric "+k+" "+DATA.metric_notes[k]));
+for (const line of DATA.notes) sk.appendChild(el("div",{},line));
 for (const k in DATA.skipped) sk.appendChild(el("div",{},"skipped "+k+": "+DATA.skipped[k]));
 const secs = document.getElementById("sections");
 for (const k in DATA.sections){ secs.appendChild(el("h2",{},k)); secs.appendChild(el("pre",{class:"settings"},DATA.sections[k])); }

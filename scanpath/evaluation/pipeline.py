@@ -18,12 +18,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 import scanpath
 from scanpath.evaluation.manifest import file_sha256
 from scanpath.evaluation.progress import track
-from scanpath.evaluation.report import HUMAN_ROW, SYNTHETIC_BANNER, EvaluationResult, json_clean, safe_name
+from scanpath.evaluation.report import HUMAN_ROW, SYNTHETIC_BANNER, EvaluationResult, json_clean, run_labels, safe_name
 from scanpath.io.coco import prediction_records, write_coco_json, write_predictions
 from scanpath.types import Scanpath, ScanpathBatch, group_by_stimulus
 
@@ -180,9 +181,13 @@ def metric_settings(rows: Mapping[str, Mapping[str, Any]], human_consistency: bo
 
 # ------------------------------------------------------------------------------------- figures
 def save_overlays(out_dir: Path, datamodule: Any, humans: Sequence[Scanpath],
-                  predictions: Mapping[str, Sequence[Scanpath]], n_figures: int) -> list[str]:
-    """Overlays of human and model scanpaths for the first ``n_figures`` test stimuli (relative paths)."""
+                  predictions: Mapping[str, Sequence[Scanpath]], n_figures: int,
+                  untrained: Sequence[str] = ()) -> list[str]:
+    """Overlays of human and model scanpaths for the first ``n_figures`` test stimuli (relative paths),
+    stamped with the run's labels (SYNTHETIC data; ``untrained`` rows among those shown)."""
     from scanpath.viz import save_scanpath_figure
+
+    labels = run_labels(bool(getattr(datamodule, "synthetic", False)), [n for n in untrained if n in predictions])
 
     if n_figures <= 0:
         return []
@@ -206,7 +211,7 @@ def save_overlays(out_dir: Path, datamodule: Any, humans: Sequence[Scanpath],
             f" — {SYNTHETIC_BANNER}" if getattr(datamodule, "synthetic", False) else "")
         groups = {HUMAN_ROW: by_h.get(stim, []), **{n: p.get(stim, []) for n, p in by_p.items()}}
         boxes = sample.get("boxes")
-        save_scanpath_figure(out_dir / rel, groups, image=sample.get("image"),
+        save_scanpath_figure(out_dir / rel, groups, labels, image=sample.get("image"),
                              image_size=tuple(size) if size is not None else None, title=title,
                              boxes=boxes.tolist() if hasattr(boxes, "tolist") else boxes)
         paths.append(str(rel))
@@ -255,6 +260,43 @@ def observer_or_human(row: dict[str, Any], datamodule: Any) -> dict[str, Any]:
     return row
 
 
+def fit_to_data(model: Any, datamodule: Any) -> None:
+    """Let a baseline read what it takes from the data before predicting (``fit_length``: the median
+    human length of the train split when ``n_fixations`` is not fixed by config), as ``setup`` does
+    under a Lightning trainer — the plain pipeline predicts without one."""
+    fit = getattr(model, "fit_length", None)
+    if not callable(fit) or not hasattr(datamodule, "human_scanpaths"):
+        return
+    for split in ("train", "all", "test"):
+        try:
+            humans = datamodule.human_scanpaths(split)
+        except (KeyError, ValueError):
+            continue
+        if humans:
+            fit(humans)
+            return
+
+
+def prediction_digest(preds: Sequence[Scanpath]) -> str:
+    """A hash of predicted scanpaths (keys, coordinates, durations): equal digests = identical rows."""
+    h = hashlib.sha256()
+    for s in preds:
+        h.update(f"{s.condition}|{s.task}|{s.stimulus}|".encode())
+        h.update(np.ascontiguousarray(s.xy, dtype=np.float64).tobytes())
+        h.update(b"-" if s.duration is None else np.ascontiguousarray(s.duration, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+def check_unique_names(entries: Sequence[Entry]) -> None:
+    """Two entries of one name would silently overwrite one table row: refuse, naming them."""
+    seen: dict[str, Entry] = {}
+    for e in entries:
+        if e.name in seen:
+            raise ValueError(f"two evaluation entries are named {e.name!r} ({seen[e.name].config_key or seen[e.name].role} "
+                             f"and {e.config_key or e.role}); every row needs its own name")
+        seen[e.name] = e
+
+
 def evaluate_models(
     datamodule: Any,
     entries: Sequence[Entry],
@@ -283,6 +325,7 @@ def evaluate_models(
     humans = datamodule.human_scanpaths("test")
     sample = first_sample(datamodule)
     skipped = dict(skipped or {})
+    check_unique_names(entries)
     runnable: list[Entry] = []
     for e in entries:
         why = skip_reason(e.model, sample)
@@ -299,8 +342,10 @@ def evaluate_models(
     rows: dict[str, dict[str, Any]] = {}
     predictions: dict[str, list[Scanpath]] = {}
     first_model = True
+    digests: dict[str, str] = {}
     for e in runnable:
         try:
+            fit_to_data(e.model, datamodule)
             preds = predict(e.model, datamodule, device=device, progress=progress)
         except Exception as exc:  # leaderboards report a model that fails on this data instead of stopping
             if not (skip_models and e.role == "model"):
@@ -308,6 +353,13 @@ def evaluate_models(
             skipped[e.name] = f"failed while predicting: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:240]}"
             log.warning("skipping %s: %s", e.name, skipped[e.name])
             continue
+        digest = prediction_digest(preds)
+        twin = next((n for n, d in digests.items() if d == digest), None)
+        if twin is not None:  # e.g. a "T=10" baseline row equal to the default one: never the same row twice
+            skipped[e.name] = f"identical predictions to the row {twin!r}: not repeated in the table"
+            log.warning("not repeating %s: %s", e.name, skipped[e.name])
+            continue
+        digests[e.name] = digest
         log.info("scoring %s (%d predictions)", e.name, len(preds))
         spi = int(getattr(e.model, "samples_per_stimulus", 1))
         rows[e.name] = {**e.extra, "role": e.role, "config": e.config_key, "checkpoint": e.checkpoint,
@@ -333,7 +385,8 @@ def evaluate_models(
     figures: list[str] = []
     model_preds = {n: p for n, p in predictions.items() if rows[n]["role"] == "model"}
     if write_files:
-        figures = save_overlays(out, datamodule, humans, model_preds, n_figures)
+        figures = save_overlays(out, datamodule, humans, model_preds, n_figures,
+                                untrained=[n for n, r in rows.items() if r.get("untrained")])
     return EvaluationResult(settings=block, rows=rows, skipped=skipped, figures=figures,
                             stimuli=report_stimuli(datamodule, humans, predictions, n_stimuli))
 

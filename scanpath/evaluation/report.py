@@ -12,18 +12,23 @@ import json
 import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from scanpath.evaluation.schema import SCHEMA_VERSION, validate_metrics
 from scanpath.io.atomic import atomic_write_json, atomic_write_text
 from scanpath.io.jsonable import to_plain
+from scanpath.metrics.uncertainty import METHOD
 
 log = logging.getLogger(__name__)
 
 SYNTHETIC_BANNER = "SYNTHETIC — not human data"
+UNTRAINED_LABEL = "untrained (random weights)"
 HUMAN_ROW = "Human"
+PER_STIMULUS = "per_stimulus.json"
+#: mark after the row label of a row scored on another stimulus set than the others
+DIFFERENT_SET_MARK = " †"
 
 
 @dataclasses.dataclass
@@ -40,11 +45,22 @@ class EvaluationResult:
     stimuli: list[dict[str, Any]] | None = None
 
     def payload(self) -> dict[str, Any]:
-        """The ``metrics.json`` payload (plain JSON types; NaN kept, as the metric spec allows)."""
+        """The ``metrics.json`` payload (plain JSON types; NaN kept, as the metric spec allows). The
+        per-stimulus values behind each SEM / CI go to ``per_stimulus.json`` (:meth:`per_stimulus`)."""
         rows = {name: _normalise_row(row) for name, row in self.rows.items()}
+        for row in rows.values():
+            for res in row["metrics"].values():
+                res.pop("per_stimulus", None)
         return json_clean({"schema_version": SCHEMA_VERSION, "settings": self.settings, "rows": rows,
                            "skipped": {str(k): str(v) for k, v in self.skipped.items()},
                            "figures": [str(f) for f in self.figures]})
+
+    def per_stimulus(self) -> dict[str, Any]:
+        """``{row: {metric: {stimulus: value}}}``: the per-stimulus means the SEM and CI are computed from."""
+        out = {name: {str(e): res["per_stimulus"] for e, res in (row.get("metrics") or {}).items()
+                      if res.get("per_stimulus") is not None}
+               for name, row in self.rows.items()}
+        return json_clean({"unit": METHOD["unit"], "rows": {n: m for n, m in out.items() if m}})
 
 
 def json_clean(obj: Any) -> Any:
@@ -93,6 +109,22 @@ def fmt_value(v: Any) -> str:
 
 def _arrow(higher_is_better: bool | None) -> str:
     return "" if higher_is_better is None else (" ↑" if higher_is_better else " ↓")
+
+
+def fmt_cell(res: Mapping[str, Any], dim: str | None, row_n: int | None) -> str:
+    """``value ± SEM`` (SEM over stimuli when known) and ``(n=…)`` when the cell was scored on fewer
+    stimuli than its row."""
+    v = res.get("value") if dim is None else (res.get("values") or {}).get(dim)
+    text = fmt_value(v)
+    if not _finite(v):
+        return text
+    sem = res.get("sem") if dim is None else (res.get("values_sem") or {}).get(dim)
+    n = res.get("n_stimuli") if dim is None else (res.get("values_n_stimuli") or {}).get(dim)
+    if _finite(sem):
+        text += f" ± {float(sem):.{1 if abs(float(v)) >= 1000 else 3}f}"
+    if n is not None and row_n is not None and int(n) != int(row_n):
+        text += f" (n={int(n)})"
+    return text
 
 
 def _cell(row: Mapping[str, Any], entry: str, dim: str | None) -> float | None:
@@ -146,13 +178,26 @@ def _all_columns(rows: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, 
     return cols
 
 
+N_COLUMN = "n"
+
+
+def row_label(name: str, row: Mapping[str, Any]) -> str:
+    """``name (role)``, ``(untrained)`` for random-weight rows, ``†`` for another stimulus set."""
+    label = f"{name} ({row.get('role', '')})" if row.get("role") else name
+    if row.get("untrained") and "untrained" not in name:
+        label += " (untrained)"
+    return label + (DIFFERENT_SET_MARK if row.get("stimuli_differ") else "")
+
+
 def format_rows(rows: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], dict[str, dict[str, str]]]:
-    """Column titles and formatted cells per row label (``name (role)``)."""
+    """Column titles and formatted cells (``value ± SEM``) per row label (:func:`row_label`); the last
+    column ``n`` is the number of stimuli the row was scored on when known."""
     cols = table_columns(rows)
+    with_n = any(r.get("n_stimuli") is not None for r in rows.values())
     out: dict[str, dict[str, str]] = {}
     for name, row in rows.items():
-        label = f"{name} ({row.get('role', '')})" if row.get("role") else name
         cells = {}
+        row_n = row.get("n_stimuli")
         for title, entry, dim in cols:
             res = (row.get("metrics") or {}).get(entry)
             if res is None:
@@ -160,9 +205,95 @@ def format_rows(rows: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], dict[
             elif res.get("skipped_reason"):  # could not apply: NaN, the reason is in the notes
                 cells[title] = "nan"
             else:
-                cells[title] = fmt_value(res.get("value") if dim is None else (res.get("values") or {}).get(dim))
-        out[label] = cells
-    return [c[0] for c in cols], out
+                cells[title] = fmt_cell(res, dim, row_n)
+        if with_n:
+            cells[N_COLUMN] = "–" if row_n is None else str(int(row_n))
+        out[row_label(name, row)] = cells
+    return [c[0] for c in cols] + ([N_COLUMN] if with_n else []), out
+
+
+# ------------------------------------------------------------------ stimulus sets, length notes
+def row_stimuli(row: Mapping[str, Any]) -> set[str] | None:
+    """Stimuli a row was scored on: the union of its metrics' per-stimulus keys (None: not known)."""
+    keys: set[str] | None = None
+    for res in (row.get("metrics") or {}).values():
+        ps = res.get("per_stimulus")
+        if ps is not None:
+            keys = (keys or set()) | {str(k) for k in ps}
+    return keys
+
+
+def flag_stimulus_sets(rows: Mapping[str, dict[str, Any]]) -> None:
+    """Set each row's ``n_stimuli``; when the rows were scored on different stimulus sets, mark every
+    row whose set is not the union of all rows' sets (``stimuli_differ``, ``stimulus_note``)."""
+    sets = {n: s for n, r in rows.items() if (s := row_stimuli(r)) is not None}
+    union = set().union(*sets.values()) if sets else set()
+    for name, keys in sets.items():
+        row = rows[name]
+        row["n_stimuli"] = len(keys)
+        differ = keys != union
+        row["stimuli_differ"] = differ
+        if differ:
+            row["stimulus_note"] = f"scored on {len(keys)} of the {len(union)} stimuli of this table"
+        else:
+            row.pop("stimulus_note", None)
+
+
+def stimulus_notes(rows: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One note line per row scored on another stimulus set."""
+    return [f"- {DIFFERENT_SET_MARK.strip()} {name}: {row.get('stimulus_note') or 'scored on another stimulus set'} "
+            "(e.g. a debug run, skipped stimuli, or stimuli with a single subject for the human row); compare "
+            "it with the other rows with care" for name, row in rows.items() if row.get("stimuli_differ")]
+
+
+def length_notes(rows: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """A note per unnormalised-length metric (``length_dependent``: raw SED, DTW, FED) on which the
+    human / observer row is worse than a model or baseline whose scanpaths are shorter on average."""
+    lines = []
+    for hname, hrow in rows.items():
+        if hrow.get("role") not in ("human", "observer"):
+            continue
+        for entry, hres in (hrow.get("metrics") or {}).items():
+            hv, hlen, hib = hres.get("value"), hres.get("mean_length"), hres.get("higher_is_better")
+            if not (hres.get("length_dependent") and _finite(hv) and _finite(hlen) and hib is not None):
+                continue
+            beaten = []
+            for name, row in rows.items():
+                res = (row.get("metrics") or {}).get(entry) or {}
+                v, length = res.get("value"), res.get("mean_length")
+                if row.get("role") not in ("model", "baseline") or not (_finite(v) and _finite(length)):
+                    continue
+                worse = float(hv) < float(v) if hib else float(hv) > float(v)
+                if worse and float(hlen) > float(length):
+                    beaten.append((name, float(length)))
+            if beaten:
+                lengths = {round(x, 1) for _, x in beaten}
+                others = (", ".join(n for n, _ in beaten) + f" ({lengths.pop():.1f})" if len(lengths) == 1
+                          else ", ".join(f"{n} ({x:.1f})" for n, x in beaten))
+                normalised = [f"{entry}.{d}" for d in (hres.get("values") or {}) if d == "similarity"]
+                lines.append(
+                    f"- {entry}: {hname} ranks below {', '.join(n for n, _ in beaten)} on an unnormalised distance "
+                    f"that grows with scanpath length, and the human scanpaths are longer (mean {float(hlen):.1f} "
+                    f"fixations vs {others}): part of that gap is length, not dissimilarity"
+                    + (f"; compare the normalised {normalised[0]}" if normalised else ""))
+    return lines
+
+
+def run_labels(synthetic: bool = False, untrained: Sequence[str] = ()) -> list[str]:
+    """The labels every figure and table of a run carries: SYNTHETIC data, untrained rows."""
+    out = [SYNTHETIC_BANNER] if synthetic else []
+    names = sorted({str(n) for n in untrained})
+    if names:
+        out.append(f"{UNTRAINED_LABEL}: {', '.join(names)}")
+    return out
+
+
+def result_labels(result: EvaluationResult) -> list[str]:
+    """:func:`run_labels` of an evaluation result (its settings and rows)."""
+    untrained = [n for n, r in result.rows.items() if r.get("untrained")]
+    if result.settings.get("untrained") and result.settings.get("model"):
+        untrained.append(str(result.settings["model"]))
+    return run_labels(bool(result.settings.get("synthetic")), untrained)
 
 
 def settings_footer(settings: Mapping[str, Any], skipped: Mapping[str, str]) -> str:
@@ -192,9 +323,18 @@ def skipped_metrics(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
 
 
 def column_notes(rows: Mapping[str, Mapping[str, Any]]) -> str:
-    """One line per dropped column and per skipped metric (markdown list)."""
+    """One line per dropped column, skipped metric, metric without an uncertainty estimate, row on
+    another stimulus set and length-driven ranking of the human row (markdown list)."""
     lines = [f"- column {t} not shown: {why}" for t, why in dropped_columns(rows).items()]
     lines += [f"- metric {e} {why} (NaN in the table, null in metrics.json)" for e, why in skipped_metrics(rows).items()]
+    shown = {entry for _, entry, _ in table_columns(rows)}
+    no_sem: dict[str, str] = {}
+    for row in rows.values():
+        for entry, res in (row.get("metrics") or {}).items():
+            if entry in shown and res.get("uncertainty_note") and not res.get("skipped_reason"):
+                no_sem.setdefault(entry, str(res["uncertainty_note"]))
+    lines += [f"- {e}: no ± (SEM not estimable: {why})" for e, why in no_sem.items()]
+    lines += stimulus_notes(rows) + length_notes(rows)
     return "\n".join(lines)
 
 
@@ -213,7 +353,10 @@ def _title(settings: Mapping[str, Any]) -> str:
 ROW_NOTES = (
     "Rows: the evaluated model(s), baselines scored the same way, and human consistency (each human "
     "scanpath scored against the other subjects of its key, never itself). ↑ higher is better, "
-    "↓ lower is better; values are means over predictions (metrics.json holds n, NaN counts and params)."
+    "↓ lower is better; values are means over predictions ± the standard error over stimuli (SEM; "
+    "stimuli = evaluation keys; OAT: trials; 360°: episodes); n = stimuli the row was scored on, "
+    "(n=…) after a cell = fewer stimuli for that metric. metrics.json holds n, the bootstrap 95 % CI, "
+    "NaN counts and params; per_stimulus.json the per-stimulus values."
 )
 
 
@@ -224,7 +367,9 @@ def render_markdown(result: EvaluationResult) -> str:
     sep = "|---|" + "---|" * len(columns)
     body = ["| " + label + " | " + " | ".join(c[col] for col in columns) + " |" for label, c in cells.items()]
     notes = column_notes(result.rows)
-    parts = [f"# {_title(result.settings)}", "", head, sep, *body, "", ROW_NOTES, *(["", notes] if notes else []), ""]
+    labels = [x for x in result_labels(result) if x != SYNTHETIC_BANNER]  # SYNTHETIC: in the title already
+    parts = [f"# {_title(result.settings)}", "", *([" · ".join(f"**{x}**" for x in labels), ""] if labels else []),
+             head, sep, *body, "", ROW_NOTES, *(["", notes] if notes else []), ""]
     for name, text in result.sections.items():
         parts += [f"## {name}", "", text.rstrip(), ""]
     parts += ["## Settings", "", settings_footer(result.settings, result.skipped), ""]
@@ -242,12 +387,14 @@ def print_console(result: EvaluationResult) -> None:
     groups: list[list[str]] = [[]]
     used = label_w
     for c in columns:  # wrap by column groups instead of cutting at the terminal width
-        w = max(len(c), 7) + 3
+        w = max([len(c), 7] + [len(row.get(c, "")) for row in cells.values()]) + 3
         if groups[-1] and used + w > console.width:
             groups.append([])
             used = label_w
         groups[-1].append(c)
         used += w
+    for label in result_labels(result):
+        console.print(label, style="bold white on red", markup=False, highlight=False)
     for k, cols in enumerate(groups):
         title = _title(result.settings) + (f" ({k + 1}/{len(groups)})" if len(groups) > 1 else "")
         table = Table(title=title, caption="settings: see metrics.md / metrics.json" if k == len(groups) - 1 else None)
@@ -271,6 +418,14 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("_")[:60] or "item"
 
 
+def annotate(result: EvaluationResult) -> None:
+    """Before anything is written: stimulus-set flags and ``n_stimuli`` on the rows, and how the
+    uncertainty was estimated in the settings (when any metric carries one)."""
+    flag_stimulus_sets(result.rows)
+    if any("sem" in res for r in result.rows.values() for res in (r.get("metrics") or {}).values()):
+        result.settings.setdefault("uncertainty", dict(METHOD))
+
+
 def write_report(result: EvaluationResult, out_dir: str | Path, *, console: bool = True,
                  png_table: bool = True, html: bool = True) -> dict[str, Any]:
     """Validate and write ``metrics.json``, ``metrics.md``, ``figures/metrics_table.png`` and
@@ -278,6 +433,7 @@ def write_report(result: EvaluationResult, out_dir: str | Path, *, console: bool
     from scanpath.evaluation.html_report import write_html_report
 
     out = Path(out_dir)
+    annotate(result)
     if png_table:
         path = save_png_table(result, out / "figures" / "metrics_table.png")
         rel = str(path.relative_to(out))
@@ -286,6 +442,9 @@ def write_report(result: EvaluationResult, out_dir: str | Path, *, console: bool
     payload = result.payload()
     validate_metrics(payload)
     atomic_write_json(out / "metrics.json", payload)
+    per_stim = result.per_stimulus()
+    if per_stim["rows"]:
+        atomic_write_json(out / PER_STIMULUS, per_stim, indent=None)
     atomic_write_text(out / "metrics.md", render_markdown(result))
     if html:
         write_html_report(result, out, result.stimuli if result.stimuli is not None else [])
@@ -296,7 +455,7 @@ def write_report(result: EvaluationResult, out_dir: str | Path, *, console: bool
 
 
 FOOTER_KEYS = ("dataset", "protocol", "synthetic", "frame", "truncation", "pair_reduce", "human_consistency",
-               "library_version")
+               "library_version", "uncertainty")
 
 
 def save_png_table(result: EvaluationResult, path: Path) -> Path:
@@ -305,7 +464,8 @@ def save_png_table(result: EvaluationResult, path: Path) -> Path:
 
     columns, cells = format_rows(result.rows)
     footer = "\n".join(f"{k}: {v}" for k, v in result.settings.items() if k in FOOTER_KEYS)
-    return save_metric_table(path, cells, columns, footer=footer, title=_title(result.settings))
+    return save_metric_table(path, cells, columns, footer=footer, title=_title(result.settings),
+                             labels=result_labels(result))
 
 
 def load_metrics(path: str | Path) -> dict[str, Any]:

@@ -115,10 +115,13 @@ def oat_delta(
 
 # -------------------------------------------------------- registry entries (@metric): behavioural (OAT)
 
+_DELTA_NOTE = "Δ compares set-level statistics of the model and the humans (no per-trial values)"
+
+
 def _oat_delta_human(humans, key, params):
     h, n = _group_stats(humans, key)
     delta, _ = oat_delta(h, h, compat=True)
-    return {"value": delta, "values": dict(h), "n": n, "n_nan": 0}
+    return {"value": delta, "values": dict(h), "n": n, "n_nan": 0, "uncertainty_reason": _DELTA_NOTE}
 
 
 def _group_stats(scanpaths, key, fill_empty: bool = False):
@@ -156,4 +159,4 @@ def _oat_delta(predictions, humans, key, params):
         delta, _terms = oat_delta(m, h, compat=params["delta_oat_compat"])
     values = {f"{k}": v for k, v in m.items()}
     values.update({f"human_{k}": v for k, v in h.items()})
-    return {"value": delta, "values": values, "n": n, "n_nan": 0}
+    return {"value": delta, "values": values, "n": n, "n_nan": 0, "uncertainty_reason": _DELTA_NOTE}

@@ -343,7 +343,10 @@ class _SetMetric(_KeyedMetric):
             dur = None if np.isnan(sel[:, 4]).all() else sel[:, 4]
             preds.append(Scanpath(sel[:, 2], sel[:, 3], dur, stimulus=h.stimulus, subject=f"p{uid}", task=h.task,
                                   condition=h.condition, image_size=h.image_size, extra=dict(h.extra)))
-        return self.spec.fn(preds, self.humans, self.key, self.params)
+        res = dict(self.spec.fn(preds, self.humans, self.key, self.params))
+        for internal in ("unit_keys", "unit_values", "uncertainty_reason"):  # read by score_scanpaths only
+            res.pop(internal, None)
+        return res
 
 
 class DiversitySequenceScore(_SetMetric):

@@ -28,6 +28,7 @@ import numpy as np
 
 from scanpath.errors import ScanpathDataError
 from scanpath.io.jsonable import to_plain
+from scanpath.metrics import uncertainty
 from scanpath.metrics.labelers import check_finite
 from scanpath.metrics.requirements import NEED_FIELDS, skipped_entry, unmet_reason
 from scanpath.metrics.registry import MetricSpec, resolve
@@ -115,6 +116,15 @@ def _reduce_pairs(vals: np.ndarray, li: np.ndarray, n_left: int, how: str) -> np
     return out
 
 
+def _unit_main(spec: MetricSpec, per_unit: np.ndarray, names: Sequence[str]) -> np.ndarray | None:
+    """Per-unit headline values when the headline is a function of the sub-dimensions (else None)."""
+    if not callable(spec.main):
+        return None if not isinstance(spec.main, str) or spec.main == names[0] else per_unit[:, list(names).index(spec.main)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.array([spec.main(dict(zip(names, row))) for row in per_unit], dtype=np.float64)
+
+
 def _main_value(spec: MetricSpec, dims: dict[str, float]) -> float:
     if spec.main is None:
         return next(iter(dims.values()))
@@ -148,7 +158,8 @@ def _score_pairs(
         has_pair[li] = True
         unit_ids = np.flatnonzero(has_pair)
         per_unit = per_left[unit_ids]
-    if params.get("key_reduce", "mean") == "per_task":
+    per_task = params.get("key_reduce", "mean") == "per_task"
+    if per_task:
         tasks = np.array([str(left_p[i].task) for i in unit_ids])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -173,6 +184,13 @@ def _score_pairs(
         res["values"] = dims
         res["dim_higher_is_better"] = spec.dim_directions(dims)
         res["n_nan_values"] = {n: int(nan_cells[:, k].sum()) for k, n in enumerate(names)}
+    if spec.length_dependent:
+        res["length_dependent"] = True
+    scored = np.unique(unit_ids)
+    res["mean_length"] = float(np.mean([len(left_p[i]) for i in scored])) if len(scored) else None
+    uncertainty.attach(res, per_unit, [scanpath_key(left_p[i], key) for i in unit_ids],
+                       names if spec.subdims is not None else None, _unit_main(spec, per_unit, names),
+                       tasks=[str(left_p[i].task) for i in unit_ids] if per_task else None)
     if n_nan:
         warnings.warn(f"{spec.name}: {n_nan} of {len(li)} pairs are NaN (in at least one dimension) and excluded",
                       stacklevel=3)
@@ -195,6 +213,13 @@ def _check_inputs(scanpaths: Sequence[Scanpath], needs_xy: bool) -> None:
 def _finish_result(res: Mapping[str, Any], spec: Any, params: Mapping[str, Any]) -> dict:
     """Attach plain params and the metric's direction to a set-level metric's result."""
     res = dict(res)
+    keys, units = res.pop("unit_keys", None), res.pop("unit_values", None)
+    if keys is not None:
+        uncertainty.attach(res, np.asarray(units, dtype=np.float64), keys,
+                           list(res["values"]) if res.get("values") is not None else None)
+    else:
+        uncertainty.not_available(res, res.pop("uncertainty_reason", None)
+                                  or "a set-level statistic without per-stimulus values")
     res["params"] = _plain(res.get("params", params))
     res.setdefault("higher_is_better", spec.higher_is_better)
     if res.get("values") is not None:

@@ -248,6 +248,7 @@ def _xy(scanpaths):
     "dtw", "pair",
     {"distance": "euclidean"},
     higher_is_better=False,
+    length_dependent=True,
     description="exact dynamic time warping (Euclidean, pixels of the metric frame)",
 )
 def _dtw(left, right, li, ri, params):

@@ -178,20 +178,22 @@ def _saliency_human(humans, key, params):
     """Leave one subject out: the other subjects' density predicts the held-out subject."""
     from scanpath.types import group_by_stimulus
 
-    rows = []
+    rows, keys = [], []
     gh = group_by_stimulus(humans, key)
     for k, sps in sorted(gh.items()):
         neg = _others(gh, k, params)
         for i, s in enumerate(sps):
             others = [o for j, o in enumerate(sps) if j != i and (s.subject is None or o.subject != s.subject)]
             if others and len(s):
+                keys.append(k)
                 rows.append(_sal_scores(_xy_all(others, params), _xy_all([s], params), _map_shape(s, params), params,
                                         neg))
     arr = np.array(rows, dtype=np.float64).reshape(-1, len(SAL_DIMS))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         vals = {d: float(np.nanmean(arr[:, i])) if len(arr) else float("nan") for i, d in enumerate(SAL_DIMS)}
-    return {"value": vals["cc"], "values": vals, "n": len(arr), "n_nan": int(np.isnan(arr[:, 0]).sum()), "loso": True}
+    return {"value": vals["cc"], "values": vals, "n": len(arr), "n_nan": int(np.isnan(arr[:, 0]).sum()), "loso": True,
+            "unit_keys": keys, "unit_values": arr}
 
 
 def _map_shape(s: Scanpath, params) -> tuple[int, int]:
@@ -245,13 +247,15 @@ def _saliency(predictions, humans, key, params):
     from scanpath.types import group_by_stimulus
 
     gp, gh = group_by_stimulus(predictions, key), group_by_stimulus(humans, key)
-    rows = []
+    rows, keys = [], []
     for k in sorted(gp):
         if k in gh:
+            keys.append(k)
             rows.append(_sal_scores(_xy_all(gp[k], params), _xy_all(gh[k], params), _map_shape(gh[k][0], params), params,
                                     _others(gh, k, params)))
     arr = np.array(rows, dtype=np.float64).reshape(-1, len(SAL_DIMS))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         vals = {d: float(np.nanmean(arr[:, i])) if len(arr) else float("nan") for i, d in enumerate(SAL_DIMS)}
-    return {"value": vals["cc"], "values": vals, "n": len(arr), "n_nan": int(np.isnan(arr[:, 0]).sum())}
+    return {"value": vals["cc"], "values": vals, "n": len(arr), "n_nan": int(np.isnan(arr[:, 0]).sum()),
+            "unit_keys": keys, "unit_values": arr}

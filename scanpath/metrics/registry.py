@@ -51,6 +51,9 @@ class MetricSpec:
     #: What the metric needs from the scanpaths (``durations``, ``bbox``, ``objects`` …): a tuple, or a
     #: function of the merged params returning one (:mod:`scanpath.metrics.requirements`).
     needs: tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, ...]] = ()
+    #: The headline value is an unnormalised distance that grows with scanpath length (raw SED, DTW,
+    #: FED): the tables note when the human row ranks below a shorter-scanpath row on it.
+    length_dependent: bool = False
 
     def dim_directions(self, dims: Any) -> dict[str, bool | None]:
         """``{dim: higher_is_better}`` for the sub-dimensions of a result."""

@@ -93,4 +93,6 @@ def _search_eff(predictions, humans, key, params):
               "scanpath_ratio": float(np.nanmean(rm)) if np.isfinite(rm).any() else float("nan"),
               "mean_steps_found": float(np.mean(finite)) if finite else float("nan")}
     values.update({f"tfp_{k + 1}": float(v) for k, v in enumerate(cm)})
-    return {"value": values["tfp_auc"], "values": values, "n": n, "n_nan": int(np.isnan(rm).sum())}
+    return {"value": values["tfp_auc"], "values": values, "n": n, "n_nan": int(np.isnan(rm).sum()),
+            "uncertainty_reason": "TFP curves are proportions over all target-present scanpaths of a task "
+                                  "(no per-stimulus values)"}

@@ -428,6 +428,7 @@ def _ss_time(left, right, li, ri, params):
     "fed", "pair",
     {**LABEL_DEFAULTS, "labeler": "cluster", "cluster_file": None},
     higher_is_better=False,
+    length_dependent=True,
     description="Levenshtein distance on cluster strings",
 )
 @metric(
@@ -435,6 +436,7 @@ def _ss_time(left, right, li, ri, params):
     {**LABEL_DEFAULTS, "labeler": "segmentation", "segmentation_dir": None,
                                            "frame": [512, 320]},
     higher_is_better=False,
+    length_dependent=True,
     description="Levenshtein distance on segmentation labels",
 )
 def _ed(left, right, li, ri, params):
@@ -475,6 +477,7 @@ def _scanmatch(left, right, li, ri, params):
     "sed", "pair",
     dict(SED_DEFAULTS),
     higher_is_better=False,
+    length_dependent=True,
     subdims=("distance", "similarity"),
     main="distance",
     dim_higher_is_better={"distance": False, "similarity": True},
@@ -543,7 +546,7 @@ def _dss(predictions, humans, key, params):
 
     gp = group_by_stimulus(predictions, key)
     gh = group_by_stimulus(humans, key)
-    per_key, n_nan = [], 0
+    per_key, keys, n_nan = [], [], 0
     for k in sorted(gp):
         if k not in gh:
             continue
@@ -565,4 +568,6 @@ def _dss(predictions, humans, key, params):
             n_nan += 1
         else:
             per_key.append(val)
-    return {"value": float(np.mean(per_key)) if per_key else float("nan"), "n": len(per_key), "n_nan": n_nan}
+            keys.append(k)
+    return {"value": float(np.mean(per_key)) if per_key else float("nan"), "n": len(per_key), "n_nan": n_nan,
+            "unit_keys": keys, "unit_values": per_key}

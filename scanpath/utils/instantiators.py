@@ -56,9 +56,26 @@ def instantiate_protocol(cfg: DictConfig) -> Any:
     return instantiate(cfg.protocol) if cfg.get("protocol") else PlainProtocol()
 
 
+def evaluation_loggers(cfg: DictConfig) -> list[Any]:
+    """The loggers of ``logger=`` (``conf/logger/``, the ones training uses) for evaluate.py; none under
+    ``debug=fdr`` (``trainer.fast_dev_run``), which is said instead of silently logging nothing."""
+    from scanpath.utils.hydra import instantiate_loggers, print_banner
+
+    node = cfg.get("logger")
+    if not node:
+        return []
+    if OmegaConf.select(cfg, "trainer.fast_dev_run", default=False):
+        names = ", ".join(str(k) for k in node.keys())
+        print_banner(f"loggers disabled (debug=fdr / trainer.fast_dev_run): nothing is logged to {names}; "
+                     "the outputs are in the run dir", style="bold black on yellow")
+        return []
+    return instantiate_loggers(node)
+
+
 def run_evaluation(cfg: DictConfig, model: Any, datamodule: Any, out_dir: str | Path,
-                   checkpoint: str | None = None) -> dict[str, Any]:
-    """Run the configured protocol on built objects and write the report; returns the metrics.json payload."""
+                   checkpoint: str | None = None, loggers: list[Any] | None = None) -> dict[str, Any]:
+    """Run the configured protocol on built objects, write the report and log it to ``loggers``
+    (None: the ``logger=`` of the config, :func:`evaluation_loggers`); returns the metrics.json payload."""
     from scanpath.evaluation import write_report
     from scanpath.evaluation.manifest import prepare_run_dir, write_manifest
 
@@ -78,19 +95,65 @@ def run_evaluation(cfg: DictConfig, model: Any, datamodule: Any, out_dir: str | 
             if b.name in taken:
                 b.name = f"{b.name} [{b.config_key}]"
     log.info("evaluation protocol: %s (conf/protocol/; protocol=plain for predict-then-score) → %s", protocol.name, out)
+    untrained = is_untrained_config(cfg.model, checkpoint)
+    if untrained:
+        log.warning("%s runs with random weights (no checkpoint, or pretrained weights switched off): its row and "
+                    "figures are labelled untrained", name)
     result = protocol.run(model=model, model_name=name, datamodule=datamodule, out_dir=out, models=models,
+                          untrained=untrained,
                           metrics=cfg.get("metrics"), checkpoint=checkpoint, baselines=baselines, skipped=skipped,
                           human_consistency=bool(cfg.get("human_consistency", True)),
                           n_figures=int(cfg.get("n_figures") or 0), seed=cfg.get("seed"),
                           device=str(cfg.get("device") or "cpu"),
                           n_stimuli=int(OmegaConf.select(cfg, "report.n_stimuli", default=6) or 0))
     payload = write_report(result, out)
+    own = loggers is None
+    loggers = evaluation_loggers(cfg) if own else list(loggers or [])
+    if loggers:
+        from scanpath.evaluation.loggers import log_evaluation
+        from scanpath.utils.hydra import close_loggers
+
+        log_evaluation(result, out, loggers)
+        if own:  # finished before the manifest, so the files it lists are final
+            for lg in loggers:
+                lg.finalize("success")
+            close_loggers()
     write_manifest(out, {"protocol": protocol.name})
     return payload
 
 
 #: weight switches set to their offline value for untrained leaderboard entries
 OFFLINE_WEIGHTS = {"weights": "random", "pretrained": None, "pretrained_weights": None}
+
+
+def is_untrained_config(node: Any, checkpoint: str | None) -> bool:
+    """A model config that runs with random weights: a weight switch at its random value
+    (:data:`OFFLINE_WEIGHTS`), or a trainable network without a checkpoint. Baselines never are."""
+    from scanpath.models.baselines import BaselineModel
+
+    if checkpoint:
+        return False
+    cls = _target_class(node)
+    if isinstance(cls, type) and issubclass(cls, BaselineModel):
+        return False
+    return _random_switch(node) or bool(getattr(cls, "trainable", False))
+
+
+def _random_switch(node: Any) -> bool:
+    """True when a weight switch under ``node`` is set to random initialisation."""
+    if not OmegaConf.is_dict(node):
+        return False
+    for k in node.keys():
+        v = node[k]
+        if OmegaConf.is_config(v):
+            if _random_switch(v):
+                return True
+        elif k == "weights":  # eccNET / IVSN: random or null without a local weights file
+            if v in ("random", "none", None) and not node.get("weights_path"):
+                return True
+        elif k in OFFLINE_WEIGHTS and v == OFFLINE_WEIGHTS[k]:
+            return True
+    return False
 
 
 def _offline(node: Any) -> bool:
@@ -181,7 +244,11 @@ def training_outputs(cfg: DictConfig, trainer: Any, out_dir: str | Path, checkpo
     for lg in getattr(trainer, "loggers", []) or []:
         csv = Path(getattr(lg, "log_dir", "") or "") / "metrics.csv"
         if csv.is_file():
+            from scanpath.evaluation.report import run_labels
+
+            synthetic = bool(getattr(getattr(trainer, "datamodule", None), "synthetic", False))
             path = save_learning_curve(out / "evaluation" / "figures" / "learning_curve.png", csv,
+                                       labels=run_labels(synthetic),
                                        monitor=str(cfg.get("optimized_metric") or ""),
                                        title=f"{model_choice(cfg)}: learning curve")
             lines.append(f"learning curve:  {path}")

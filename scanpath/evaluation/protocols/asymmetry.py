@@ -44,7 +44,7 @@ from scanpath.analysis.asymmetry import (
 from scanpath.evaluation.progress import is_interactive
 from scanpath.evaluation.report import HUMAN_ROW, EvaluationResult
 from scanpath.evaluation.schema import metric_value
-from scanpath.io.atomic import atomic_open, atomic_save_figure, atomic_write_json, atomic_write_text
+from scanpath.io.atomic import atomic_open, atomic_write_json, atomic_write_text
 from scanpath.models.eccnet.search import SearchResult
 from scanpath.stimuli.asymmetry import CONDITIONS, Trial, experiment_of
 from scanpath.stimuli.upstream_archive import load_trials
@@ -254,8 +254,14 @@ def run_asymmetry(
                            [["Humans", *[ai_h[e] for e in exps], float(np.mean([ai_h[e] for e in exps])) if exps else float("nan")],
                             [name, *[ai[e] for e in exps], ai.get("mean", float("nan"))]])
     ai_md += f"\nPearson r (human vs model slopes, n={corr['n']}): {corr['r']:.3f} (p = {corr['p']:.3f})\n"
-    notes = (f"\nmodel: {name}; seed {seed}; trials {total}; max_trials_per_size {max_trials_per_size}; "
-             f"num_fix_cap {num_fix_cap}; run time {total_s:.1f} s\n")
+    from scanpath.evaluation.report import run_labels
+    from scanpath.viz import save_figure
+
+    untrained = is_untrained(model)
+    labels = run_labels(False, [name] if untrained else [])
+    notes = "".join(f"\n**{x}**\n" for x in labels) + (
+        f"\nmodel: {name}; seed {seed}; trials {total}; max_trials_per_size {max_trials_per_size}; "
+        f"num_fix_cap {num_fix_cap}; run time {total_s:.1f} s\n")
     atomic_write_text(out / "slopes.md", slope_md + notes)
     atomic_write_text(out / "asymmetry_index.md", ai_md + notes)
     atomic_write_json(out / "slopes.json", {"model": slopes, "human": h_slopes, "per_condition": per_cond})
@@ -264,13 +270,9 @@ def run_asymmetry(
                "max_trials_per_size": max_trials_per_size, "num_fix_cap": num_fix_cap, "seconds": total_s}
     atomic_write_json(out / "asymmetry_index.json", payload)
     fig = rt_figure(model_rt, human, name, trial_rts,
-                    note=f"{name}: untrained (random weights): its asymmetry says nothing about the published model"
-                    if is_untrained(model) else "")
-    atomic_save_figure(fig, out / "figures" / "rt_vs_set_size.png", dpi=110)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return {**payload, "per_condition": per_cond, "human_slopes": h_slopes, "slope_table": slope_md,
+                    note=f"{name}: its asymmetry says nothing about the published model" if untrained else "")
+    save_figure(fig, out / "figures" / "rt_vs_set_size.png", labels, dpi=110)
+    return {**payload, "untrained": untrained, "per_condition": per_cond, "human_slopes": h_slopes, "slope_table": slope_md,
             "ai_table": ai_md + notes, "table": slope_md + "\n" + ai_md + notes}
 
 
@@ -289,18 +291,28 @@ def asymmetry_rows(res: dict[str, Any]) -> dict[str, dict[str, Any]]:
         exps = {k: v for k, v in ai.items() if k != "mean"}
         mean = ai.get("mean", float(np.mean(list(exps.values()))) if exps else float("nan"))
         return metric_value(mean, higher_is_better=True, values=exps, n=n,
-                            params={"definition": "agreement of the slope ordering with the humans, per experiment"})
+                            params={"definition": "agreement of the slope ordering with the humans, per experiment"},
+                            uncertainty_note="derived from per-condition RT slopes (no per-trial values)")
 
     corr = res["slope_correlation"]
+    slope_note = "derived from per-condition RT slopes (the F-tests and the RT figure's ±SEM bars give their spread)"
+    rate_sem = {c: float(np.sqrt(p["found_rate"] * (1 - p["found_rate"]) / (p["n_trials"] - 1)))
+                if p["n_trials"] > 1 else None for c, p in per.items()}
+    mean_sem = (float(np.sqrt(sum(v * v for v in rate_sem.values())) / len(rate_sem))
+                if rate_sem and all(v is not None for v in rate_sem.values()) else None)
     model_metrics = {
         "asymmetry_index": ai_entry(res["asymmetry_index"], n_trials),
         "slope_r": metric_value(corr["r"], higher_is_better=True, n=int(corr["n"]),
-                                params={"p": corr["p"], "what": "Pearson r, human vs model slopes"}),
+                                params={"p": corr["p"], "what": "Pearson r, human vs model slopes"},
+                                uncertainty_note=slope_note),
         "slope_ms_per_item": metric_value(float(np.mean(list(res["slopes"].values()))) if res["slopes"] else None,
-                                          higher_is_better=None, values=res["slopes"], n=n_trials),
+                                          higher_is_better=None, values=res["slopes"], n=n_trials,
+                                          uncertainty_note=slope_note),
+        # SEM over trials per condition (binomial); the mean over conditions combines them
         "found_rate": metric_value(float(np.mean([p["found_rate"] for p in per.values()])) if per else None,
                                    higher_is_better=True, values={c: p["found_rate"] for c, p in per.items()},
-                                   n=n_trials),
+                                   n=n_trials, sem=mean_sem, values_sem=rate_sem,
+                                   values_n_stimuli={c: int(p["n_trials"]) for c, p in per.items()}),
     }
     hs = {c: v for c, v in res["human_slopes"].items() if c in res["slopes"]}
     human_metrics = {
@@ -308,7 +320,10 @@ def asymmetry_rows(res: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "slope_ms_per_item": metric_value(float(np.mean(list(hs.values()))) if hs else None, higher_is_better=None,
                                           values=hs, n=len(hs), params={"source": "digitised human RT slopes"}),
     }
-    return {res["model"]: {"role": "model", "n_predictions": n_trials, "metrics": model_metrics},
+    model_row = {"role": "model", "n_predictions": n_trials, "metrics": model_metrics}
+    if res.get("untrained"):
+        model_row["untrained"] = True
+    return {res["model"]: model_row,
             HUMAN_ROW: {"role": "human", "n_predictions": len(hs), "metrics": human_metrics}}
 
 

@@ -31,7 +31,7 @@ from scanpath.evaluation.pipeline import (
 )
 from scanpath.evaluation.progress import track
 from scanpath.evaluation.report import HUMAN_ROW, EvaluationResult, json_clean, safe_name
-from scanpath.evaluation.schema import metric_value
+from scanpath.evaluation.schema import metric_from_units, metric_value
 from scanpath.io.coco import prediction_records, write_coco_json, write_predictions
 from scanpath.metrics import score_scanpaths
 from scanpath.models.oat.baselines import ObjectBaseline
@@ -42,9 +42,10 @@ log = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------------------------------ OAT metrics
-def nss_object(preds: Sequence[Scanpath], humans: Sequence[Scanpath], n_objects: int, key: str) -> float:
+def nss_object(preds: Sequence[Scanpath], humans: Sequence[Scanpath], n_objects: int, key: str,
+               per_trial: list[tuple[str, float]] | None = None) -> float:
     """z-scored visit counts over the N objects (all rollouts of a key), averaged at the GT fixated
-    objects; mean over human scanpaths (framework addition)."""
+    objects; mean over human scanpaths (framework addition). ``per_trial`` collects (key, value)."""
     counts: dict[str, np.ndarray] = {}
     for s in preds:
         c = counts.setdefault(scanpath_key(s, key), np.zeros(n_objects))
@@ -57,12 +58,16 @@ def nss_object(preds: Sequence[Scanpath], humans: Sequence[Scanpath], n_objects:
         sd = c.std()
         z = (c - c.mean()) / (sd if sd > 0 else 1.0)
         vals.append(float(z[np.asarray(h.fixation_extra["object"], dtype=int)].mean()))
+        if per_trial is not None:
+            per_trial.append((scanpath_key(h, key), vals[-1]))
     return float(np.mean(vals)) if vals else float("nan")
 
 
-def nss_pixel(preds: Sequence[Scanpath], humans: Sequence[Scanpath], key: str) -> float:
+def nss_pixel(preds: Sequence[Scanpath], humans: Sequence[Scanpath], key: str,
+              per_trial: list[tuple[str, float]] | None = None) -> float:
     """Upstream NSS: binary W×H map P = 1 at the rounded centre pixel of every visited object, z-scored
-    (population SD), averaged at the GT fixation pixels (computed analytically: P is sparse)."""
+    (population SD), averaged at the GT fixation pixels (computed analytically: P is sparse).
+    ``per_trial`` collects (key, value) per human scanpath."""
     visited: dict[str, set[tuple[int, int]]] = {}
     for s in preds:
         v = visited.setdefault(scanpath_key(s, key), set())
@@ -77,6 +82,8 @@ def nss_pixel(preds: Sequence[Scanpath], humans: Sequence[Scanpath], key: str) -
         sd = math.sqrt(p * (1 - p)) or 1.0
         hits = np.array([(int(x), int(y)) in v for x, y in zip(np.rint(h.x), np.rint(h.y))], dtype=float)
         vals.append(float(((hits - p) / sd).mean()))
+        if per_trial is not None:
+            per_trial.append((scanpath_key(h, key), vals[-1]))
     return float(np.mean(vals)) if vals else float("nan")
 
 
@@ -149,7 +156,16 @@ def prepare_module(module: OATModule, datamodule: Any) -> OATModule:
 def _scalar(value: float, n: int, higher_is_better: bool = True, **params: Any) -> dict[str, Any]:
     finite = bool(np.isfinite(value))
     return metric_value(value, higher_is_better=higher_is_better, params=params, n=n if finite else 0,
-                        n_nan=0 if finite else 1)
+                        n_nan=0 if finite else 1,
+                        uncertainty_note="mean over all ground-truth steps (no per-trial values)")
+
+
+def _per_trial(value: float, units: Sequence[tuple[str, float]], n: int) -> dict[str, Any]:
+    """A per-trial mean with its SEM and CI over trials (the evaluation key of object layouts)."""
+    if not units:
+        return _scalar(value, n)
+    keys, vals = zip(*units)
+    return metric_from_units(vals, keys=keys, higher_is_better=True)
 
 
 @dataclasses.dataclass
@@ -174,7 +190,7 @@ class OATProtocol:
 
     def run(self, *, model: OATModule, datamodule: Any, out_dir: str | Path, metrics: Mapping[str, Any] | None = None,
             seed: int | None = None, checkpoint: str | None = None, n_figures: int = 4, n_stimuli: int = 6,
-            **_: Any) -> EvaluationResult:
+            untrained: bool = False, **_: Any) -> EvaluationResult:
         if not isinstance(model, OATModule):
             raise TypeError(f"the OAT protocol evaluates an OATModule, got {type(model).__name__} "
                             f"(use protocol=plain for other models)")
@@ -183,6 +199,7 @@ class OATProtocol:
         if seed is not None:
             torch.manual_seed(int(seed))
         dm = datamodule
+        untrained = untrained or (model.net is None and not checkpoint)
         dm.setup("test")
         key = getattr(dm, "eval_key", "task")
         humans = dm.human_scanpaths(self.split)
@@ -230,15 +247,18 @@ class OATProtocol:
         for name, preds in predictions.items():
             log.info("scoring %s (%d rollouts)", name, len(preds))
             scores = score_scanpaths(preds, humans, metric_cfg, key=key)
-            scores["nss_pixel"] = _scalar(nss_pixel(preds, humans, key), len(humans))
-            scores["nss_object"] = _scalar(nss_object(preds, humans, n_objects, key), len(humans))
+            px: list[tuple[str, float]] = []
+            ob: list[tuple[str, float]] = []
+            scores["nss_pixel"] = _per_trial(nss_pixel(preds, humans, key, px), px, len(humans))
+            scores["nss_object"] = _per_trial(nss_object(preds, humans, n_objects, key, ob), ob, len(humans))
             if name.startswith("OAT"):
                 scores["sim"] = _scalar(sim_model, len(humans), teacher_forced=True, include_pad=self.sim_include_pad)
                 role, ckpt = "model", checkpoint
             else:
                 scores["sim"] = _scalar(baseline_sim(base_models[name], trials), len(humans), teacher_forced=False)
                 role, ckpt = "baseline", None
-            rows[name] = {"role": role, "checkpoint": ckpt, "n_predictions": len(preds), "metrics": scores}
+            rows[name] = {"role": role, "checkpoint": ckpt, "n_predictions": len(preds), "metrics": scores,
+                          **({"untrained": True} if untrained and role == "model" else {})}
         log.info("scoring human consistency (leave one subject out)")
         rows[HUMAN_ROW] = observer_or_human(human_row(humans, metric_cfg, key), dm)
 
@@ -259,7 +279,7 @@ class OATProtocol:
                 write_coco_json(out / f"predictions_{safe_name(name).lower()}.json",
                                 prediction_records(preds, humans, key), {"model": name, **meta})
         shown = {n: p for n, p in predictions.items() if n == "OAT (greedy)"}
-        figures = save_overlays(out, dm, humans, shown, n_figures)
+        figures = save_overlays(out, dm, humans, shown, n_figures, untrained=list(shown) if untrained else [])
         stimuli = report_stimuli(dm, humans, predictions, n_stimuli)
         return EvaluationResult(settings=settings, rows=rows, skipped=skipped, figures=figures, stimuli=stimuli)
 
