@@ -20,10 +20,13 @@ def test_evaluate_protocol_on_tiny_hstar_folder(tmp_path, compose):
                                "protocol.resolution=36", "protocol.progress=false"], out)
     payload = evaluate.evaluate(cfg)
     validate_metrics(json.loads((out / "metrics.json").read_text()))
-    assert set(payload["rows"]) == {"turn in place (model)", "random submit", "turn in place"}
+    # the model IS the turn-in-place agent: one score per agent, the twin baseline listed as skipped
+    assert set(payload["rows"]) == {"random submit", "turn in place"}
+    assert "one score per agent" in payload["skipped"]["turn in place"]
     hos = payload["rows"]["random submit"]["metrics"]
     assert hos["success.HOS"]["n"] == 8 and hos["mean_steps.HOS"]["value"] == 1.0
-    assert payload["rows"]["turn in place (model)"]["role"] == "model"
+    assert hos["success.HOS"]["n_stimuli"] == 8 and "sem" in hos["success.HOS"]  # over episodes
+    assert payload["rows"]["turn in place"]["role"] == "model"
     saved = json.loads((out / "success.json").read_text())
     assert saved["n_episodes"] == 8 and set(saved["summary"]) == set(payload["rows"])
     assert "figures/steps_to_success.png" in payload["figures"] and (out / "figures" / "steps_to_success.png").exists()

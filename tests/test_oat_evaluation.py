@@ -53,7 +53,12 @@ def test_protocol_writes_one_table_with_all_rows(tmp_path):
     assert rows["Human"]["metrics"]["oat_delta"]["value"] == 0.0
     assert rows["OAT (sampled ×3)"]["n_predictions"] == 3 * rows["OAT (greedy)"]["n_predictions"]
     md = (tmp_path / "out" / "metrics.md").read_text()
-    assert "| OAT (greedy) (model) |" in md and "| Human (human) |" in md and "oat_delta ↓" in md
+    # no checkpoint: random weights, labelled on the row and above the table
+    assert "| OAT (greedy) (model) (untrained) |" in md and "oat_delta ↓" in md
+    # 10 of the 37 test trials have two subjects: the only ones leave-one-subject-out can score
+    assert "| Human (human) † |" in md and "† Human: scored on 10 of the 37 stimuli" in md
+    assert "**untrained (random weights): OAT (greedy), OAT (sampled ×3)**" in md
+    assert rows["OAT (greedy)"]["metrics"]["nss_object"]["sem"] is not None  # SEM over trials
     assert (tmp_path / "out" / "predictions.json").is_file() and (tmp_path / "out" / "predictions_random_objects.json").is_file()
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["settings"]["layout_only"] is True
 

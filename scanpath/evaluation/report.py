@@ -241,9 +241,14 @@ def flag_stimulus_sets(rows: Mapping[str, dict[str, Any]]) -> None:
 
 def stimulus_notes(rows: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """One note line per row scored on another stimulus set."""
+    def why(row: Mapping[str, Any]) -> str:
+        if row.get("role") in ("human", "observer"):
+            return "leave one subject out needs two subjects: stimuli seen by one subject have no human score"
+        return "the model skipped or could not be scored on the others (e.g. a debug run)"
+
     return [f"- {DIFFERENT_SET_MARK.strip()} {name}: {row.get('stimulus_note') or 'scored on another stimulus set'} "
-            "(e.g. a debug run, skipped stimuli, or stimuli with a single subject for the human row); compare "
-            "it with the other rows with care" for name, row in rows.items() if row.get("stimuli_differ")]
+            f"({why(row)}); compare it with the other rows with care"
+            for name, row in rows.items() if row.get("stimuli_differ")]
 
 
 def length_notes(rows: Mapping[str, Mapping[str, Any]]) -> list[str]:

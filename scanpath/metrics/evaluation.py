@@ -140,12 +140,11 @@ def _score_pairs(
     left_p = _prepare(left, params, params.get("truncate_pred"), bool(params.get("cut_at_target")))
     right_p = _prepare(right, params, params.get("truncate_gt"))
     li, ri = pair_indices(left_p, right_p, key, loso=loso, include_self=bool(params.get("include_self")))
-    if len(li):
-        vals = np.asarray(spec.fn(left_p, right_p, li, ri, params), dtype=np.float64)
-    else:
-        vals = np.zeros((0,) if spec.subdims is None else (0, len(spec.subdims)))
-    vals = vals.reshape(len(li), -1)
     names = list(spec.subdims or (spec.name,))
+    if len(li):
+        vals = np.asarray(spec.fn(left_p, right_p, li, ri, params), dtype=np.float64).reshape(len(li), -1)
+    else:  # no prediction met a human of its key
+        vals = np.zeros((0, len(names)))
     main_col = names.index(spec.main) if isinstance(spec.main, str) and spec.main in names else 0
     nan_cells = np.isnan(vals)
     n_nan = int(nan_cells.any(axis=1).sum()) if len(vals) else 0  # a pair NaN in ANY dimension was excluded there

@@ -277,9 +277,10 @@ def run_asymmetry(
 
 
 def is_untrained(model: Any) -> bool:
-    """A network model with random weights (no ImageNet weights, no weights file); baselines have none."""
+    """A network model with random weights (no ImageNet weights, no weights file); baselines (chance,
+    pixel_match: no network) never are."""
     return (hasattr(model, "weights") and getattr(model, "weights", None) in ("random", None)
-            and not getattr(model, "weights_path", None))
+            and not getattr(model, "weights_path", None) and getattr(model, "baseline", None) is None)
 
 
 def asymmetry_rows(res: dict[str, Any]) -> dict[str, dict[str, Any]]:
