@@ -43,7 +43,8 @@ def test_csv_logger_gets_table_settings_and_figures(logged):
         table = list(csv.DictReader(fh))
     assert [r["row"] for r in table] == ["Random (model)", "Center bias (baseline)", "Human (observer)"]
     ss = payload["rows"]["Random"]["metrics"]["ss"]
-    assert float(table[0]["ss ↑"]) == pytest.approx(ss["value"]) and float(table[0]["ss ↑ SEM"]) == pytest.approx(ss["sem"])
+    assert float(table[0]["ss ↑"]) == pytest.approx(ss["value"])
+    assert float(table[0]["ss ↑ SEM"]) == pytest.approx(ss["sem"])
     header = (folder / "metrics.csv").read_text(encoding="utf-8").splitlines()[0]
     assert "eval/Random/ss" in header and "eval/Random/ss/sem" in header
     hparams = (folder / "hparams.yaml").read_text(encoding="utf-8")

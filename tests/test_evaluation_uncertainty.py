@@ -30,16 +30,17 @@ def test_sem_is_cluster_robust_and_reduces_to_the_textbook_sem():
     assert st["sem"] == pytest.approx(means.std(ddof=1) / math.sqrt(12), rel=1e-12)
     assert st["n_stimuli"] == 12 and st["per_stimulus"]["s3"] == pytest.approx(means[3])
     # unbalanced, with NaN units: the cluster-robust formula, written out
-    v[[0, 5, 6]] = np.nan
-    sizes = [1, 2, 3, 6, 1, 2, 3, 6, 1, 2, 3, 6]
-    keys = [f"s{k}" for k, n in enumerate(sizes) for _ in range(n)][: len(v)]
-    st = column_stats(v[: len(keys)], keys)[0]
-    s = np.array([np.nansum(v[: len(keys)][[i for i, x in enumerate(keys) if x == f"s{k}"]]) for k in range(12)])
-    n = np.array([np.isfinite(v[: len(keys)][[i for i, x in enumerate(keys) if x == f"s{k}"]]).sum() for k in range(12)])
-    keep = n > 0
-    s, n = s[keep], n[keep]
+    sizes = [1, 2, 3, 6] * 3
+    keys = np.repeat([f"s{k}" for k in range(12)], sizes)
+    u = rng.normal(size=len(keys))
+    u[[0, 5, 6]] = np.nan  # s0 loses its only unit
+    st = column_stats(u, list(keys))[0]
+    s = np.array([np.nansum(u[keys == f"s{k}"]) for k in range(12)])
+    n = np.array([np.isfinite(u[keys == f"s{k}"]).sum() for k in range(12)])
+    s, n = s[n > 0], n[n > 0]
     mean = s.sum() / n.sum()
     k = len(s)
+    assert k == 11
     assert st["sem"] == pytest.approx(math.sqrt(k / (k - 1) * ((s - n * mean) ** 2).sum()) / n.sum(), rel=1e-12)
     assert st["n_stimuli"] == k
     assert column_stats([1.0, 2.0], ["a", "a"])[0]["sem"] is None  # one stimulus: not estimable

@@ -116,7 +116,8 @@ def test_learning_curve_marks_synthetic_training_data(stamped, tmp_path):
         loggers = [Logger()]
         datamodule = type("DM", (), {"synthetic": True})()
 
-    cfg = OmegaConf.create({"model": {"_target_": "scanpath.models.oat.module.OATModule"}, "optimized_metric": "val/loss"})
+    cfg = OmegaConf.create({"model": {"_target_": "scanpath.models.oat.module.OATModule"},
+                            "optimized_metric": "val/loss"})
     training_outputs(cfg, Trainer(), tmp_path, None)
     assert SYNTHETIC_BANNER in dict(stamped)["learning_curve.png"]
     assert (tmp_path / "evaluation" / "figures" / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"

@@ -19,8 +19,8 @@ from scanpath.io.atomic import atomic_write_json
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 #: what an evaluation writes at the top of its dir (figures/ and per-condition folders are listed by the manifest)
-OUTPUT_GLOBS = ("metrics.json", "metrics.md", "per_stimulus.json", "report.html", "report_data.json", "predictions*.json",
-                "predictions*.meta.json", "success.json", "success.md", "episodes.jsonl", "slopes.*",
+OUTPUT_GLOBS = ("metrics.json", "metrics.md", "per_stimulus.json", "report.html", "report_data.json",
+                "predictions*.json", "predictions*.meta.json", "success.json", "success.md", "episodes.jsonl", "slopes.*",
                 "asymmetry_index.*", "figures/*.png")
 
 

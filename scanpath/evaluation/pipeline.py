@@ -292,8 +292,9 @@ def check_unique_names(entries: Sequence[Entry]) -> None:
     seen: dict[str, Entry] = {}
     for e in entries:
         if e.name in seen:
-            raise ValueError(f"two evaluation entries are named {e.name!r} ({seen[e.name].config_key or seen[e.name].role} "
-                             f"and {e.config_key or e.role}); every row needs its own name")
+            first = seen[e.name].config_key or seen[e.name].role
+            raise ValueError(f"two evaluation entries are named {e.name!r} ({first} and {e.config_key or e.role}); "
+                             "every row needs its own name")
         seen[e.name] = e
 
 

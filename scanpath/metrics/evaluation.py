@@ -119,7 +119,9 @@ def _reduce_pairs(vals: np.ndarray, li: np.ndarray, n_left: int, how: str) -> np
 def _unit_main(spec: MetricSpec, per_unit: np.ndarray, names: Sequence[str]) -> np.ndarray | None:
     """Per-unit headline values when the headline is a function of the sub-dimensions (else None)."""
     if not callable(spec.main):
-        return None if not isinstance(spec.main, str) or spec.main == names[0] else per_unit[:, list(names).index(spec.main)]
+        if not isinstance(spec.main, str) or spec.main == names[0]:
+            return None
+        return per_unit[:, list(names).index(spec.main)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.array([spec.main(dict(zip(names, row))) for row in per_unit], dtype=np.float64)

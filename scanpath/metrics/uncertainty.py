@@ -65,7 +65,8 @@ def _interval(reps: np.ndarray) -> list[float] | None:
     return [float(np.quantile(reps, a)), float(np.quantile(reps, 1.0 - a))]
 
 
-def _clusters(keys: Sequence[str], tasks: Sequence[str] | None) -> tuple[list[str], np.ndarray, list[str], np.ndarray | None]:
+def _clusters(keys: Sequence[str],
+              tasks: Sequence[str] | None) -> tuple[list[str], np.ndarray, list[str], np.ndarray | None]:
     """Cluster labels (sorted), the cluster of each unit, each cluster's stimulus label and its task."""
     if tasks is None:
         ids = [str(k) for k in keys]

@@ -272,7 +272,8 @@ def run_asymmetry(
     fig = rt_figure(model_rt, human, name, trial_rts,
                     note=f"{name}: its asymmetry says nothing about the published model" if untrained else "")
     save_figure(fig, out / "figures" / "rt_vs_set_size.png", labels, dpi=110)
-    return {**payload, "untrained": untrained, "per_condition": per_cond, "human_slopes": h_slopes, "slope_table": slope_md,
+    return {**payload, "untrained": untrained, "per_condition": per_cond, "human_slopes": h_slopes,
+            "slope_table": slope_md,
             "ai_table": ai_md + notes, "table": slope_md + "\n" + ai_md + notes}
 
 
