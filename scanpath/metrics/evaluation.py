@@ -20,6 +20,7 @@ their key. Human consistency applies the prediction-side settings (``truncate_pr
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -32,6 +33,8 @@ from scanpath.metrics.labelers import check_finite
 from scanpath.metrics.requirements import NEED_FIELDS, skipped_entry, unmet_reason
 from scanpath.metrics.registry import MetricSpec, resolve
 from scanpath.types import Scanpath, scanpath_key
+
+log = logging.getLogger(__name__)
 
 
 def _plain(obj: Any) -> Any:
@@ -131,7 +134,9 @@ def _score_pairs(
     right_p = _prepare(right, params, params.get("truncate_gt"))
     li, ri = pair_indices(left_p, right_p, key, loso=loso, include_self=bool(params.get("include_self")))
     if len(li):
-        vals = np.asarray(spec.fn(left_p, right_p, li, ri, params), dtype=np.float64)
+        with warnings.catch_warnings():  # per-pair NaN notices: counted in n_nan below, logged once
+            warnings.filterwarnings("ignore", message=r".*pair\(s\) with a scanpath of < \d+ fixations", category=UserWarning)
+            vals = np.asarray(spec.fn(left_p, right_p, li, ri, params), dtype=np.float64)
     else:
         vals = np.zeros((0,) if spec.subdims is None else (0, len(spec.subdims)))
     vals = vals.reshape(len(li), -1)
@@ -173,9 +178,9 @@ def _score_pairs(
         res["values"] = dims
         res["dim_higher_is_better"] = spec.dim_directions(dims)
         res["n_nan_values"] = {n: int(nan_cells[:, k].sum()) for k, n in enumerate(names)}
-    if n_nan:
-        warnings.warn(f"{spec.name}: {n_nan} of {len(li)} pairs are NaN (in at least one dimension) and excluded",
-                      stacklevel=3)
+    if n_nan:  # reported as n_nan in every result (metrics.json, tables); a log line, not a warning
+        log.info("%s: %d of %d pairs are NaN (e.g. scanpaths shorter than the metric needs) and excluded",
+                 spec.name, n_nan, len(li))
     return res
 
 

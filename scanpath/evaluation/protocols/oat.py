@@ -187,12 +187,12 @@ class OATProtocol:
         key = getattr(dm, "eval_key", "task")
         humans = dm.human_scanpaths(self.split)
         query_samples = dm.query_samples(self.split)
-        # OAT and the image-less baselines never read the rendered image: batches leave it out
-        # unless the saliency baseline needs it (memory: one float 450×837 image per trial otherwise)
-        needs_image = any(str(k) == "saliency" for k in self.baselines)
-        drop = () if needs_image else ("image",)
-        queries = _collate(query_samples, self.batch_size, drop)
-        trials = _collate(dm.samples(self.split), self.batch_size, drop)
+        # only the saliency baseline reads the rendered image: every other consumer's batches leave it
+        # out, so it is neither rendered nor stacked for them (one float 450×837 image per trial)
+        queries = _collate(query_samples, self.batch_size, ("image",))
+        trials = _collate(dm.samples(self.split), self.batch_size, ("image",))
+        with_image = {"queries": _collate(query_samples, self.batch_size), "trials": _collate(dm.samples(self.split),
+                                                                                            self.batch_size)}
         n_objects = int(np.prod(dm.grid))
         module = prepare_module(model, dm)
         skipped: dict[str, str] = {}
@@ -211,6 +211,7 @@ class OATProtocol:
         sim_model = teacher_forced_sim(module, trials, self.sim_include_pad) if self.teacher_forced else float("nan")
 
         base_models: dict[str, ObjectBaseline] = {}
+        base_batches: dict[str, dict[str, _Batches]] = {}
         first = dict(query_samples[0])
         for kind in self.baselines:
             bm = ObjectBaseline(kind=str(kind), rollouts=int(self.baseline_rollouts), seed=int(seed or 0))
@@ -221,8 +222,9 @@ class OATProtocol:
                 continue
             bm.fit_lengths(dm.human_scanpaths("train"))
             base_models[bm.display_name] = bm
+            base_batches[bm.display_name] = with_image if bm.needs_image else {"queries": queries, "trials": trials}
             preds: list[Scanpath] = []
-            for b in track(queries, description=f"{bm.display_name} rollouts"):
+            for b in track(base_batches[bm.display_name]["queries"], description=f"{bm.display_name} rollouts"):
                 preds.extend(bm.predict_scanpaths(b).to_list())
             predictions[bm.display_name] = preds
 
@@ -236,7 +238,8 @@ class OATProtocol:
                 scores["sim"] = _scalar(sim_model, len(humans), teacher_forced=True, include_pad=self.sim_include_pad)
                 role, ckpt = "model", checkpoint
             else:
-                scores["sim"] = _scalar(baseline_sim(base_models[name], trials), len(humans), teacher_forced=False)
+                scores["sim"] = _scalar(baseline_sim(base_models[name], base_batches[name]["trials"]), len(humans),
+                                        teacher_forced=False)
                 role, ckpt = "baseline", None
             rows[name] = {"role": role, "checkpoint": ckpt, "n_predictions": len(preds), "metrics": scores}
         log.info("scoring human consistency (leave one subject out)")
