@@ -70,7 +70,8 @@ def _add_download(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="download and install again over an existing install")
     p.add_argument("--keep-archives", action="store_true", help="keep the downloaded archives in <root>/.downloads")
     p.add_argument("--retries", type=int, default=3, help="resumed retries of an interrupted transfer (default 3)")
-    p.add_argument("--timeout", type=float, default=60.0, help="network timeout in seconds (default 60)")
+    p.add_argument("--timeout", type=float, default=30.0,
+                   help="seconds without a byte before an attempt is retried (default 30)")
     p.set_defaults(func=_run_download)
 
 

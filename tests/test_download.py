@@ -19,6 +19,7 @@ import json
 import re
 import tarfile
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class _State:
         self.files: dict[str, bytes] = {}
         self.truncate: dict[str, int] = {}  # path -> bytes sent by the next response before it hangs up
         self.no_range = False
+        self.stall: dict[str, int] = {}  # path -> bytes sent before the response stalls for 1 s
         self.requests: list[tuple[str, str | None]] = []
 
 
@@ -70,6 +72,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         cut = st.truncate.pop(self.path, None)
+        stall = st.stall.pop(self.path, None)
+        if stall is not None:
+            self.wfile.write(body[:stall])
+            self.wfile.flush()
+            time.sleep(1.0)
+            return
         self.wfile.write(body if cut is None else body[:cut])
         self.close_connection = True
 
@@ -224,6 +232,16 @@ def test_in_call_retry_resumes(server, tmp_path: Path) -> None:
     assert inst.digests["toy.zip"]["verified"] == "sha256"
 
 
+def test_a_stalled_transfer_times_out_and_resumes(server, tmp_path: Path) -> None:
+    data = _zip(_members())
+    server.files["/toy.zip"] = data
+    server.stall["/toy.zip"] = 300
+    err = io.StringIO()
+    inst = _run(_spec(server.base, data=data), tmp_path, timeout=0.2, retries=1, err=err)
+    assert "retry 1/1" in err.getvalue() and server.requests[-1] == ("/toy.zip", "bytes=300-")
+    assert inst.digests["toy.zip"]["sha256"] == _sha(data)
+
+
 def test_server_without_range_support_restarts(server, tmp_path: Path) -> None:
     data = _zip(_members())
     server.files["/toy.zip"] = data
@@ -246,6 +264,19 @@ def test_complete_part_file_answered_416_is_used(server, tmp_path: Path) -> None
     inst = _run(_spec(server.base, data=data), tmp_path)
     assert server.requests == [("/toy.zip", f"bytes={len(data)}-")]
     assert inst.located["annotations"].is_file()
+
+
+def test_url_override_installs_a_local_copy(tmp_path: Path) -> None:
+    data = _zip(_members())
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "toy.zip").write_bytes(data)
+    spec = _spec("unused", data=data)
+    spec = dataclasses.replace(spec, files=(dataclasses.replace(spec.files[0], url=None, note="pass --url"),))
+    with pytest.raises(ScanpathDataError, match="no download URL") as ei:
+        _run(spec, tmp_path / "root")
+    assert ei.value.field == "url" and not (tmp_path / "root").exists()
+    inst = _run(spec, tmp_path / "root", urls={"toy.zip": (tmp_path / "src" / "toy.zip").as_uri()})
+    assert inst.located["annotations"].is_file() and inst.digests["toy.zip"]["url"].startswith("file://")
 
 
 # ----------------------------------------------------------------------------- clean failures

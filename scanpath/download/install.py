@@ -301,7 +301,7 @@ def _swap_in(staging: Path, target: Path) -> None:
 
 def install(spec: DatasetSpec, root: str | Path, *, accept_licence: bool = False, no_verify: bool = False,
             sha256: Mapping[str, str] | None = None, urls: Mapping[str, str] | None = None, force: bool = False,
-            keep_archives: bool = False, retries: int = 3, timeout: float = 60.0, interactive: bool | None = None,
+            keep_archives: bool = False, retries: int = 3, timeout: float = 30.0, interactive: bool | None = None,
             input_fn: Callable[[str], str] = input, out: TextIO | None = None, err: TextIO | None = None,
             clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
             progress_interval_s: float | None = None) -> Installed:

@@ -189,14 +189,12 @@ REGISTRY: dict[str, DatasetSpec] = {s.name: _check(s) for s in (
                        note="no published SHA-256"),
         ),
         locate={"stimuli": "**/ALLSTIMULI"},
-        configs=(
-            DataConfig("MIT1003 images for CapMIT1003 (data.mit1003_root)", ("data.mit1003_root={stimuli_dir}",)),
-            DataConfig("free viewing, after extracting fixations into STIMULI/ + SCANPATHS/",
-                       ("data=mit1003", "data.root={dataset_dir}"), ready=False),
-        ),
+        configs=(DataConfig("free viewing, after extracting fixations into STIMULI/ + SCANPATHS/",
+                            ("data=mit1003", "data.root={dataset_dir}"), ready=False),),
         after="DATA/ holds raw eye-tracking .mat files: fixations are extracted with Judd's MATLAB code "
               "(DatabaseCode/, e.g. as pysaliency does) into SCANPATHS/<stem>/<subject> text files "
-              "(x y t_start t_end) beside STIMULI/<stem>.jpeg, the layout data=mit1003 reads (docs/nevaclip.md §3)",
+              "(x y t_start t_end) beside STIMULI/<stem>.jpeg, the layout data=mit1003 reads (docs/nevaclip.md §3); "
+              "ALLSTIMULI/ serves CapMIT1003 as is (its data.mit1003_root is this folder)",
     ),
     DatasetSpec(
         name="capmit1003",

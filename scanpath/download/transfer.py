@@ -152,10 +152,11 @@ def _transfer_once(url: str, part: Path, *, label: str, timeout: float, stream: 
         print(f"[download {label}] resuming at {_mb(offset)} MB", file=out)
     prog = ByteProgress(label, total, start=offset, interval_s=interval_s, stream=stream, clock=clock)
     done = offset
+    read = getattr(resp, "read1", resp.read)  # what has arrived (<= 64 KiB): progress lines on slow links too
     with resp, open(part, "ab" if offset else "wb") as fh:
         try:
             while True:
-                chunk = resp.read(CHUNK)
+                chunk = read(1 << 16)
                 if not chunk:
                     break
                 fh.write(chunk)
@@ -175,12 +176,13 @@ def _transfer_once(url: str, part: Path, *, label: str, timeout: float, stream: 
     prog.finish()
 
 
-def fetch(url: str, dest: str | Path, *, label: str | None = None, retries: int = 3, timeout: float = 60.0,
+def fetch(url: str, dest: str | Path, *, label: str | None = None, retries: int = 3, timeout: float = 30.0,
           stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic,
           sleep: Callable[[float], None] = time.sleep, interval_s: float | None = None) -> Path:
     """Download ``url`` to ``dest`` (resuming ``dest.part`` when present); retry an interrupted transfer
-    ``retries`` times, each resuming where the last stopped. Raises :class:`DownloadError` naming the
-    ``.part`` file, which a later call resumes."""
+    ``retries`` times, each resuming where the last stopped. ``timeout`` bounds a stall (no byte for that
+    long ends the attempt, with a line saying so). Raises :class:`DownloadError` naming the ``.part``
+    file, which a later call resumes."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = part_path(dest)
