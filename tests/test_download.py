@@ -29,6 +29,7 @@ from scanpath.download import REGISTRY, DataConfig, DatasetSpec, DownloadError, 
 from scanpath.download import transfer as fetch_mod
 from scanpath.download.install import CONFIG_FILE, LICENCES_FILE, MARKER, hydra_value, install
 from scanpath.errors import ScanpathDataError
+from scanpath.io.atomic import current_umask
 
 AMAZON = {"1.jpg": {"fixations": {"1": [[10, 20], [300, 200]], "2": [[50, 60]]},
                     "ground_truth": [{"xmin": 0, "xmax": 100, "ymin": 0, "ymax": 80}],
@@ -167,7 +168,8 @@ def test_success_zip_installs_and_points_the_config(server, tmp_path: Path) -> N
     assert [c.key for c in read_amazon_json(inst.located["annotations"])] == ["1.jpg"]
     label, overrides, ready = inst.commands[0]
     assert ready and overrides[0] == "data=amazon_covers"
-    assert overrides[2] == f"data.annotations='{inst.located['annotations']}'"
+    assert overrides[2] == f'data.annotations="{inst.located["annotations"]}"'
+    assert (target.stat().st_mode & 0o777) == (0o777 & ~current_umask())
     cfg_text = (target / CONFIG_FILE).read_text()
     assert "python evaluate.py data=amazon_covers" in cfg_text and str(inst.located["annotations"]) in cfg_text
     assert "Toy dataset" in out.getvalue() and "installed in" in out.getvalue()
@@ -465,9 +467,16 @@ def test_cli_refuses_registry_entries_without_checksum_or_url(tmp_path: Path, ca
     assert not any(tmp_path.iterdir())  # nothing fetched, nothing written
 
 
-def test_hydra_value_quoting() -> None:
-    assert hydra_value("/a/b_c-1.json") == "/a/b_c-1.json"
-    assert hydra_value("/a b/c's.json") == "'/a b/c\\'s.json'"
+@pytest.mark.parametrize("path", ["/a/b_c-1.json", "/tmp/a b/c.json", "/tmp/it's/x", '/tmp/q"uote/x',
+                                  "/tmp/a,b/[c]=d", "/tmp/back\\slash x", "/tmp/ünï code"])
+def test_hydra_value_round_trips_through_hydras_parser(path: str) -> None:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    v = hydra_value(path)
+    parser = OverridesParser.create()
+    assert parser.parse_override(f"data.annotations={v}").value() == path
+    assert parser.parse_override(f"data.annotations=[{v},{v}]").value() == [path, path]
+    assert (v == path) == (path == "/a/b_c-1.json")  # plain paths stay unquoted
 
 
 _HEX64, _HEX32 = re.compile(r"[0-9a-f]{64}"), re.compile(r"[0-9a-f]{32}")

@@ -40,7 +40,7 @@ from typing import Any, TextIO
 from scanpath.download.transfer import fetch, file_digests
 from scanpath.download.registry import DatasetSpec, RemoteFile
 from scanpath.errors import ScanpathDataError
-from scanpath.io.atomic import atomic_write_json, atomic_write_text
+from scanpath.io.atomic import atomic_write_json, atomic_write_text, current_umask
 
 LICENCES_FILE = ".scanpath-licences.json"
 MARKER = ".scanpath-download.json"
@@ -219,7 +219,7 @@ def hydra_value(path: Path | str) -> str:
     s = str(path)
     if _SAFE_VALUE.match(s):
         return s
-    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return '"' + s.replace('"', '\\"') + '"'  # double quotes: the shell line then needs only one pair of '…'
 
 
 def fill(template: str, values: Mapping[str, Path], root: Path) -> str:
@@ -340,12 +340,13 @@ def install(spec: DatasetSpec, root: str | Path, *, accept_licence: bool = False
         digests[f.name] = info
         paths[f.name] = dest
         how = {"sha256": "SHA-256 verified", "md5": f"MD5 matches {f.md5_source}; SHA-256 not published",
-               "none": "NOT verified (--no-verify)"}[info["verified"]]
+               "none": "NOT verified: --no-verify"}[info["verified"]]
         print(f"  {f.name}: {info['bytes']} bytes, sha256 {info['sha256']} ({how})", file=out)
 
     staging_root = root / ".staging"
     staging_root.mkdir(exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{spec.name}-", dir=staging_root))
+    staging.chmod(0o777 & ~current_umask())  # mkdtemp makes 0700: the dataset folder gets a plain mkdir's mode
     try:
         for f, _, _ in files:
             sub = staging / f.extract_to if f.extract_to else staging

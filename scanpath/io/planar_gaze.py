@@ -103,7 +103,7 @@ class GazeSamples:
         return 1000.0 / float(np.median(dt))
 
 
-def _sniff_dialect(text: str, path: Path) -> type[csv.Dialect] | csv.Dialect:
+def _sniff_dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
     head = text[:4096]
     try:
         return csv.Sniffer().sniff(head, delimiters=",;\t ")
@@ -138,7 +138,7 @@ def read_gaze_csv(path: str | Path, *, time_column: str = "time", x_column: str 
                                 field="time_unit")
     scale = TIME_UNITS_TO_MS[time_unit]
     text = read_text(path, "gaze sample file")
-    reader = csv.reader(io.StringIO(text), _sniff_dialect(text, path))
+    reader = csv.reader(io.StringIO(text), _sniff_dialect(text))
     header = next(reader, None)
     if not header:
         raise ScanpathDataError("empty file: expected a header row naming the columns", file=path)
