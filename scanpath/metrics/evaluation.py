@@ -3,8 +3,9 @@
 ``score_scanpaths(predictions, humans, metrics, key)``: each prediction meets every human scanpath
 of its key (``scanpath.types.scanpath_key``); per-pair values are reduced over humans
 (``pair_reduce``: mean (default) | max | min | flat) and then over predictions (``key_reduce``:
-mean, or per_task = mean over tasks of per-task means). NaN pairs (e.g. MultiMatch on < 3
-fixations, both strings empty) are excluded and counted in ``n_nan``.
+mean; per_task = mean over tasks of per-task means; trial / key = per-key means, then over keys
+weighted by their human trials (OAT's upstream protocol) or equally, :mod:`scanpath.metrics.averaging`).
+NaN pairs (e.g. MultiMatch on < 3 fixations, both strings empty) are excluded and counted in ``n_nan``.
 
 ``human_consistency(humans, metrics, key)``: leave-one-subject-out — every human scanpath is scored
 as a prediction against the OTHER subjects of its key, never against itself (``include_self``
@@ -29,12 +30,16 @@ import numpy as np
 
 from scanpath.errors import ScanpathDataError
 from scanpath.io.jsonable import to_plain
+from scanpath.metrics.averaging import average_by_key
 from scanpath.metrics.labelers import check_finite
 from scanpath.metrics.requirements import NEED_FIELDS, skipped_entry, unmet_reason
 from scanpath.metrics.registry import MetricSpec, resolve
 from scanpath.types import Scanpath, scanpath_key
 
 log = logging.getLogger(__name__)
+
+
+KEY_REDUCE = ("mean", "per_task", "trial", "key")
 
 
 def _plain(obj: Any) -> Any:
@@ -153,7 +158,14 @@ def _score_pairs(
         has_pair[li] = True
         unit_ids = np.flatnonzero(has_pair)
         per_unit = per_left[unit_ids]
-    if params.get("key_reduce", "mean") == "per_task":
+    key_reduce = params.get("key_reduce", "mean")
+    if key_reduce not in KEY_REDUCE:
+        raise ValueError(f"{spec.name}: key_reduce must be one of {KEY_REDUCE}, got {key_reduce!r}")
+    if key_reduce in ("trial", "key"):  # per-key means weighted by human trials / every key the same
+        unit_keys = [scanpath_key(left_p[i], key) for i in unit_ids]
+        human_keys = [scanpath_key(h, key) for h in right_p]
+        col_means = np.atleast_1d(average_by_key(per_unit, unit_keys, human_keys, key_reduce))
+    elif key_reduce == "per_task":
         tasks = np.array([str(left_p[i].task) for i in unit_ids])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)

@@ -34,6 +34,7 @@ from scanpath.evaluation.report import HUMAN_ROW, EvaluationResult, json_clean, 
 from scanpath.evaluation.schema import metric_value
 from scanpath.io.coco import prediction_records, write_coco_json, write_predictions
 from scanpath.metrics import score_scanpaths
+from scanpath.metrics.averaging import average_by_key, check_average
 from scanpath.models.oat.baselines import ObjectBaseline
 from scanpath.models.oat.module import OATModule, batch_inputs, rollouts_to_batch
 from scanpath.types import Scanpath, scanpath_key
@@ -42,9 +43,11 @@ log = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------------------------------ OAT metrics
-def nss_object(preds: Sequence[Scanpath], humans: Sequence[Scanpath], n_objects: int, key: str) -> float:
+def nss_object(preds: Sequence[Scanpath], humans: Sequence[Scanpath], n_objects: int, key: str,
+               average: str = "trial") -> float:
     """z-scored visit counts over the N objects (all rollouts of a key), averaged at the GT fixated
-    objects; mean over human scanpaths (framework addition)."""
+    objects of each human trial, then over trials (``average``, :mod:`scanpath.metrics.averaging`;
+    framework addition)."""
     counts: dict[str, np.ndarray] = {}
     for s in preds:
         c = counts.setdefault(scanpath_key(s, key), np.zeros(n_objects))
@@ -53,16 +56,22 @@ def nss_object(preds: Sequence[Scanpath], humans: Sequence[Scanpath], n_objects:
     for h in humans:
         c = counts.get(scanpath_key(h, key))
         if c is None or len(h) == 0:
+            vals.append(float("nan"))
             continue
         sd = c.std()
         z = (c - c.mean()) / (sd if sd > 0 else 1.0)
         vals.append(float(z[np.asarray(h.fixation_extra["object"], dtype=int)].mean()))
-    return float(np.mean(vals)) if vals else float("nan")
+    return _over_trials(vals, humans, key, average)
 
 
-def nss_pixel(preds: Sequence[Scanpath], humans: Sequence[Scanpath], key: str) -> float:
+def nss_pixel(preds: Sequence[Scanpath], humans: Sequence[Scanpath], key: str, average: str = "trial",
+              unique_pixels: bool = True) -> float:
     """Upstream NSS: binary W×H map P = 1 at the rounded centre pixel of every visited object, z-scored
-    (population SD), averaged at the GT fixation pixels (computed analytically: P is sparse)."""
+    (population SD), read out at the GT fixation pixels (computed analytically: P is sparse).
+
+    ``unique_pixels`` (upstream): the GT is a binary map too, so each GT pixel counts once however
+    often it was fixated (upstream reads ``s_map[gt == 1]``); ``False`` averages over every fixation.
+    Values are per human trial, then averaged over trials (``average``)."""
     visited: dict[str, set[tuple[int, int]]] = {}
     for s in preds:
         v = visited.setdefault(scanpath_key(s, key), set())
@@ -71,43 +80,88 @@ def nss_pixel(preds: Sequence[Scanpath], humans: Sequence[Scanpath], key: str) -
     for h in humans:
         v = visited.get(scanpath_key(h, key))
         if not v or len(h) == 0 or h.image_size is None:
+            vals.append(float("nan"))
             continue
         w, hh = h.image_size
         p = len(v) / float(w * hh)
         sd = math.sqrt(p * (1 - p)) or 1.0
-        hits = np.array([(int(x), int(y)) in v for x, y in zip(np.rint(h.x), np.rint(h.y))], dtype=float)
+        gt = list(zip(np.rint(h.x).astype(int).tolist(), np.rint(h.y).astype(int).tolist()))
+        if unique_pixels:
+            gt = list(dict.fromkeys(gt))
+        hits = np.array([xy in v for xy in gt], dtype=float)
         vals.append(float(((hits - p) / sd).mean()))
-    return float(np.mean(vals)) if vals else float("nan")
+    return _over_trials(vals, humans, key, average)
+
+
+def _over_trials(values: Sequence[float], humans: Sequence[Scanpath], key: str, average: str) -> float:
+    """Mean of one value per human trial: every trial the same (``trial``) or every key (``key``)."""
+    keys = [scanpath_key(h, key) for h in humans]
+    return float(average_by_key(np.asarray(values, dtype=np.float64), keys, keys, average))
+
+
+def reduce_sim(sums: Sequence[float], counts: Sequence[float], humans: Sequence[Scanpath], key: str,
+               sim_average: str, average: str) -> float:
+    """SIM from per-trial sums and step counts: ``trial`` = per-trial means, then over trials
+    (``average``; upstream); ``step`` = one mean over all steps of all trials."""
+    s, c = np.asarray(sums, dtype=np.float64), np.asarray(counts, dtype=np.float64)
+    if sim_average == "step":
+        return float(s.sum() / c.sum()) if c.sum() > 0 else float("nan")
+    if sim_average != "trial":
+        raise ValueError(f"sim_average must be 'trial' (upstream) or 'step', got {sim_average!r}")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _over_trials(np.where(c > 0, s / c, np.nan), humans, key, average)
 
 
 @torch.no_grad()
-def teacher_forced_sim(module: OATModule, batches: Sequence[Mapping[str, Any]], include_pad: bool = False) -> float:
-    """SIM: mean over GT steps of the teacher-forced probability of the true next object (EOS step
-    excluded; PAD masked unless ``include_pad`` — upstream defect 6)."""
+def teacher_forced_sim(module: OATModule, batches: Sequence[Mapping[str, Any]],
+                       include_pad: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Per trial: the sum over GT steps of the teacher-forced probability of the true next object and
+    the number of steps (EOS step excluded; PAD masked unless ``include_pad`` — upstream defect 6)."""
     module.eval()
-    vals = []
+    sums, counts = [], []
     for batch in batches:
-        logits, targets = module(batch)
+        logits, targets = module(batch)  # (T, B, ·), (T, B)
         if not include_pad:
             logits = logits[..., :-1]
         p = torch.softmax(logits, -1)
         n = batch_inputs(batch).n_objects
         real = targets < n  # object steps only (EOS / PAD excluded)
         pt = p.gather(-1, targets.clamp(max=p.shape[-1] - 1)[..., None])[..., 0]
-        vals.append(pt[real])
-    return float(torch.cat(vals).mean()) if vals else float("nan")
+        sums.append((pt * real).sum(0).double().cpu().numpy())
+        counts.append(real.sum(0).double().cpu().numpy())
+    return (np.concatenate(sums), np.concatenate(counts)) if sums else (np.zeros(0), np.zeros(0))
 
 
-def baseline_sim(model: ObjectBaseline, batches: Sequence[Mapping[str, Any]]) -> float:
-    """SIM of a static baseline: mean p_b(true object) over GT steps."""
-    vals = []
+def baseline_sim(model: ObjectBaseline, batches: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """SIM of a static baseline per trial: the sum of p_b(true object) over GT steps and their number."""
+    sums, counts = [], []
     for batch in batches:
         probs = model.distribution(batch)
         sp = batch["scanpaths"]
         objs = sp.fixation_extra["object"].long()
         mask = sp.mask
-        vals.append(probs.gather(1, objs.clamp_min(0))[mask])
-    return float(torch.cat(vals).mean()) if vals else float("nan")
+        pt = probs.gather(1, objs.clamp_min(0))
+        sums.append((pt * mask).sum(1).double().cpu().numpy())
+        counts.append(mask.sum(1).double().cpu().numpy())
+    return (np.concatenate(sums), np.concatenate(counts)) if sums else (np.zeros(0), np.zeros(0))
+
+
+def with_average(metric_cfg: Mapping[str, Any], average: str) -> dict[str, Any]:
+    """The metric set with the protocol's ``average`` applied: ``average`` of ``oat_delta`` entries and
+    ``key_reduce`` of pair metrics (both ``trial`` or ``key``)."""
+    from scanpath.metrics.registry import resolve
+
+    check_average(average)
+    out: dict[str, Any] = {}
+    for entry, params in metric_cfg.items():
+        p = dict(params or {})
+        spec, _ = resolve(entry, p)
+        if spec.kind == "pair":
+            p["key_reduce"] = average
+        elif "average" in spec.defaults:
+            p["average"] = average
+        out[entry] = p
+    return out
 
 
 # ------------------------------------------------------------------------------------ protocol
@@ -160,6 +214,12 @@ class OATProtocol:
     baseline; ``teacher_forced`` adds SIM from the model's next-object probabilities; ``metrics`` is
     the OAT metric set (``conf/metrics/oat.yaml``). Pixel baselines passed in are not used: the
     object baselines replace them.
+
+    Rollouts are drawn once per (layout, target) key. ``average="trial"`` (upstream) weighs every human
+    trial the same in every statistic (a key counts as often as it has test trials; the trials of a
+    key share their inputs); ``"key"`` weighs every key the same. ``sim_average``: ``trial``
+    (upstream: per-trial mean, then over trials) or ``step`` (one mean over all steps);
+    ``nss_unique_pixels``: each GT pixel once in ``nss_pixel`` (upstream) or every fixation.
     """
 
     metrics: Mapping[str, Any] | None = None
@@ -168,6 +228,9 @@ class OATProtocol:
     baselines: Sequence[str] = ("random", "center", "saliency", "rgb_similarity")
     teacher_forced: bool = True
     sim_include_pad: bool = False
+    average: str = "trial"
+    sim_average: str = "trial"
+    nss_unique_pixels: bool = True
     batch_size: int = 16
     split: str = "test"
     name: str = "oat"
@@ -179,7 +242,8 @@ class OATProtocol:
             raise TypeError(f"the OAT protocol evaluates an OATModule, got {type(model).__name__} "
                             f"(use protocol=plain for other models)")
         out = Path(out_dir)
-        metric_cfg = json_clean(self.metrics if self.metrics is not None else metrics) or {}
+        metric_cfg = with_average(json_clean(self.metrics if self.metrics is not None else metrics) or {},
+                                  self.average)
         if seed is not None:
             torch.manual_seed(int(seed))
         dm = datamodule
@@ -208,7 +272,11 @@ class OATProtocol:
         if self.samples and self.samples > 0:
             predictions[f"OAT (sampled ×{self.samples})"] = model_preds(False, int(self.samples),
                                                                         f"OAT sampled rollouts ×{self.samples}")
-        sim_model = teacher_forced_sim(module, trials, self.sim_include_pad) if self.teacher_forced else float("nan")
+        def sim_of(parts: tuple[np.ndarray, np.ndarray]) -> float:  # per-trial sums and step counts
+            return reduce_sim(*parts, humans, key, self.sim_average, self.average)
+
+        sim_model = sim_of(teacher_forced_sim(module, trials, self.sim_include_pad)) if self.teacher_forced \
+            else float("nan")
 
         base_models: dict[str, ObjectBaseline] = {}
         base_batches: dict[str, dict[str, _Batches]] = {}
@@ -232,14 +300,18 @@ class OATProtocol:
         for name, preds in predictions.items():
             log.info("scoring %s (%d rollouts)", name, len(preds))
             scores = score_scanpaths(preds, humans, metric_cfg, key=key)
-            scores["nss_pixel"] = _scalar(nss_pixel(preds, humans, key), len(humans))
-            scores["nss_object"] = _scalar(nss_object(preds, humans, n_objects, key), len(humans))
+            scores["nss_pixel"] = _scalar(nss_pixel(preds, humans, key, self.average, self.nss_unique_pixels),
+                                          len(humans), average=self.average, unique_pixels=self.nss_unique_pixels)
+            scores["nss_object"] = _scalar(nss_object(preds, humans, n_objects, key, self.average), len(humans),
+                                           average=self.average)
             if name.startswith("OAT"):
-                scores["sim"] = _scalar(sim_model, len(humans), teacher_forced=True, include_pad=self.sim_include_pad)
+                scores["sim"] = _scalar(sim_model, len(humans), teacher_forced=True, include_pad=self.sim_include_pad,
+                                        sim_average=self.sim_average, average=self.average)
                 role, ckpt = "model", checkpoint
             else:
-                scores["sim"] = _scalar(baseline_sim(base_models[name], base_batches[name]["trials"]), len(humans),
-                                        teacher_forced=False)
+                scores["sim"] = _scalar(sim_of(baseline_sim(base_models[name], base_batches[name]["trials"])),
+                                        len(humans), teacher_forced=False, sim_average=self.sim_average,
+                                        average=self.average)
                 role, ckpt = "baseline", None
             rows[name] = {"role": role, "checkpoint": ckpt, "n_predictions": len(preds), "metrics": scores}
         log.info("scoring human consistency (leave one subject out)")
@@ -252,6 +324,7 @@ class OATProtocol:
             "n_trials": len(humans), "n_queries": len(query_samples), "checkpoint": checkpoint,
             "samples": self.samples, "baseline_rollouts": self.baseline_rollouts, "max_len": module.max_len,
             "samples_per_image": int(self.samples or 1), "seed": seed,
+            "average": self.average, "sim_average": self.sim_average, "nss_unique_pixels": self.nss_unique_pixels,
         }
         meta = {"dataset": settings["dataset"], "synthetic": settings["synthetic"], "eval_key": key}
         write_predictions(out / "predictions.json", predictions["OAT (greedy)"], humans, key=key,
