@@ -44,17 +44,24 @@ class SearchArrayStore(LayoutStore):
             if u8 is None:
                 u8 = self._crops_u8[layout_id] = self._to_u8(self._render(layout_id, with_image=False)["crops"])
             return u8.to(torch.float32).mul_(1.0 / 255.0)
-        return super().fetch(layout_id, key)
+        value = super().fetch(layout_id, key)
+        if key == "image" and value.dtype == torch.uint8:  # cached as uint8 (4× less memory, lossless)
+            return value.to(torch.float32).mul_(1.0 / 255.0)
+        return value
 
     @staticmethod
     def _to_u8(crops: torch.Tensor) -> torch.Tensor:
         return crops.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
 
     def compute(self, layout_id: str) -> dict[str, torch.Tensor]:
+        """What the LRU cache keeps for a layout: the image as uint8 (it is a uint8 raster divided by
+        255, so this is lossless; :meth:`fetch` converts back) and the crops (only when they do not
+        live in the all-layout uint8 cache)."""
         out = self._render(layout_id)
-        if self.keep_crops:  # served from the uint8 cache: same values as fetch() returns
-            u8 = self._crops_u8.setdefault(layout_id, self._to_u8(out["crops"]))
-            out["crops"] = u8.to(torch.float32).mul_(1.0 / 255.0)
+        if self.keep_crops:
+            self._crops_u8.setdefault(layout_id, self._to_u8(out.pop("crops")))
+        if "image" in out:
+            out["image"] = self._to_u8(out["image"])
         return out
 
     def _render(self, layout_id: str, with_image: bool | None = None) -> dict[str, torch.Tensor]:

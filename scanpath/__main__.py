@@ -1,4 +1,5 @@
-"""``python -m scanpath <command>``: ``score`` a predictions file against human fixations (docs/scoring.md).
+"""``python -m scanpath <command>``: ``score`` a predictions file against human fixations (docs/scoring.md),
+``download`` a public dataset with checksums and its data config (docs/datasets.md).
 
 Subcommands are small functions registered in :data:`COMMANDS`, so ``download`` and others slot in
 next to ``score``.
@@ -44,7 +45,66 @@ def _run_score(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_score]
+def _add_download(sub: argparse._SubParsersAction) -> None:
+    import os
+
+    p = sub.add_parser("download", help="download a public dataset (checksums, resume, licence, data config)",
+                       description="Download a dataset from its official location into --root, verify it, "
+                                   "extract it atomically and print the Hydra overrides that point the data "
+                                   "config at it (docs/datasets.md).")
+    p.add_argument("dataset", nargs="?", help="dataset name (see --list)")
+    p.add_argument("--list", action="store_true", help="list the datasets, their sources and checksum status")
+    p.add_argument("--info", action="store_true", help="print the dataset's source, licence and files; download nothing")
+    p.add_argument("--root", default=os.environ.get("SCANPATH_DATA_DIR", "data"),
+                   help="folder the dataset is installed under, as <root>/<dataset> (default: $SCANPATH_DATA_DIR "
+                        "or ./data, the paths.data_dir of the configs)")
+    p.add_argument("--accept-licence", "--accept-license", action="store_true", dest="accept_licence",
+                   help="accept the printed terms without the interactive prompt (remembered in the root)")
+    p.add_argument("--sha256", action="append", metavar="[FILE=]HEX",
+                   help="expected SHA-256 of a file (repeatable); a bare value when the dataset has one file")
+    p.add_argument("--no-verify", action="store_true",
+                   help="download files that have no published SHA-256 unverified (their SHA-256 is printed; "
+                        "a third-party MD5 from the registry is still checked)")
+    p.add_argument("--url", action="append", metavar="[FILE=]URL",
+                   help="download a file from this URL instead (a mirror, or file:///path for a local copy)")
+    p.add_argument("--force", action="store_true", help="download and install again over an existing install")
+    p.add_argument("--keep-archives", action="store_true", help="keep the downloaded archives in <root>/.downloads")
+    p.add_argument("--retries", type=int, default=3, help="resumed retries of an interrupted transfer (default 3)")
+    p.add_argument("--timeout", type=float, default=30.0,
+                   help="seconds without a byte before an attempt is retried (default 30)")
+    p.set_defaults(func=_run_download)
+
+
+def _run_download(args: argparse.Namespace) -> int:
+    from scanpath.download import REGISTRY, get_spec, install, report
+    from scanpath.download.install import parse_file_values
+
+    if args.list or not args.dataset:
+        if not args.list:
+            raise ValueError("name a dataset to download (python -m scanpath download --list shows them)")
+        for name, spec in REGISTRY.items():
+            checks = ", ".join(f"{f.name}: " + ("sha256" if f.sha256 else "md5 only" if f.md5 else
+                                                 "no checksum" if f.url else "no URL") for f in spec.files)
+            pad = " " * 22
+            print(f"{name:22s} {spec.title}\n{pad} {spec.source}\n{pad} [{checks}]")
+        return 0
+    spec = get_spec(args.dataset)
+    if args.info:
+        print(spec.terms_text())
+        for f in spec.files:
+            print(f"  file {f.name}: {f.url or '(no URL)'}\n    sha256 {f.sha256 or '(unknown)'}"
+                  + (f", md5 {f.md5} ({f.md5_source})" if f.md5 else "") + (f"\n    {f.note}" if f.note else ""))
+        if spec.after:
+            print(f"  manual step: {spec.after}")
+        return 0
+    inst = install(spec, args.root, accept_licence=args.accept_licence, no_verify=args.no_verify,
+                   sha256=parse_file_values(args.sha256, spec, "sha256"), urls=parse_file_values(args.url, spec, "url"),
+                   force=args.force, keep_archives=args.keep_archives, retries=args.retries, timeout=args.timeout)
+    report(spec, inst)
+    return 0
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_score, _add_download]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

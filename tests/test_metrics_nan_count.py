@@ -37,3 +37,21 @@ def test_infinite_duration_is_an_error_not_a_nan():
     assert e.value.field == "duration" and e.value.record == "a/subject=1"
     with pytest.raises(ScanpathDataError):
         human_consistency(humans + pred, {"multimatch": None})
+
+
+def test_short_scanpaths_are_counted_not_warned_in_scoring(caplog):
+    """Issue 18 item 5: scoring through the pipeline reports short-scanpath NaNs as n_nan and one log
+    line per metric, not a UserWarning per model (the direct functional call still warns)."""
+    def short(subject, seed):
+        rng = np.random.default_rng(seed)
+        return Scanpath(rng.uniform(0, 200, 2), rng.uniform(0, 100, 2), np.full(2, 100.0), stimulus="a",
+                        subject=subject, image_size=(200, 100))
+
+    pred = [short(1, 0)]
+    humans = [_sp(2, [100] * 5, 1), _sp(3, [100] * 5, 2)]
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level("INFO", logger="scanpath.metrics.evaluation"):
+        warnings.simplefilter("always")
+        res = score_scanpaths(pred, humans, {"multimatch": None})["multimatch"]
+    assert res["n_nan"] == 2
+    assert not [w for w in caught if issubclass(w.category, UserWarning)]
+    assert any("2 of 2 pairs are NaN" in r.getMessage() for r in caplog.records)

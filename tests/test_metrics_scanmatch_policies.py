@@ -28,12 +28,13 @@ def test_registry_accepts_the_new_params_with_documented_defaults():
     assert defaults["short_policy"] == "nan" and defaults["temp_bin_truncate_ms"] is False
 
 
-def test_short_scanpath_is_nan_by_default_and_counted():
+def test_short_scanpath_is_nan_by_default_and_counted(caplog):
     p = _sp([60], [10])  # 1 fixation
     h = _sp([10, 60], [10, 60], subject=1)  # 2 fixations
     h3 = _sp([10, 60, 60], [10, 10, 60], subject=2)
-    with pytest.warns(UserWarning, match="< 3 fixations"):
+    with caplog.at_level("INFO", logger="scanpath.metrics.evaluation"):  # counted and logged, not warned
         r = score_scanpaths([p], [h], {"scanmatch": dict(GRID)})
+    assert any("1 of 1 pairs are NaN" in rec.getMessage() for rec in caplog.records)
     assert math.isnan(r["scanmatch"]["value"]) and r["scanmatch"]["n_nan"] == 1
     # a long-enough pair is still scored
     p3 = _sp([60, 10, 10], [10, 10, 60])

@@ -85,3 +85,37 @@ def test_checkpoint_round_trip_rebuilds_the_network(tmp_path):
     assert loaded.max_len == 9 and loaded.net.appearance == "embedding"
     for (k, v), (k2, v2) in zip(mod.state_dict().items(), loaded.state_dict().items()):
         assert k == k2 and torch.equal(v, v2)
+
+
+def test_only_the_saliency_baseline_gets_the_rendered_image(tmp_path, monkeypatch):
+    """Issue 18 item 3: the OAT protocol renders/stacks the 450×837 layout image only for the
+    saliency baseline (memory); OAT and the other baselines get batches without it."""
+    from datamodules.search_arrays import SearchArraysDataModule
+    from scanpath.evaluation.protocols import OATProtocol
+    from scanpath.models.oat.baselines import ObjectBaseline
+    from scanpath.models.oat.module import OATModule
+
+    seen: dict[str, set[bool]] = {}
+    orig_dist, orig_roll = ObjectBaseline.distribution, OATModule.rollouts
+
+    def dist(self, batch):
+        seen.setdefault(self.kind, set()).add("image" in batch)
+        return orig_dist(self, batch)
+
+    def roll(self, batch, *a, **k):
+        seen.setdefault("oat", set()).add("image" in batch)
+        return orig_roll(self, batch, *a, **k)
+
+    monkeypatch.setattr(ObjectBaseline, "distribution", dist)
+    monkeypatch.setattr(OATModule, "rollouts", roll)
+    dm = SearchArraysDataModule(num_layouts=20, keep_crops=True, crop_hw=[40, 30], batch_size=4)
+    model = OATModule(pe_cache_dir=str(tmp_path / "pe"), max_len=8, **SMALL)
+    OATProtocol(metrics={"oat_delta": None}, samples=2, baseline_rollouts=2, teacher_forced=False).run(
+        model=model, datamodule=dm, out_dir=tmp_path / "out", seed=1)
+    assert seen["saliency"] == {True}
+    assert seen["oat"] == seen["random"] == seen["center"] == seen["rgb_similarity"] == {False}
+    store = dm.make_store([])  # the LRU cache keeps the image as uint8 (lossless), fetch returns float
+    lid = dm.layouts[0].layout_id
+    assert store.get(lid)["image"].dtype == torch.uint8
+    img = store.fetch(lid, "image")
+    assert img.dtype == torch.float32 and torch.equal(img, store._render(lid)["image"])

@@ -115,6 +115,30 @@ def test_pe_table_quality(table14):
     assert abs(cos02 - np.exp(-4 / 8)) < 1e-3  # ≈ 0.607
 
 
+def test_pe_table_scale_matches_upstreams_shipped_tables(tmp_path):
+    """Issue 15 item 6: the fit fixes cosines and equal norms, not the common norm, which follows the
+    start. Upstream's 11-row shelf table (row norms ≈ 5.9) starts from the sinusoidal code, its 14-row
+    Amazon table (≈ 9) from N(0, 1); ``pe_init: auto`` picks accordingly."""
+    def norms(t):
+        return np.linalg.norm(np.asarray(t, dtype=np.float64), axis=1)
+
+    shelf = pe_mod.fit_pe_table(11, sigma=2.0, seed=0)
+    assert norms(shelf).mean() == pytest.approx(5.9, abs=0.05)
+    q = pe_mod.pe_quality(shelf, 2.0)
+    assert q["max_abs_cos_err"] <= 1e-3 and q["norm_spread"] <= 1e-3
+    amazon = pe_mod.fit_pe_table(14, sigma=2.0, seed=0)
+    assert 8.5 < norms(amazon).mean() < 9.5
+    assert 8.5 < norms(pe_mod.fit_pe_table(11, sigma=2.0, seed=0, init="random")).mean() < 9.5
+    assert norms(pe_mod.fit_pe_table(14, sigma=2.0, init="sinusoidal")).mean() == pytest.approx(5.9, abs=0.05)
+    assert pe_mod.sinusoidal_table(11)[3, 0] == pytest.approx(np.sin(3.0))
+    module = OATModule(pe_rows=11, pe_cache_dir=str(tmp_path), d_model=512)
+    module.build((2, 11), "embedding")
+    assert norms(module.net.pe_table.numpy()).mean() == pytest.approx(5.9, abs=0.05)
+    assert "sinusoidal" in next(tmp_path.glob("*.npy")).name
+    with pytest.raises(ValueError, match="pe_init"):
+        pe_mod.fit_pe_table(11, init="ones")
+
+
 def test_pe_analytic_gradient_matches_autograd():
     gen = torch.Generator().manual_seed(3)
     w = torch.randn(9, 86, generator=gen, dtype=torch.float64, requires_grad=True)

@@ -145,12 +145,14 @@ def metric_from_units(
     params: dict[str, Any] | None = None,
     values: dict[str, Any] | None = None,
     scale: float = 1.0,
+    key_weights: dict[str, float] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """A metric entry from per-unit values (episodes, trials; NaN = not scored): value = ``scale`` ×
     their mean, with n, SEM and the bootstrap CI over ``keys`` (one per unit; default: every unit its
     own stimulus). ``values`` = sub-dimensions as per-unit arrays of the same length (NaN where a unit
-    does not belong to the dimension, e.g. another difficulty level)."""
+    does not belong to the dimension, e.g. another difficulty level); ``key_weights`` as in
+    :func:`scanpath.metrics.uncertainty.column_stats` (a weighted mean of per-key means)."""
     import numpy as np
 
     from scanpath.metrics import uncertainty
@@ -167,4 +169,5 @@ def metric_from_units(
                        n_nan=int((~finite).sum()), values={d: mean(a) for d, a in dims.items()} if dims else None,
                        **extra)
     table = np.column_stack(list(dims.values())) if dims else u[:, None]
-    return uncertainty.attach(out, table, keys, list(dims) if dims else None, main=u if dims else None)
+    return uncertainty.attach(out, table, keys, list(dims) if dims else None, main=u if dims else None,
+                              key_weights=key_weights)

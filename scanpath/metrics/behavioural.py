@@ -115,35 +115,59 @@ def oat_delta(
 
 # -------------------------------------------------------- registry entries (@metric): behavioural (OAT)
 
+def sample_stats(scanpaths, key, fill_empty: bool = False) -> tuple[np.ndarray, list[str]]:
+    """Statistics ``[n, 5]`` (order :data:`STATS`) of every scanpath and its key; ``fill_empty`` =
+    upstream's replacement of an empty rollout by the one before it within its key
+    (:func:`fill_empty_rollouts`, delta_oat_compat)."""
+    from scanpath.types import scanpath_key
+
+    groups: dict[str, list[int]] = {}
+    for i, s in enumerate(scanpaths):
+        groups.setdefault(scanpath_key(s, key), []).append(i)
+    rows = np.zeros((len(scanpaths), len(STATS)))
+    keys = [""] * len(scanpaths)
+    for k, idx in groups.items():
+        objs = [_object_seq(scanpaths[i]) for i in idx]
+        if fill_empty:
+            objs = fill_empty_rollouts(objs)
+        for i, o in zip(idx, objs):
+            st = oat_stats(o, _target_of(scanpaths[i], None))
+            rows[i] = [st[n] for n in STATS]
+            keys[i] = k
+    return rows, keys
+
+
+def averaged_stats(rows: np.ndarray, keys: Sequence[str], human_keys: Sequence[str],
+                   average: str) -> dict[str, float]:
+    """Per-key means of the statistics, then over keys by :func:`~scanpath.metrics.averaging.average_by_key`
+    (``trial``: every human trial weighs the same, upstream; ``key``: every key)."""
+    from scanpath.metrics.averaging import average_by_key
+
+    m = np.asarray(average_by_key(rows.reshape(-1, len(STATS)), keys, human_keys, average)).reshape(-1)
+    return {k: float(v) for k, v in zip(STATS, m)}
+
+
+def _n_units(keys: Sequence[str], human_keys: Sequence[str], average: str) -> int:
+    """Units behind an average: human trials whose key was scored (trial) or keys (key)."""
+    scored = set(keys)
+    return sum(k in scored for k in human_keys) if average == "trial" else len(scored)
+
+
 _DELTA_NOTE = "Δ compares set-level statistics of the model and the humans (no per-trial values)"
 
 
 def _oat_delta_human(humans, key, params):
-    h, n = _group_stats(humans, key)
+    rows, keys = sample_stats(humans, key)
+    average = params.get("average", "trial")
+    h = averaged_stats(rows, keys, keys, average)
     delta, _ = oat_delta(h, h, compat=True)
-    return {"value": delta, "values": dict(h), "n": n, "n_nan": 0, "uncertainty_reason": _DELTA_NOTE}
-
-
-def _group_stats(scanpaths, key, fill_empty: bool = False):
-    """Mean statistics per key, then over keys; ``fill_empty`` = upstream's replacement of an empty
-    rollout by the one before it (:func:`fill_empty_rollouts`, delta_oat_compat)."""
-    from scanpath.types import scanpath_key
-
-    seqs: dict[str, list] = {}
-    for s in scanpaths:
-        seqs.setdefault(scanpath_key(s, key), []).append((_object_seq(s), _target_of(s, None)))
-    trials = []
-    for rows in seqs.values():
-        objs = [o for o, _ in rows]
-        if fill_empty:
-            objs = fill_empty_rollouts(objs)
-        trials.append([oat_stats(o, t) for o, (_, t) in zip(objs, rows)])
-    return mean_stats(trials), len(trials)
+    return {"value": delta, "values": dict(h), "n": _n_units(keys, keys, average), "n_nan": 0,
+            "uncertainty_reason": _DELTA_NOTE}
 
 
 @metric(
     "oat_delta", "set",
-    {"delta_oat_compat": False},
+    {"delta_oat_compat": False, "average": "trial"},
     higher_is_better=False,
     dim_higher_is_better={},
     human_fn=_oat_delta_human,
@@ -151,12 +175,18 @@ def _group_stats(scanpaths, key, fill_empty: bool = False):
     needs=("objects",),
 )
 def _oat_delta(predictions, humans, key, params):
-    m, n = _group_stats(predictions, key, fill_empty=bool(params["delta_oat_compat"]))
-    h, _ = _group_stats(humans, key)
+    from scanpath.metrics.averaging import check_average
+
+    average = check_average(params.get("average", "trial"))
+    rows, keys = sample_stats(predictions, key, fill_empty=bool(params["delta_oat_compat"]))
+    h_rows, h_keys = sample_stats(humans, key)
+    m = averaged_stats(rows, keys, h_keys, average)
+    h = averaged_stats(h_rows, h_keys, h_keys, average)
     with warnings.catch_warnings():
         if params["delta_oat_compat"]:
             warnings.simplefilter("ignore")
         delta, _terms = oat_delta(m, h, compat=params["delta_oat_compat"])
     values = {f"{k}": v for k, v in m.items()}
     values.update({f"human_{k}": v for k, v in h.items()})
-    return {"value": delta, "values": values, "n": n, "n_nan": 0, "uncertainty_reason": _DELTA_NOTE}
+    return {"value": delta, "values": values, "n": _n_units(keys, h_keys, average), "n_nan": 0,
+            "uncertainty_reason": _DELTA_NOTE}

@@ -183,32 +183,26 @@ class HumanConsistency(_KeyedMetric):
 class BehaviouralDelta(_KeyedMetric):
     """OAT Δ: per-sample statistics (cat state) grouped by trial key at compute().
 
-    ``average="key"``: statistics are averaged over each key's samples, then over keys (every
-    (layout, target) weighs the same). ``average="trial"`` (the upstream protocol, docs/oat.md §4):
-    every human trial weighs the same — human statistics are the mean over trials, and a key's model
-    statistics weigh as many times as the key has human trials (the trials of one key share their
-    inputs, so this equals generating the rollouts per trial and averaging over trials).
+    ``average="trial"`` (the upstream protocol, docs/oat.md §4; default): every human trial weighs the
+    same — human statistics are the mean over trials, and a key's model statistics weigh as many times
+    as the key has human trials (the trials of one key share their inputs, so this has the expectation
+    of generating rollouts per trial and averaging over trials). ``average="key"``: statistics are
+    averaged over each key's samples, then over keys (every (layout, target) weighs the same). The rule
+    is :func:`scanpath.metrics.averaging.average_by_key`, the one the ``oat_delta`` registry entry uses.
     """
 
     higher_is_better = False
 
     def __init__(self, humans: Sequence[Scanpath], key: str = "stimulus", compat: bool = False,
-                 average: str = "key", **kwargs: Any) -> None:
+                 average: str = "trial", **kwargs: Any) -> None:
         super().__init__(humans, key, **kwargs)
-        from scanpath.metrics.behavioural import STATS, _group_stats, _object_seq, _target_of, mean_stats, oat_stats
+        from scanpath.metrics.averaging import check_average
+        from scanpath.metrics.behavioural import STATS, averaged_stats, sample_stats
 
-        if average not in ("key", "trial"):
-            raise ValueError(f"average must be 'key' or 'trial', got {average!r}")
         self.compat = compat
-        self.average = average
-        if average == "trial":
-            self.human_stats = mean_stats([[oat_stats(_object_seq(h), _target_of(h, None))] for h in self.humans])
-        else:
-            self.human_stats, _ = _group_stats(self.humans, key)
-        counts = np.zeros(len(self.keys))
-        for h in self.humans:
-            counts[self.key_id[scanpath_key(h, key)]] += 1
-        self.human_counts = counts
+        self.average = check_average(average)
+        h_rows, self._human_keys = sample_stats(self.humans, key)
+        self.human_stats = averaged_stats(h_rows, self._human_keys, self._human_keys, average)
         self._stats_names = STATS
         self.add_state("stats", default=[], dist_reduce_fx="cat")
         self.add_state("key_ids", default=[], dist_reduce_fx="cat")
@@ -223,27 +217,18 @@ class BehaviouralDelta(_KeyedMetric):
         self.key_ids.append(self._ids(preds))
 
     def compute(self) -> dict[str, Any]:  # type: ignore[override]
-        from scanpath.metrics.behavioural import STATS, mean_stats, oat_delta
+        from scanpath.metrics.behavioural import STATS, averaged_stats, oat_delta
 
         st = _dim_zero_cat(self.stats).reshape(-1, len(STATS)).cpu().numpy()
         ids = _dim_zero_cat(self.key_ids).cpu().numpy()
-        present = [k for k in np.unique(ids) if k >= 0]
-        trials = [[dict(zip(STATS, row)) for row in st[ids == k]] for k in present]
-        if self.average == "trial":
-            per_key = [mean_stats([t]) for t in trials]
-            w = np.asarray([self.human_counts[k] for k in present], dtype=np.float64)
-            m = {}
-            for name in STATS:
-                v = np.asarray([pk[name] for pk in per_key], dtype=np.float64)
-                ok = ~np.isnan(v) & (w > 0)
-                m[name] = float((v[ok] * w[ok]).sum() / w[ok].sum()) if ok.any() else float("nan")
-        else:
-            m = mean_stats(trials)
+        keep = ids >= 0  # predictions of keys without human trials are not scored
+        keys = [self.keys[int(i)] for i in ids[keep]]
+        m = averaged_stats(st[keep], keys, self._human_keys, self.average)
         with warnings.catch_warnings():
             if self.compat:
                 warnings.simplefilter("ignore")
             delta, terms = oat_delta(m, self.human_stats, compat=self.compat)
-        return {"value": delta, "values": m, "terms": terms, "n": len(trials)}
+        return {"value": delta, "values": m, "terms": terms, "n": len(set(keys))}
 
 
 class SearchEfficiency(_KeyedMetric):

@@ -3,8 +3,9 @@
 ``score_scanpaths(predictions, humans, metrics, key)``: each prediction meets every human scanpath
 of its key (``scanpath.types.scanpath_key``); per-pair values are reduced over humans
 (``pair_reduce``: mean (default) | max | min | flat) and then over predictions (``key_reduce``:
-mean, or per_task = mean over tasks of per-task means). NaN pairs (e.g. MultiMatch on < 3
-fixations, both strings empty) are excluded and counted in ``n_nan``.
+mean; per_task = mean over tasks of per-task means; trial / key = per-key means, then over keys
+weighted by their human trials (OAT's upstream protocol) or equally, :mod:`scanpath.metrics.averaging`).
+NaN pairs (e.g. MultiMatch on < 3 fixations, both strings empty) are excluded and counted in ``n_nan``.
 
 ``human_consistency(humans, metrics, key)``: leave-one-subject-out — every human scanpath is scored
 as a prediction against the OTHER subjects of its key, never against itself (``include_self``
@@ -20,6 +21,7 @@ their key. Human consistency applies the prediction-side settings (``truncate_pr
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -29,10 +31,16 @@ import numpy as np
 from scanpath.errors import ScanpathDataError
 from scanpath.io.jsonable import to_plain
 from scanpath.metrics import uncertainty
+from scanpath.metrics.averaging import average_by_key, key_weights
 from scanpath.metrics.labelers import check_finite
 from scanpath.metrics.requirements import NEED_FIELDS, skipped_entry, unmet_reason
 from scanpath.metrics.registry import MetricSpec, resolve
 from scanpath.types import Scanpath, scanpath_key
+
+log = logging.getLogger(__name__)
+
+
+KEY_REDUCE = ("mean", "per_task", "trial", "key")
 
 
 def _plain(obj: Any) -> Any:
@@ -144,7 +152,9 @@ def _score_pairs(
     li, ri = pair_indices(left_p, right_p, key, loso=loso, include_self=bool(params.get("include_self")))
     names = list(spec.subdims or (spec.name,))
     if len(li):
-        vals = np.asarray(spec.fn(left_p, right_p, li, ri, params), dtype=np.float64).reshape(len(li), -1)
+        with warnings.catch_warnings():  # per-pair NaN notices: counted in n_nan below, logged once
+            warnings.filterwarnings("ignore", message=r".*pair\(s\) with a scanpath of < \d+ fixations", category=UserWarning)
+            vals = np.asarray(spec.fn(left_p, right_p, li, ri, params), dtype=np.float64).reshape(len(li), -1)
     else:  # no prediction met a human of its key
         vals = np.zeros((0, len(names)))
     main_col = names.index(spec.main) if isinstance(spec.main, str) and spec.main in names else 0
@@ -159,8 +169,17 @@ def _score_pairs(
         has_pair[li] = True
         unit_ids = np.flatnonzero(has_pair)
         per_unit = per_left[unit_ids]
-    per_task = params.get("key_reduce", "mean") == "per_task"
-    if per_task:
+    key_reduce = params.get("key_reduce", "mean")
+    if key_reduce not in KEY_REDUCE:
+        raise ValueError(f"{spec.name}: key_reduce must be one of {KEY_REDUCE}, got {key_reduce!r}")
+    unit_keys = [scanpath_key(left_p[i], key) for i in unit_ids]
+    weights = None
+    if key_reduce in ("trial", "key"):  # per-key means weighted by human trials / every key the same
+        human_keys = [scanpath_key(h, key) for h in right_p]
+        uniq = sorted(set(unit_keys))
+        weights = dict(zip(uniq, key_weights(uniq, human_keys, key_reduce)))
+        col_means = np.atleast_1d(average_by_key(per_unit, unit_keys, human_keys, key_reduce))
+    elif key_reduce == "per_task":
         tasks = np.array([str(left_p[i].task) for i in unit_ids])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -189,12 +208,12 @@ def _score_pairs(
         res["length_dependent"] = True
     scored = np.unique(unit_ids)
     res["mean_length"] = float(np.mean([len(left_p[i]) for i in scored])) if len(scored) else None
-    uncertainty.attach(res, per_unit, [scanpath_key(left_p[i], key) for i in unit_ids],
-                       names if spec.subdims is not None else None, _unit_main(spec, per_unit, names),
-                       tasks=[str(left_p[i].task) for i in unit_ids] if per_task else None)
-    if n_nan:
-        warnings.warn(f"{spec.name}: {n_nan} of {len(li)} pairs are NaN (in at least one dimension) and excluded",
-                      stacklevel=3)
+    uncertainty.attach(res, per_unit, unit_keys, names if spec.subdims is not None else None,
+                       _unit_main(spec, per_unit, names), key_weights=weights,
+                       tasks=[str(left_p[i].task) for i in unit_ids] if key_reduce == "per_task" else None)
+    if n_nan:  # reported as n_nan in every result (metrics.json, tables); a log line, not a warning
+        log.info("%s: %d of %d pairs are NaN (e.g. scanpaths shorter than the metric needs) and excluded",
+                 spec.name, n_nan, len(li))
     return res
 
 

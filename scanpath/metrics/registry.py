@@ -29,7 +29,7 @@ PIPELINE_DEFAULTS: dict[str, Any] = {
     "truncate_gt": None,
     "cut_at_target": False,  # HAT TP preset: cut predictions after the first fixation inside extra["bbox"]
     "pair_reduce": "mean",  # mean | max | min | flat
-    "key_reduce": "mean",  # mean | per_task
+    "key_reduce": "mean",  # mean | per_task | trial | key (scanpath.metrics.averaging)
     "include_self": False,  # human consistency: self-comparison only for reproduction
 }
 

@@ -14,13 +14,16 @@ stimuli as clusters and never recompute a metric:
   (:data:`N_BOOT` resamples, generator seeded with :data:`SEED`, so rows with the same stimuli are
   resampled identically and the interval is reproducible).
 
-With ``key_reduce: per_task`` the value is the mean over tasks of per-task means: the SEM combines
-the per-task SEMs (``sqrt(Σ_t SEM_t²) / T``) and the bootstrap resamples stimuli within each task.
+With ``key_reduce: trial | key`` (:mod:`scanpath.metrics.averaging`) the value is a weighted mean of
+the per-stimulus means (weights: human trials of the key, or 1): the same estimates with those
+weights, ``sqrt(K/(K−1) Σ w_k²(m_k − ȳ)²) / Σ w_k`` (the formula above is the case w_k = N_k). With
+``key_reduce: per_task`` the value is the mean over tasks of per-task means: the SEM combines the
+per-task SEMs (``sqrt(Σ_t SEM_t²) / T``) and the bootstrap resamples stimuli within each task.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,21 +43,24 @@ METHOD: dict[str, Any] = {
 }
 
 
-def cluster_se(sums: np.ndarray, counts: np.ndarray) -> float | None:
-    """Cluster-robust SE of ``Σ sums / Σ counts`` (one entry per cluster, every count > 0)."""
-    k = len(sums)
-    total = float(counts.sum())
+def cluster_se(means: np.ndarray, weights: np.ndarray) -> float | None:
+    """Cluster-robust SE of the weighted mean ``Σ w·m / Σ w`` of per-cluster means ``m`` (weights: the
+    cluster's unit count for a plain mean over units, 1 for a mean over stimuli, its human trials for
+    ``key_reduce: trial``): ``sqrt(K/(K−1) Σ w²(m − ȳ)²) / Σ w``."""
+    k = len(means)
+    total = float(weights.sum())
     if k < 2 or total <= 0:
         return None
-    mean = float(sums.sum()) / total
-    return float(np.sqrt(k / (k - 1) * np.sum((sums - counts * mean) ** 2)) / total)
+    mean = float((weights * means).sum()) / total
+    return float(np.sqrt(k / (k - 1) * np.sum((weights * (means - mean)) ** 2)) / total)
 
 
-def _boot_reps(sums: np.ndarray, counts: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """Bootstrap replicates of the ratio mean, resampling clusters with replacement."""
-    k = len(sums)
-    weights = np.random.default_rng(seed).multinomial(k, np.full(k, 1.0 / k), size=n_boot).astype(np.float64)
-    return (weights @ sums) / (weights @ counts)
+def _boot_reps(means: np.ndarray, weights: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """Bootstrap replicates of the weighted mean, resampling clusters with replacement."""
+    k = len(means)
+    draws = np.random.default_rng(seed).multinomial(k, np.full(k, 1.0 / k), size=n_boot).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (draws @ (weights * means)) / (draws @ weights)
 
 
 def _interval(reps: np.ndarray) -> list[float] | None:
@@ -85,10 +91,13 @@ def _clusters(keys: Sequence[str],
 
 
 def column_stats(values: np.ndarray, keys: Sequence[str], tasks: Sequence[str] | None = None, *,
-                 n_boot: int = N_BOOT, seed: int = SEED) -> list[dict[str, Any]]:
+                 key_weights: Mapping[str, float] | None = None, n_boot: int = N_BOOT,
+                 seed: int = SEED) -> list[dict[str, Any]]:
     """Per column of ``values`` ([U] or [U, k] unit values, NaN = not scored): ``n_stimuli``, ``sem``,
     ``ci95`` and ``per_stimulus`` (``{key: mean of its finite units}``). ``keys`` names the stimulus of
-    each unit; ``tasks`` (``key_reduce: per_task``) its task, for the mean-over-tasks statistic."""
+    each unit; ``tasks`` (``key_reduce: per_task``) its task, for the mean-over-tasks statistic;
+    ``key_weights`` the weight of each stimulus's mean when the value is a weighted mean of per-key
+    means (``key_reduce: trial | key``; default: a plain mean over units)."""
     vals = np.asarray(values, dtype=np.float64)
     vals = vals.reshape(len(keys), -1) if vals.size else np.zeros((0, vals.shape[1] if vals.ndim == 2 else 1))
     uniq, inv, labels, strata = _clusters(keys, tasks)
@@ -100,30 +109,36 @@ def column_stats(values: np.ndarray, keys: Sequence[str], tasks: Sequence[str] |
     out = []
     for c in range(vals.shape[1]):
         present = counts[:, c] > 0
-        s, n = sums[present, c], counts[present, c]
-        per_stim = {lab: float(si / ni) for lab, si, ni in zip(np.asarray(labels, dtype=object)[present], s, n)}
-        if not len(s):
+        if key_weights is not None:
+            present &= np.array([key_weights.get(lab, 0.0) > 0 for lab in labels], dtype=bool)
+        labs = np.asarray(labels, dtype=object)[present]
+        m = sums[present, c] / counts[present, c]
+        w = counts[present, c] if key_weights is None else np.array([key_weights[lab] for lab in labs], np.float64)
+        per_stim = {lab: float(mi) for lab, mi in zip(labs, m)}
+        if not len(m):
             sem, ci = None, None
         elif strata is None:
-            sem, ci = cluster_se(s, n), _interval(_boot_reps(s, n, n_boot, seed))
+            sem, ci = cluster_se(m, w), _interval(_boot_reps(m, w, n_boot, seed))
         else:
             st = strata[present]
             groups = [st == t for t in np.unique(st)]
-            ses = [cluster_se(s[g], n[g]) for g in groups]
+            ses = [cluster_se(m[g], w[g]) for g in groups]
             sem = float(np.sqrt(sum(x * x for x in ses)) / len(ses)) if all(x is not None for x in ses) else None
-            reps = np.stack([_boot_reps(s[g], n[g], n_boot, seed + i) for i, g in enumerate(groups)])
+            reps = np.stack([_boot_reps(m[g], w[g], n_boot, seed + i) for i, g in enumerate(groups)])
             ci = _interval(reps.mean(axis=0))
         out.append({"n_stimuli": int(present.sum()), "sem": sem, "ci95": ci, "per_stimulus": per_stim})
     return out
 
 
 def attach(res: dict[str, Any], values: np.ndarray, keys: Sequence[str], names: Sequence[str] | None = None,
-           main: np.ndarray | None = None, tasks: Sequence[str] | None = None) -> dict[str, Any]:
+           main: np.ndarray | None = None, tasks: Sequence[str] | None = None,
+           key_weights: Mapping[str, float] | None = None) -> dict[str, Any]:
     """Add ``n_stimuli``, ``sem``, ``ci95``, ``per_stimulus`` (headline value) and, for metrics with
     sub-dimensions ``names``, ``values_n_stimuli`` / ``values_sem`` / ``values_ci95`` to a result.
     ``main`` = the per-unit headline values when the headline is not one of the columns."""
-    cols = column_stats(values, keys, tasks)
-    head = column_stats(np.asarray(main, dtype=np.float64), keys, tasks)[0] if main is not None else cols[0]
+    cols = column_stats(values, keys, tasks, key_weights=key_weights)
+    head = (column_stats(np.asarray(main, dtype=np.float64), keys, tasks, key_weights=key_weights)[0]
+            if main is not None else cols[0])
     res.update(n_stimuli=head["n_stimuli"], sem=head["sem"], ci95=head["ci95"], per_stimulus=head["per_stimulus"])
     if names is not None and res.get("values") is not None:
         res["values_n_stimuli"] = {d: c["n_stimuli"] for d, c in zip(names, cols)}

@@ -34,6 +34,7 @@ from scanpath.evaluation.report import HUMAN_ROW, EvaluationResult, json_clean, 
 from scanpath.evaluation.schema import metric_from_units, metric_value
 from scanpath.io.coco import prediction_records, write_coco_json, write_predictions
 from scanpath.metrics import score_scanpaths
+from scanpath.metrics.averaging import average_by_key, check_average
 from scanpath.models.oat.baselines import ObjectBaseline
 from scanpath.models.oat.module import OATModule, batch_inputs, rollouts_to_batch
 from scanpath.types import Scanpath, scanpath_key
@@ -43,9 +44,10 @@ log = logging.getLogger(__name__)
 
 # ------------------------------------------------------------------------------------ OAT metrics
 def nss_object(preds: Sequence[Scanpath], humans: Sequence[Scanpath], n_objects: int, key: str,
-               per_trial: list[tuple[str, float]] | None = None) -> float:
+               average: str = "trial", per_trial: list[float] | None = None) -> float:
     """z-scored visit counts over the N objects (all rollouts of a key), averaged at the GT fixated
-    objects; mean over human scanpaths (framework addition). ``per_trial`` collects (key, value)."""
+    objects of each human trial, then over trials (``average``, :mod:`scanpath.metrics.averaging`;
+    framework addition). ``per_trial`` receives the value of each human trial (NaN: not scored)."""
     counts: dict[str, np.ndarray] = {}
     for s in preds:
         c = counts.setdefault(scanpath_key(s, key), np.zeros(n_objects))
@@ -54,20 +56,24 @@ def nss_object(preds: Sequence[Scanpath], humans: Sequence[Scanpath], n_objects:
     for h in humans:
         c = counts.get(scanpath_key(h, key))
         if c is None or len(h) == 0:
+            vals.append(float("nan"))
             continue
         sd = c.std()
         z = (c - c.mean()) / (sd if sd > 0 else 1.0)
         vals.append(float(z[np.asarray(h.fixation_extra["object"], dtype=int)].mean()))
-        if per_trial is not None:
-            per_trial.append((scanpath_key(h, key), vals[-1]))
-    return float(np.mean(vals)) if vals else float("nan")
+    if per_trial is not None:
+        per_trial.extend(vals)
+    return _over_trials(vals, humans, key, average)
 
 
-def nss_pixel(preds: Sequence[Scanpath], humans: Sequence[Scanpath], key: str,
-              per_trial: list[tuple[str, float]] | None = None) -> float:
+def nss_pixel(preds: Sequence[Scanpath], humans: Sequence[Scanpath], key: str, average: str = "trial",
+              unique_pixels: bool = True, per_trial: list[float] | None = None) -> float:
     """Upstream NSS: binary W×H map P = 1 at the rounded centre pixel of every visited object, z-scored
-    (population SD), averaged at the GT fixation pixels (computed analytically: P is sparse).
-    ``per_trial`` collects (key, value) per human scanpath."""
+    (population SD), read out at the GT fixation pixels (computed analytically: P is sparse).
+
+    ``unique_pixels`` (upstream): the GT is a binary map too, so each GT pixel counts once however
+    often it was fixated (upstream reads ``s_map[gt == 1]``); ``False`` averages over every fixation.
+    Values are per human trial (``per_trial`` receives them), then averaged over trials (``average``)."""
     visited: dict[str, set[tuple[int, int]]] = {}
     for s in preds:
         v = visited.setdefault(scanpath_key(s, key), set())
@@ -76,45 +82,90 @@ def nss_pixel(preds: Sequence[Scanpath], humans: Sequence[Scanpath], key: str,
     for h in humans:
         v = visited.get(scanpath_key(h, key))
         if not v or len(h) == 0 or h.image_size is None:
+            vals.append(float("nan"))
             continue
         w, hh = h.image_size
         p = len(v) / float(w * hh)
         sd = math.sqrt(p * (1 - p)) or 1.0
-        hits = np.array([(int(x), int(y)) in v for x, y in zip(np.rint(h.x), np.rint(h.y))], dtype=float)
+        gt = list(zip(np.rint(h.x).astype(int).tolist(), np.rint(h.y).astype(int).tolist()))
+        if unique_pixels:
+            gt = list(dict.fromkeys(gt))
+        hits = np.array([xy in v for xy in gt], dtype=float)
         vals.append(float(((hits - p) / sd).mean()))
-        if per_trial is not None:
-            per_trial.append((scanpath_key(h, key), vals[-1]))
-    return float(np.mean(vals)) if vals else float("nan")
+    if per_trial is not None:
+        per_trial.extend(vals)
+    return _over_trials(vals, humans, key, average)
+
+
+def _over_trials(values: Sequence[float], humans: Sequence[Scanpath], key: str, average: str) -> float:
+    """Mean of one value per human trial: every trial the same (``trial``) or every key (``key``)."""
+    keys = [scanpath_key(h, key) for h in humans]
+    return float(average_by_key(np.asarray(values, dtype=np.float64), keys, keys, average))
+
+
+def reduce_sim(sums: Sequence[float], counts: Sequence[float], humans: Sequence[Scanpath], key: str,
+               sim_average: str, average: str) -> float:
+    """SIM from per-trial sums and step counts: ``trial`` = per-trial means, then over trials
+    (``average``; upstream); ``step`` = one mean over all steps of all trials."""
+    s, c = np.asarray(sums, dtype=np.float64), np.asarray(counts, dtype=np.float64)
+    if sim_average == "step":
+        return float(s.sum() / c.sum()) if c.sum() > 0 else float("nan")
+    if sim_average != "trial":
+        raise ValueError(f"sim_average must be 'trial' (upstream) or 'step', got {sim_average!r}")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _over_trials(np.where(c > 0, s / c, np.nan), humans, key, average)
 
 
 @torch.no_grad()
-def teacher_forced_sim(module: OATModule, batches: Sequence[Mapping[str, Any]], include_pad: bool = False) -> float:
-    """SIM: mean over GT steps of the teacher-forced probability of the true next object (EOS step
-    excluded; PAD masked unless ``include_pad`` — upstream defect 6)."""
+def teacher_forced_sim(module: OATModule, batches: Sequence[Mapping[str, Any]],
+                       include_pad: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Per trial: the sum over GT steps of the teacher-forced probability of the true next object and
+    the number of steps (EOS step excluded; PAD masked unless ``include_pad`` — upstream defect 6)."""
     module.eval()
-    vals = []
+    sums, counts = [], []
     for batch in batches:
-        logits, targets = module(batch)
+        logits, targets = module(batch)  # (T, B, ·), (T, B)
         if not include_pad:
             logits = logits[..., :-1]
         p = torch.softmax(logits, -1)
         n = batch_inputs(batch).n_objects
         real = targets < n  # object steps only (EOS / PAD excluded)
         pt = p.gather(-1, targets.clamp(max=p.shape[-1] - 1)[..., None])[..., 0]
-        vals.append(pt[real])
-    return float(torch.cat(vals).mean()) if vals else float("nan")
+        sums.append((pt * real).sum(0).double().cpu().numpy())
+        counts.append(real.sum(0).double().cpu().numpy())
+    return (np.concatenate(sums), np.concatenate(counts)) if sums else (np.zeros(0), np.zeros(0))
 
 
-def baseline_sim(model: ObjectBaseline, batches: Sequence[Mapping[str, Any]]) -> float:
-    """SIM of a static baseline: mean p_b(true object) over GT steps."""
-    vals = []
+def baseline_sim(model: ObjectBaseline, batches: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """SIM of a static baseline per trial: the sum of p_b(true object) over GT steps and their number."""
+    sums, counts = [], []
     for batch in batches:
         probs = model.distribution(batch)
         sp = batch["scanpaths"]
         objs = sp.fixation_extra["object"].long()
         mask = sp.mask
-        vals.append(probs.gather(1, objs.clamp_min(0))[mask])
-    return float(torch.cat(vals).mean()) if vals else float("nan")
+        pt = probs.gather(1, objs.clamp_min(0))
+        sums.append((pt * mask).sum(1).double().cpu().numpy())
+        counts.append(mask.sum(1).double().cpu().numpy())
+    return (np.concatenate(sums), np.concatenate(counts)) if sums else (np.zeros(0), np.zeros(0))
+
+
+def with_average(metric_cfg: Mapping[str, Any], average: str) -> dict[str, Any]:
+    """The metric set with the protocol's ``average`` applied: ``average`` of ``oat_delta`` entries and
+    ``key_reduce`` of pair metrics (both ``trial`` or ``key``)."""
+    from scanpath.metrics.registry import resolve
+
+    check_average(average)
+    out: dict[str, Any] = {}
+    for entry, params in metric_cfg.items():
+        p = dict(params or {})
+        spec, _ = resolve(entry, p)
+        if spec.kind == "pair":
+            p["key_reduce"] = average
+        elif "average" in spec.defaults:
+            p["average"] = average
+        out[entry] = p
+    return out
 
 
 # ------------------------------------------------------------------------------------ protocol
@@ -157,15 +208,21 @@ def _scalar(value: float, n: int, higher_is_better: bool = True, **params: Any) 
     finite = bool(np.isfinite(value))
     return metric_value(value, higher_is_better=higher_is_better, params=params, n=n if finite else 0,
                         n_nan=0 if finite else 1,
-                        uncertainty_note="mean over all ground-truth steps (no per-trial values)")
+                        uncertainty_note="one mean over all ground-truth steps (sim_average: step), no per-trial values")
 
 
-def _per_trial(value: float, units: Sequence[tuple[str, float]], n: int) -> dict[str, Any]:
-    """A per-trial mean with its SEM and CI over trials (the evaluation key of object layouts)."""
-    if not units:
-        return _scalar(value, n)
-    keys, vals = zip(*units)
-    return metric_from_units(vals, keys=keys, higher_is_better=True)
+def _over_trials_metric(value: float, per_trial: Sequence[float], humans: Sequence[Scanpath], key: str,
+                        average: str, **params: Any) -> dict[str, Any]:
+    """``value`` (the protocol's per-trial average) with n, SEM and CI over trials, from the value of
+    each human trial: clusters = the trials' keys, weighted as ``average`` weighs them."""
+    from scanpath.metrics.averaging import key_weights
+
+    keys = [scanpath_key(h, key) for h in humans]
+    uniq = sorted(set(keys))
+    out = metric_from_units(per_trial, keys=keys, higher_is_better=True, params=params,
+                            key_weights=dict(zip(uniq, key_weights(uniq, keys, average))))
+    out["value"] = None if not np.isfinite(value) else float(value)
+    return out
 
 
 @dataclasses.dataclass
@@ -176,6 +233,12 @@ class OATProtocol:
     baseline; ``teacher_forced`` adds SIM from the model's next-object probabilities; ``metrics`` is
     the OAT metric set (``conf/metrics/oat.yaml``). Pixel baselines passed in are not used: the
     object baselines replace them.
+
+    Rollouts are drawn once per (layout, target) key. ``average="trial"`` (upstream) weighs every human
+    trial the same in every statistic (a key counts as often as it has test trials; the trials of a
+    key share their inputs); ``"key"`` weighs every key the same. ``sim_average``: ``trial``
+    (upstream: per-trial mean, then over trials) or ``step`` (one mean over all steps);
+    ``nss_unique_pixels``: each GT pixel once in ``nss_pixel`` (upstream) or every fixation.
     """
 
     metrics: Mapping[str, Any] | None = None
@@ -184,6 +247,9 @@ class OATProtocol:
     baselines: Sequence[str] = ("random", "center", "saliency", "rgb_similarity")
     teacher_forced: bool = True
     sim_include_pad: bool = False
+    average: str = "trial"
+    sim_average: str = "trial"
+    nss_unique_pixels: bool = True
     batch_size: int = 16
     split: str = "test"
     name: str = "oat"
@@ -195,7 +261,8 @@ class OATProtocol:
             raise TypeError(f"the OAT protocol evaluates an OATModule, got {type(model).__name__} "
                             f"(use protocol=plain for other models)")
         out = Path(out_dir)
-        metric_cfg = json_clean(self.metrics if self.metrics is not None else metrics) or {}
+        metric_cfg = with_average(json_clean(self.metrics if self.metrics is not None else metrics) or {},
+                                  self.average)
         if seed is not None:
             torch.manual_seed(int(seed))
         dm = datamodule
@@ -204,12 +271,12 @@ class OATProtocol:
         key = getattr(dm, "eval_key", "task")
         humans = dm.human_scanpaths(self.split)
         query_samples = dm.query_samples(self.split)
-        # OAT and the image-less baselines never read the rendered image: batches leave it out
-        # unless the saliency baseline needs it (memory: one float 450×837 image per trial otherwise)
-        needs_image = any(str(k) == "saliency" for k in self.baselines)
-        drop = () if needs_image else ("image",)
-        queries = _collate(query_samples, self.batch_size, drop)
-        trials = _collate(dm.samples(self.split), self.batch_size, drop)
+        # only the saliency baseline reads the rendered image: every other consumer's batches leave it
+        # out, so it is neither rendered nor stacked for them (one float 450×837 image per trial)
+        queries = _collate(query_samples, self.batch_size, ("image",))
+        trials = _collate(dm.samples(self.split), self.batch_size, ("image",))
+        with_image = {"queries": _collate(query_samples, self.batch_size), "trials": _collate(dm.samples(self.split),
+                                                                                            self.batch_size)}
         n_objects = int(np.prod(dm.grid))
         module = prepare_module(model, dm)
         skipped: dict[str, str] = {}
@@ -225,9 +292,22 @@ class OATProtocol:
         if self.samples and self.samples > 0:
             predictions[f"OAT (sampled ×{self.samples})"] = model_preds(False, int(self.samples),
                                                                         f"OAT sampled rollouts ×{self.samples}")
-        sim_model = teacher_forced_sim(module, trials, self.sim_include_pad) if self.teacher_forced else float("nan")
+        def sim_of(parts: tuple[np.ndarray, np.ndarray] | None, **params: Any) -> dict[str, Any]:
+            """SIM from per-trial sums and step counts; n, SEM and CI over trials for the per-trial mean."""
+            params = {**params, "sim_average": self.sim_average, "average": self.average}
+            if parts is None:
+                return _scalar(float("nan"), len(humans), **params)
+            value = reduce_sim(*parts, humans, key, self.sim_average, self.average)
+            if self.sim_average != "trial":
+                return _scalar(value, len(humans), **params)
+            s, c = (np.asarray(x, dtype=np.float64) for x in parts)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return _over_trials_metric(value, np.where(c > 0, s / c, np.nan), humans, key, self.average, **params)
+
+        sim_parts = teacher_forced_sim(module, trials, self.sim_include_pad) if self.teacher_forced else None
 
         base_models: dict[str, ObjectBaseline] = {}
+        base_batches: dict[str, dict[str, _Batches]] = {}
         first = dict(query_samples[0])
         for kind in self.baselines:
             bm = ObjectBaseline(kind=str(kind), rollouts=int(self.baseline_rollouts), seed=int(seed or 0))
@@ -238,8 +318,9 @@ class OATProtocol:
                 continue
             bm.fit_lengths(dm.human_scanpaths("train"))
             base_models[bm.display_name] = bm
+            base_batches[bm.display_name] = with_image if bm.needs_image else {"queries": queries, "trials": trials}
             preds: list[Scanpath] = []
-            for b in track(queries, description=f"{bm.display_name} rollouts"):
+            for b in track(base_batches[bm.display_name]["queries"], description=f"{bm.display_name} rollouts"):
                 preds.extend(bm.predict_scanpaths(b).to_list())
             predictions[bm.display_name] = preds
 
@@ -247,15 +328,19 @@ class OATProtocol:
         for name, preds in predictions.items():
             log.info("scoring %s (%d rollouts)", name, len(preds))
             scores = score_scanpaths(preds, humans, metric_cfg, key=key)
-            px: list[tuple[str, float]] = []
-            ob: list[tuple[str, float]] = []
-            scores["nss_pixel"] = _per_trial(nss_pixel(preds, humans, key, px), px, len(humans))
-            scores["nss_object"] = _per_trial(nss_object(preds, humans, n_objects, key, ob), ob, len(humans))
+            px: list[float] = []
+            ob: list[float] = []
+            scores["nss_pixel"] = _over_trials_metric(
+                nss_pixel(preds, humans, key, self.average, self.nss_unique_pixels, per_trial=px), px, humans, key,
+                self.average, average=self.average, unique_pixels=self.nss_unique_pixels)
+            scores["nss_object"] = _over_trials_metric(nss_object(preds, humans, n_objects, key, self.average, ob),
+                                                       ob, humans, key, self.average, average=self.average)
             if name.startswith("OAT"):
-                scores["sim"] = _scalar(sim_model, len(humans), teacher_forced=True, include_pad=self.sim_include_pad)
+                scores["sim"] = sim_of(sim_parts, teacher_forced=True, include_pad=self.sim_include_pad)
                 role, ckpt = "model", checkpoint
             else:
-                scores["sim"] = _scalar(baseline_sim(base_models[name], trials), len(humans), teacher_forced=False)
+                scores["sim"] = sim_of(baseline_sim(base_models[name], base_batches[name]["trials"]),
+                                       teacher_forced=False)
                 role, ckpt = "baseline", None
             rows[name] = {"role": role, "checkpoint": ckpt, "n_predictions": len(preds), "metrics": scores,
                           **({"untrained": True} if untrained and role == "model" else {})}
@@ -269,6 +354,7 @@ class OATProtocol:
             "n_trials": len(humans), "n_queries": len(query_samples), "checkpoint": checkpoint,
             "samples": self.samples, "baseline_rollouts": self.baseline_rollouts, "max_len": module.max_len,
             "samples_per_image": int(self.samples or 1), "seed": seed,
+            "average": self.average, "sim_average": self.sim_average, "nss_unique_pixels": self.nss_unique_pixels,
         }
         meta = {"dataset": settings["dataset"], "synthetic": settings["synthetic"], "eval_key": key}
         write_predictions(out / "predictions.json", predictions["OAT (greedy)"], humans, key=key,

@@ -130,6 +130,11 @@ class ObjectBaseline(ScanpathModel):
         if lengths:
             self.lengths = np.asarray(lengths, dtype=np.int64)
 
+    @property
+    def needs_image(self) -> bool:
+        """Only the saliency baseline reads the rendered layout image."""
+        return self.kind == "saliency"
+
     def skip_reason(self, sample: Mapping[str, Any]) -> str | None:
         if self.kind == "saliency" and sample.get("image") is None:
             return "saliency baseline needs the layout image (layout-only data has none)"

@@ -131,6 +131,7 @@ class OATModule(ScanpathModel):
         pe_lr: float = 0.01,
         pe_cache_dir: str | None = None,
         pe_path: str | None = None,
+        pe_init: str = "auto",
         d_model: int = 512,
         n_heads: int = 4,
         n_encoder_layers: int = 4,
@@ -213,7 +214,7 @@ class OATModule(ScanpathModel):
         assert arch is not None
         rows = int(hp.pe_rows) if hp.pe_rows else pe_rows_for_grid(arch.grid)
         table = get_pe_table(rows, hp.pe_sigma, hp.pe_seed, hp.pe_steps, hp.pe_lr, hp.pe_cache_dir, hp.pe_path,
-                             dim=pe_dim_for_width(arch.d_model))
+                             dim=pe_dim_for_width(arch.d_model), init=str(hp.get("pe_init") or "auto"))
         self.net = OATModel.from_arch(arch, table)
         self.arch = arch
         self.resolved = {"grid": list(arch.grid), "appearance": arch.appearance, "crop_hw": list(arch.crop_hw)}

@@ -6,8 +6,15 @@ W ~ N(0, 1) of shape (R_pe, 86) is fitted with Adam (lr 0.01, 10,000 full-batch 
     g_ij = exp(−(i − j)² / (2σ²)),
 
 so that PE(r, c, f) = first 256 dims of [W[r]; W[c]; W[f]] makes near cells similar. The table is
-regenerated (never shipped), cached on disk keyed by (R_pe, σ, seed, steps, lr), or loaded from a
-user ``.npy``.
+regenerated (never shipped), cached on disk keyed by (R_pe, σ, seed, steps, lr, start), or loaded from
+a user ``.npy``.
+
+Starting point (``init``): the loss fixes only the cosines and the equality of the row norms, so the
+common norm the fit ends at is set by where it starts. Upstream's two shipped tables come from two
+starts: Amazon's 14-row table from W ~ N(0, 1) (rows ≈ √86, ending near 9) and the shelves' 11-row
+``learned_PE_random_2.npy`` from the sinusoidal sequence code (sin/cos of p·10000^(−2k/86), rows of
+norm √43, ending near 5.9; upstream's fitting script has this start for an 11×86 table).
+``init="auto"`` picks the sinusoidal start for an 11-row table and the random one otherwise.
 """
 
 from __future__ import annotations
@@ -26,6 +33,29 @@ from scanpath.errors import ScanpathDataError
 log = logging.getLogger(__name__)
 
 PE_DIM = 86
+PE_INITS = ("auto", "random", "sinusoidal")
+#: rows of upstream's shelf table (wine / yogurt), the one fitted from the sinusoidal start
+SHELF_PE_ROWS = 11
+
+
+def resolve_pe_init(init: str, n_rows: int) -> str:
+    """``random`` or ``sinusoidal`` for a table of ``n_rows`` rows (``auto``: sinusoidal for 11 rows)."""
+    if init not in PE_INITS:
+        raise ValueError(f"pe_init must be one of {PE_INITS}, got {init!r}")
+    if init == "auto":
+        return "sinusoidal" if int(n_rows) == SHELF_PE_ROWS else "random"
+    return init
+
+
+def sinusoidal_table(n_rows: int, dim: int = PE_DIM) -> np.ndarray:
+    """The sinusoidal sequence code as a start: row p, column 2k = sin(p·ω_k), 2k+1 = cos(p·ω_k),
+    ω_k = 10000^(−2k/dim); float64 ``(n_rows, dim)``."""
+    omega = 1.0 / (10000.0 ** (np.arange(0, dim, 2, dtype=np.float64) / dim))
+    angles = np.arange(n_rows, dtype=np.float64)[:, None] * omega[None, :]
+    out = np.empty((n_rows, dim))
+    out[:, 0::2] = np.sin(angles)
+    out[:, 1::2] = np.cos(angles)[:, : dim // 2]
+    return out
 
 
 def gaussian_target(n_rows: int, sigma: float) -> torch.Tensor:
@@ -61,15 +91,20 @@ def pe_loss_grad(w: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def fit_pe_table(
-    n_rows: int, sigma: float = 2.0, seed: int = 0, steps: int = 10_000, lr: float = 0.01, dim: int = PE_DIM
+    n_rows: int, sigma: float = 2.0, seed: int = 0, steps: int = 10_000, lr: float = 0.01, dim: int = PE_DIM,
+    init: str = "auto",
 ) -> np.ndarray:
-    """Fit the table from scratch: W ~ N(0, 1) from ``torch.Generator(seed)``, then full-batch Adam
-    (β = 0.9, 0.999, ε = 1e-8, as torch's) on the analytic gradient in float64 — the same optimisation
-    as autograd + ``torch.optim.Adam`` but ~20× faster on CPU. Returns ``(n_rows, dim)`` float32."""
+    """Fit the table from a start (``init``, module docstring: W ~ N(0, 1) from ``torch.Generator(seed)``
+    or the sinusoidal code), then full-batch Adam (β = 0.9, 0.999, ε = 1e-8, as torch's) on the analytic
+    gradient in float64 — the same optimisation as autograd + ``torch.optim.Adam`` but ~20× faster on
+    CPU. Returns ``(n_rows, dim)`` float32."""
     if n_rows < 2:
         raise ValueError(f"the PE table needs at least 2 rows (R_pe ≥ max(R+1, C, 2)), got {n_rows}")
-    gen = torch.Generator().manual_seed(int(seed))
-    w = torch.randn(n_rows, dim, generator=gen, dtype=torch.float64).numpy().copy()
+    if resolve_pe_init(init, n_rows) == "sinusoidal":
+        w = sinusoidal_table(n_rows, dim)
+    else:
+        gen = torch.Generator().manual_seed(int(seed))
+        w = torch.randn(n_rows, dim, generator=gen, dtype=torch.float64).numpy().copy()
     target = gaussian_target(n_rows, sigma).numpy()
     b1, b2, eps = 0.9, 0.999, 1e-8
     m = np.zeros_like(w)
@@ -113,10 +148,13 @@ def pe_dim_for_width(d_model: int) -> int:
 
 
 def cache_path(
-    n_rows: int, sigma: float, seed: int, steps: int, lr: float, cache_dir: str | Path | None, dim: int = PE_DIM
+    n_rows: int, sigma: float, seed: int, steps: int, lr: float, cache_dir: str | Path | None, dim: int = PE_DIM,
+    init: str = "auto",
 ) -> Path:
     d = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     suffix = "" if dim == PE_DIM else f"_dim{dim}"
+    if resolve_pe_init(init, n_rows) == "sinusoidal":
+        suffix += "_sinusoidal"
     return d / f"pe_R{n_rows}_sigma{sigma:g}_seed{seed}_steps{steps}_lr{lr:g}{suffix}.npy"
 
 
@@ -146,19 +184,21 @@ def get_pe_table(
     path: str | Path | None = None,
     use_cache: bool = True,
     dim: int = PE_DIM,
+    init: str = "auto",
 ) -> torch.Tensor:
     """The PE table for ``n_rows`` rows: from ``path`` if given, else from the disk cache, else fitted
-    (and cached with an atomic write)."""
+    from the start ``init`` (and cached with an atomic write)."""
     if path is not None:
         return torch.from_numpy(load_pe_file(path, n_rows, dim))
-    target = cache_path(n_rows, sigma, seed, steps, lr, cache_dir, dim)
+    target = cache_path(n_rows, sigma, seed, steps, lr, cache_dir, dim, init)
     if use_cache and target.is_file():
         try:
             return torch.from_numpy(load_pe_file(target, n_rows, dim))
         except ScanpathDataError as e:  # corrupt cache entry: refit
             log.warning("ignoring unreadable PE cache entry: %s", e)
-    log.info("fitting OAT PE table R_pe=%d sigma=%g seed=%d (%d Adam steps)", n_rows, sigma, seed, steps)
-    table = fit_pe_table(n_rows, sigma, seed, steps, lr, dim)
+    start = resolve_pe_init(init, n_rows)
+    log.info("fitting OAT PE table R_pe=%d sigma=%g start=%s seed=%d (%d Adam steps)", n_rows, sigma, start, seed, steps)
+    table = fit_pe_table(n_rows, sigma, seed, steps, lr, dim, start)
     if use_cache:
         buf = io.BytesIO()
         np.save(buf, table, allow_pickle=False)
