@@ -63,6 +63,23 @@ def test_bootstrap_ci_is_seeded_and_close_to_the_normal_interval():
     assert st["sem"] == pytest.approx(math.sqrt(sa ** 2 + sb ** 2) / 2)
 
 
+def test_key_reduce_key_and_trial_use_their_weights():
+    humans, preds = _humans_and_preds()
+    preds = preds + preds[:3]  # unbalanced: some keys get more predictions
+    by_key = score_scanpaths(preds, humans, {"ss": {"key_reduce": "key"}})["ss"]
+    means = np.array(list(by_key["per_stimulus"].values()))
+    assert by_key["value"] == pytest.approx(means.mean())  # every key weighs the same ...
+    assert by_key["sem"] == pytest.approx(means.std(ddof=1) / math.sqrt(len(means)))  # ... in the SEM too
+    humans = humans + humans[:2]  # s0 gets more human trials
+    by_trial = score_scanpaths(preds, humans, {"ss": {"key_reduce": "trial"}})["ss"]
+    w = np.array([sum(h.stimulus == k for h in humans) for k in by_trial["per_stimulus"]], dtype=float)
+    m = np.array(list(by_trial["per_stimulus"].values()))
+    mean = (w * m).sum() / w.sum()
+    assert by_trial["value"] == pytest.approx(mean)
+    k = len(m)
+    assert by_trial["sem"] == pytest.approx(math.sqrt(k / (k - 1) * ((w * (m - mean)) ** 2).sum()) / w.sum())
+
+
 def _humans_and_preds(n_keys=6, n_subjects=3, seed=0):
     rng = np.random.default_rng(seed)
     humans = [Scanpath(rng.uniform(0, 100, 6), rng.uniform(0, 80, 6), stimulus=f"s{k}", subject=j, task="t",

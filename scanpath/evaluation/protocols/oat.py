@@ -212,15 +212,15 @@ def _scalar(value: float, n: int, higher_is_better: bool = True, **params: Any) 
 
 
 def _over_trials_metric(value: float, per_trial: Sequence[float], humans: Sequence[Scanpath], key: str,
-                        average: str, **params: Any) -> dict[str, Any]:
+                        how: str, **params: Any) -> dict[str, Any]:
     """``value`` (the protocol's per-trial average) with n, SEM and CI over trials, from the value of
-    each human trial: clusters = the trials' keys, weighted as ``average`` weighs them."""
+    each human trial: clusters = the trials' keys, weighted as ``how`` (``average``) weighs them."""
     from scanpath.metrics.averaging import key_weights
 
     keys = [scanpath_key(h, key) for h in humans]
     uniq = sorted(set(keys))
     out = metric_from_units(per_trial, keys=keys, higher_is_better=True, params=params,
-                            key_weights=dict(zip(uniq, key_weights(uniq, keys, average))))
+                            key_weights=dict(zip(uniq, key_weights(uniq, keys, how))))
     out["value"] = None if not np.isfinite(value) else float(value)
     return out
 
