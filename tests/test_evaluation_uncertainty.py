@@ -199,7 +199,7 @@ def test_length_note_names_the_metric_and_the_lengths():
         "Short": {"role": "baseline", "n_predictions": 12, "metrics": {"sed": res["sed"]}},
         "Human": {"role": "human", "n_predictions": 18, "metrics": hum}}))
     if hum["sed"]["value"] > res["sed"]["value"]:
-        assert "- sed: Human ranks below Short" in md and "6.0 fixations vs Short (4.0)" in md
+        assert "- sed: Human ranks below Short" in md and "(mean 6.0 fixations vs 4.0)" in md
 
 
 # ------------------------------------------------------------------------------ the pipeline

@@ -24,7 +24,7 @@ import torch
 import scanpath
 from scanpath.evaluation.manifest import file_sha256
 from scanpath.evaluation.progress import track
-from scanpath.evaluation.report import HUMAN_ROW, SYNTHETIC_BANNER, EvaluationResult, json_clean, run_labels, safe_name
+from scanpath.evaluation.report import HUMAN_ROW, EvaluationResult, json_clean, run_labels, safe_name
 from scanpath.io.coco import prediction_records, write_coco_json, write_predictions
 from scanpath.types import Scanpath, ScanpathBatch, group_by_stimulus
 
@@ -207,8 +207,7 @@ def save_overlays(out_dir: Path, datamodule: Any, humans: Sequence[Scanpath],
         size = sample.get("image_size")
         rel = Path("figures") / f"scanpaths_{len(paths):02d}_{safe_name(Path(stim).stem)}.png"
         task = by_h[stim][0].task
-        title = stim + (f" — task: {task}" if task else "") + (
-            f" — {SYNTHETIC_BANNER}" if getattr(datamodule, "synthetic", False) else "")
+        title = stim + (f" — task: {task}" if task else "")  # SYNTHETIC / untrained: the stamped labels
         groups = {HUMAN_ROW: by_h.get(stim, []), **{n: p.get(stim, []) for n, p in by_p.items()}}
         boxes = sample.get("boxes")
         save_scanpath_figure(out_dir / rel, groups, labels, image=sample.get("image"),

@@ -273,8 +273,8 @@ def length_notes(rows: Mapping[str, Mapping[str, Any]]) -> list[str]:
                     beaten.append((name, float(length)))
             if beaten:
                 lengths = {round(x, 1) for _, x in beaten}
-                others = (", ".join(n for n, _ in beaten) + f" ({lengths.pop():.1f})" if len(lengths) == 1
-                          else ", ".join(f"{n} ({x:.1f})" for n, x in beaten))
+                others = (f"{lengths.pop():.1f}" if len(lengths) == 1
+                          else ", ".join(f"{x:.1f} ({n})" for n, x in beaten))
                 normalised = [f"{entry}.{d}" for d in (hres.get("values") or {}) if d == "similarity"]
                 lines.append(
                     f"- {entry}: {hname} ranks below {', '.join(n for n, _ in beaten)} on an unnormalised distance "
@@ -468,7 +468,12 @@ def save_png_table(result: EvaluationResult, path: Path) -> Path:
     from scanpath.viz import save_metric_table
 
     columns, cells = format_rows(result.rows)
-    footer = "\n".join(f"{k}: {v}" for k, v in result.settings.items() if k in FOOTER_KEYS)
+    def short(k: str, v: Any) -> Any:
+        if k == "uncertainty" and isinstance(v, Mapping):  # the full record is in metrics.json
+            return f"± = SEM over stimuli; 95 % CI: bootstrap ({v.get('n_boot')} resamples, seed {v.get('seed')})"
+        return v
+
+    footer = "\n".join(f"{k}: {short(k, v)}" for k, v in result.settings.items() if k in FOOTER_KEYS)
     return save_metric_table(path, cells, columns, footer=footer, title=_title(result.settings),
                              labels=result_labels(result))
 
