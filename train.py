@@ -97,7 +97,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         if best:
             load_weights(model, best)
         objects["evaluation"] = run_evaluation(cfg, model, datamodule, Path(cfg.paths.output_dir) / "evaluation",
-                                               checkpoint=best, loggers=list(trainer.loggers))
+                                               checkpoint=best, loggers=list(trainer.loggers), untrained=False)
         for line in training_outputs(cfg, trainer, cfg.paths.output_dir, best):
             log.info(line)
     return metrics, objects

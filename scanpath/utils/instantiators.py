@@ -73,9 +73,11 @@ def evaluation_loggers(cfg: DictConfig) -> list[Any]:
 
 
 def run_evaluation(cfg: DictConfig, model: Any, datamodule: Any, out_dir: str | Path,
-                   checkpoint: str | None = None, loggers: list[Any] | None = None) -> dict[str, Any]:
+                   checkpoint: str | None = None, loggers: list[Any] | None = None,
+                   untrained: bool | None = None) -> dict[str, Any]:
     """Run the configured protocol on built objects, write the report and log it to ``loggers``
-    (None: the ``logger=`` of the config, :func:`evaluation_loggers`); returns the metrics.json payload."""
+    (None: the ``logger=`` of the config, :func:`evaluation_loggers`); returns the metrics.json payload.
+    ``untrained`` labels the model's row and figures (None: :func:`is_untrained_config`; train.py: False)."""
     from scanpath.evaluation import write_report
     from scanpath.evaluation.manifest import prepare_run_dir, write_manifest
 
@@ -95,7 +97,8 @@ def run_evaluation(cfg: DictConfig, model: Any, datamodule: Any, out_dir: str | 
             if b.name in taken:
                 b.name = f"{b.name} [{b.config_key}]"
     log.info("evaluation protocol: %s (conf/protocol/; protocol=plain for predict-then-score) → %s", protocol.name, out)
-    untrained = is_untrained_config(cfg.model, checkpoint)
+    if untrained is None:
+        untrained = getattr(model, "baseline", None) is None and is_untrained_config(cfg.model, checkpoint)
     if untrained:
         log.warning("%s runs with random weights (no checkpoint, or pretrained weights switched off): its row and "
                     "figures are labelled untrained", name)
