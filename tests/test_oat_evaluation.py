@@ -21,7 +21,7 @@ def _cfg(tmp_path: Path, ckpt: str | None = None):
     return OmegaConf.create({
         "seed": 1,
         "ckpt_path": ckpt,
-        "data": {"_target_": "datamodules.amazon_covers.AmazonCoversDataModule", "root": str(DATA.parent),
+        "data": {"_target_": "scanpath.datamodules.amazon_covers.AmazonCoversDataModule", "root": str(DATA.parent),
                  "annotations": str(DATA), "split": "trial", "split_seed": 1234},
         "model": {"_target_": "scanpath.models.oat.module.OATModule", "pe_cache_dir": str(tmp_path / "pe"),
                   "max_len": 12, **SMALL},
