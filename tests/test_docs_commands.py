@@ -65,11 +65,11 @@ PAGES = sorted(p for p in DOCS.rglob("*.md") if "_tools" not in p.parts)
 @pytest.mark.parametrize("page", PAGES, ids=[p.relative_to(DOCS).as_posix() for p in PAGES])
 def test_documented_commands_compose(page: Path, tmp_path: Path) -> None:
     cmds = commands(page)
-    if page.name in {"oat.md", "nevaclip.md", "eccnet.md", "humanoid360.md", "metrics.md"}:
+    if page.parent == DOCS and page.name in {"oat.md", "nevaclip.md", "eccnet.md", "humanoid360.md", "metrics.md"}:
         assert cmds, f"{page.name} documents no train/evaluate command"
     failed = []
     for name, overrides in cmds:
-        if "-m" in overrides or "--multirun" in overrides:
+        if any(a.startswith("-") for a in overrides):  # Hydra's own flags (-m, --config-dir …): not composed here
             continue
         try:
             compose_config(name, overrides, output_dir=tmp_path)
