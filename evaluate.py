@@ -1,13 +1,11 @@
 """Evaluate scanpath models: ``python evaluate.py model=<name> data=<name> [ckpt_path=…] [protocol=…]``.
 
-Compose the config, build the datamodule and the model (weights from ``ckpt_path`` through the one
-checkpoint loader), then run the protocol — ``conf/protocol/<model>.yaml`` when the model has one
-(OAT, the 360° agents), else predict-then-score against the baselines and the human row — and write
-``metrics.json`` (one schema), ``metrics.md``, predictions and figures into the Hydra run dir.
-The logic lives in :mod:`scanpath.evaluation`; the Hydra glue in :mod:`scanpath.utils.instantiators`.
+Thin entry point of a checkout; the installed console script ``scanpath-evaluate`` runs the same
+``main``. The flow (build, run the protocol, write metrics.json, metrics.md, report.html …) is
+described and implemented in :mod:`scanpath.cli.evaluate` (docs/evaluation.md).
 """
 
-from scanpath.cli.evaluate import main, evaluate  # noqa: F401  (the logic; `scanpath-evaluate` runs the same main)
+from scanpath.cli.evaluate import evaluate, main  # noqa: F401  (evaluate: the function tests and callers use)
 
 if __name__ == "__main__":
     main()
