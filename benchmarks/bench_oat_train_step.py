@@ -17,7 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from datamodules.search_arrays import SearchArraysDataModule  # noqa: E402
+from scanpath.datamodules.search_arrays import SearchArraysDataModule  # noqa: E402
 from scanpath.models.oat.module import OATModule  # noqa: E402
 
 VARIANTS = [

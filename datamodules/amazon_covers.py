@@ -27,8 +27,8 @@ from typing import Any
 
 import torch
 
-from datamodules.object_layout import LayoutStore, ObjectLayoutDataModule
-from datamodules.paths import require_dir, require_file
+from scanpath.datamodules.object_layout import LayoutStore, ObjectLayoutDataModule
+from scanpath.datamodules.paths import require_dir, require_file
 from scanpath.io.amazon import amazon_crops, load_amazon
 from scanpath.errors import ScanpathDataError
 from scanpath.io.object_trial import ObjectTrial

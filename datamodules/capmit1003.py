@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from datamodules.base import ScanpathDataModule
-from datamodules.mit1003 import ImageSample, ImageStore
-from datamodules.paths import require_dir, require_file
+from scanpath.datamodules.base import ScanpathDataModule
+from scanpath.datamodules.mit1003 import ImageSample, ImageStore
+from scanpath.datamodules.paths import require_dir, require_file
 from scanpath.io.capmit1003 import is_synthetic, read_capmit1003
 from scanpath.errors import ScanpathDataError
 

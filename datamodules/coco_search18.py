@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from datamodules.base import ScanpathDataModule
+from scanpath.datamodules.base import ScanpathDataModule
 from scanpath.io.coco import read_coco_json
-from datamodules.paths import require_dir
+from scanpath.datamodules.paths import require_dir
 from scanpath.errors import ScanpathDataError
 from scanpath.io.paths import resolve_under
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from datamodules.base import ScanpathDataModule
-from datamodules.panoramas import episode_samples
+from scanpath.datamodules.base import ScanpathDataModule
+from scanpath.datamodules.panoramas import episode_samples
 from scanpath.io.episodes import Episode
 from scanpath.errors import ScanpathDataError
 

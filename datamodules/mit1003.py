@@ -20,9 +20,9 @@ from typing import Any
 
 import torch
 
-from datamodules.base import ScanpathDataModule
-from datamodules.lazy import LazySample
-from datamodules.paths import require_dir, require_file
+from scanpath.datamodules.base import ScanpathDataModule
+from scanpath.datamodules.lazy import LazySample
+from scanpath.datamodules.paths import require_dir, require_file
 from scanpath.errors import ScanpathDataError
 from scanpath.io.mit1003 import read_mit1003
 from scanpath.utils.lru import LruCache

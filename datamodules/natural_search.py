@@ -1,6 +1,6 @@
 """Natural-image visual search data for eccNET / IVSN (docs/eccnet.md §2.6), COCO-Search18 style.
 
-Reads interchange JSON (:mod:`datamodules.coco_search18`) plus images, and gives every sample what a
+Reads interchange JSON (:mod:`scanpath.datamodules.coco_search18`) plus images, and gives every sample what a
 target-search model needs besides the display:
 
 * ``image``: the display ``[3, H, W]`` float in [0, 1], resized to ``display_size`` (W, H) (e.g. 896 x 736
@@ -30,8 +30,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from datamodules.coco_search18 import CocoSearch18DataModule, read_rgb, rgb_to_tensor
-from datamodules.paths import require_dir
+from scanpath.datamodules.coco_search18 import CocoSearch18DataModule, read_rgb, rgb_to_tensor
+from scanpath.datamodules.paths import require_dir
 from scanpath.errors import ScanpathDataError
 from scanpath.io.paths import resolve_under
 

@@ -40,9 +40,9 @@ import torch
 
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from datamodules.base import ScanpathDataModule, split_by_stimulus
+from scanpath.datamodules.base import ScanpathDataModule, split_by_stimulus
 from scanpath.batch import collate_samples
-from datamodules.lazy import LazySample
+from scanpath.datamodules.lazy import LazySample
 from scanpath.errors import ScanpathDataError
 from scanpath.io.object_trial import CROP_HW, ObjectTrial
 from scanpath.utils.lru import LruCache

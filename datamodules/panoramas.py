@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from datamodules.base import ScanpathDataModule
+from scanpath.datamodules.base import ScanpathDataModule
 from scanpath.io.episodes import Episode
 from scanpath.types import Scanpath
 

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from datamodules.object_layout import LayoutStore, ObjectLayoutDataModule
+from scanpath.datamodules.object_layout import LayoutStore, ObjectLayoutDataModule
 from scanpath.io.object_trial import CROP_HW, ObjectTrial
 from scanpath.stimuli.search_arrays import ArrayConfig, ObserverConfig, SearchLayout, generate_search_arrays, layout_tensors
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-from datamodules.object_layout import LayoutStore, ObjectLayoutDataModule
-from datamodules.paths import require_dir, require_file
+from scanpath.datamodules.object_layout import LayoutStore, ObjectLayoutDataModule
+from scanpath.datamodules.paths import require_dir, require_file
 from scanpath.errors import ScanpathDataError
 from scanpath.io.object_trial import ObjectTrial, read_rgb
 from scanpath.io.paths import resolve_under

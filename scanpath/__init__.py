@@ -1,6 +1,10 @@
 """scanpath: human gaze scanpath prediction models, data and metrics under one roof."""
 
-from scanpath.types import Scanpath, ScanpathBatch
+from scanpath.resources import install_checkout_finder
+
+install_checkout_finder()  # a checkout serves datamodules/ as scanpath.datamodules (scanpath/resources.py)
+
+from scanpath.types import Scanpath, ScanpathBatch  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["Scanpath", "ScanpathBatch", "__version__", "score"]

@@ -112,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from scanpath.errors import ScanpathDataError
 
-    parser = argparse.ArgumentParser(prog="python -m scanpath", description=__doc__.splitlines()[0])
+    prog = "scanpath" if sys.argv[0].endswith("scanpath") else "python -m scanpath"  # console script or -m
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for add in COMMANDS:
         add(sub)

@@ -16,18 +16,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from scanpath.resources import config_dir
 from scanpath.types import Scanpath, scanpath_key
 
 log = logging.getLogger(__name__)
-
-
-def config_dir() -> Path:
-    """The metric presets' ``conf/`` folder (inside the package when installed, else the repo's)."""
-    here = Path(__file__).resolve().parent
-    for cand in (here / "conf", here.parent / "conf"):
-        if (cand / "metrics").is_dir():
-            return cand
-    raise FileNotFoundError(f"no conf/metrics next to {here}")
 
 
 def metric_presets() -> list[str]:

@@ -520,7 +520,7 @@ def dm_setup(dm) -> object:
 
 @case("datamodule", "amazon: data.annotations typo with a valid root (issue headline)")
 def _dm_amazon_typo(t):
-    from datamodules.amazon_covers import AmazonCoversDataModule
+    from scanpath.datamodules.amazon_covers import AmazonCoversDataModule
 
     good = tiny_amazon_root(t)
     return dm_setup(AmazonCoversDataModule(root=str(good.parent), annotations=str(t / "nope.json"), filter_sd=None))
@@ -529,7 +529,7 @@ def _dm_amazon_typo(t):
 for _key in ("image_dir", "mask_dir"):
     @case("datamodule", f"amazon: data.{_key} missing")
     def _dm_amazon_dir(t, key=_key):
-        from datamodules.amazon_covers import AmazonCoversDataModule
+        from scanpath.datamodules.amazon_covers import AmazonCoversDataModule
 
         good = tiny_amazon_root(t)
         return dm_setup(AmazonCoversDataModule(annotations=str(good), filter_sd=None, **{key: str(t / "nope")}))
@@ -537,7 +537,7 @@ for _key in ("image_dir", "mask_dir"):
 
 @case("datamodule", "amazon: data.root missing", "nope")
 def _dm_amazon_root(t):
-    from datamodules.amazon_covers import AmazonCoversDataModule
+    from scanpath.datamodules.amazon_covers import AmazonCoversDataModule
 
     return dm_setup(AmazonCoversDataModule(root=str(t / "nope"), annotations=None, filter_sd=None))
 
@@ -549,9 +549,9 @@ def _shelf_file(t: Path) -> Path:
 
 
 case("datamodule", "shelf: data.image_dir missing")(lambda t: dm_setup(
-    __import__("datamodules.shelf", fromlist=["x"]).ShelfDataModule(str(_shelf_file(t)), image_dir=str(t / "nope"))))
+    __import__("scanpath.datamodules.shelf", fromlist=["x"]).ShelfDataModule(str(_shelf_file(t)), image_dir=str(t / "nope"))))
 case("datamodule", "shelf: data_files missing", "nope.csv")(lambda t: dm_setup(
-    __import__("datamodules.shelf", fromlist=["x"]).ShelfDataModule([str(_shelf_file(t)), str(t / "nope.csv")])))
+    __import__("scanpath.datamodules.shelf", fromlist=["x"]).ShelfDataModule([str(_shelf_file(t)), str(t / "nope.csv")])))
 
 
 def _coco_file(t: Path, **kw) -> Path:
@@ -561,13 +561,13 @@ def _coco_file(t: Path, **kw) -> Path:
 
 
 case("datamodule", "coco: data.image_dir missing")(lambda t: dm_setup(
-    __import__("datamodules.coco_search18", fromlist=["x"]).CocoSearch18DataModule(
+    __import__("scanpath.datamodules.coco_search18", fromlist=["x"]).CocoSearch18DataModule(
         str(_coco_file(t)), image_dir=str(t / "nope"))))
 
 
 @case("datamodule", "coco: absolute name outside image_dir")
 def _dm_coco_abs(t):
-    from datamodules.coco_search18 import CocoSearch18DataModule
+    from scanpath.datamodules.coco_search18 import CocoSearch18DataModule
 
     (t / "secret.jpg").write_bytes(b"x")
     (t / "img").mkdir()
@@ -576,7 +576,7 @@ def _dm_coco_abs(t):
 
 @case("datamodule", "coco: ../ name outside image_dir")
 def _dm_coco_dotdot(t):
-    from datamodules.coco_search18 import CocoSearch18DataModule
+    from scanpath.datamodules.coco_search18 import CocoSearch18DataModule
 
     (t / "secret.jpg").write_bytes(b"x")
     (t / "img").mkdir()
@@ -586,7 +586,7 @@ def _dm_coco_dotdot(t):
 for _key, _src in (("target_dir", "target_source"), ("gt_dir", "gt_source")):
     @case("datamodule", f"natural_search: data.{_key} missing")
     def _dm_nat(t, key=_key, src=_src):
-        from datamodules.natural_search import NaturalSearchDataModule
+        from scanpath.datamodules.natural_search import NaturalSearchDataModule
 
         (t / "img").mkdir()
         return dm_setup(NaturalSearchDataModule(str(_coco_file(t)), image_dir=str(t / "img"),
@@ -596,7 +596,7 @@ for _key, _src in (("target_dir", "target_source"), ("gt_dir", "gt_source")):
 for _key in ("root", "db_path", "mit1003_root"):
     @case("datamodule", f"capmit1003: data.{_key} missing", "nope")
     def _dm_cap(t, key=_key):
-        from datamodules.capmit1003 import CapMIT1003DataModule
+        from scanpath.datamodules.capmit1003 import CapMIT1003DataModule
         from scanpath.io.capmit1003 import write_synthetic_capmit1003
 
         root = write_synthetic_capmit1003(t / "cap", n_images=1, captions_per_image=1, clicks=2)
@@ -606,12 +606,12 @@ for _key in ("root", "db_path", "mit1003_root"):
 
 
 case("datamodule", "mit1003: data.root missing", "nope")(lambda t: dm_setup(
-    __import__("datamodules.mit1003", fromlist=["x"]).MIT1003DataModule(root=str(t / "nope"))))
+    __import__("scanpath.datamodules.mit1003", fromlist=["x"]).MIT1003DataModule(root=str(t / "nope"))))
 
 
 @case("datamodule", "mit1003: data.captions_db missing", "nope.db")
 def _dm_mit_cap(t):
-    from datamodules.mit1003 import MIT1003DataModule
+    from scanpath.datamodules.mit1003 import MIT1003DataModule
     from scanpath.io.mit1003 import write_synthetic_mit1003
 
     root = write_synthetic_mit1003(t / "m", stems=["s0"])
@@ -621,9 +621,9 @@ def _dm_mit_cap(t):
 
 
 case("datamodule", "hstar: data.root missing", "nope")(lambda t: dm_setup(
-    __import__("datamodules.hstar", fromlist=["x"]).HstarDataModule(root=str(t / "nope"))))
+    __import__("scanpath.datamodules.hstar", fromlist=["x"]).HstarDataModule(root=str(t / "nope"))))
 case("datamodule", "split_file missing", "nope.txt")(lambda t: dm_setup(
-    __import__("datamodules.search_arrays", fromlist=["x"]).SearchArraysDataModule(
+    __import__("scanpath.datamodules.search_arrays", fromlist=["x"]).SearchArraysDataModule(
         num_layouts=3, split="split_file", split_file=str(t / "nope.txt"))))
 
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from datamodules.amazon_covers import AmazonCoversDataModule
+from scanpath.datamodules.amazon_covers import AmazonCoversDataModule
 from scanpath.batch import collate_samples
-from datamodules.search_arrays import SearchArraysDataModule
-from datamodules.shelf import ShelfDataModule
+from scanpath.datamodules.search_arrays import SearchArraysDataModule
+from scanpath.datamodules.shelf import ShelfDataModule
 from scanpath.errors import ScanpathDataError
 from scanpath.types import scanpath_key
 

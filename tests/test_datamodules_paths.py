@@ -23,7 +23,7 @@ def _amazon(folder: Path) -> Path:
 
 
 def test_amazon_mistyped_annotations_is_an_error_not_the_shared_file(tmp_path):
-    from datamodules.amazon_covers import AmazonCoversDataModule
+    from scanpath.datamodules.amazon_covers import AmazonCoversDataModule
 
     good = _amazon(tmp_path / "shared")
     dm = AmazonCoversDataModule(root=str(good.parent), annotations=str(tmp_path / "nope.json"), filter_sd=None)
@@ -36,7 +36,7 @@ def test_amazon_mistyped_annotations_is_an_error_not_the_shared_file(tmp_path):
 
 @pytest.mark.parametrize("key", ["root", "mask_dir", "image_dir"])
 def test_amazon_missing_folders(tmp_path, key):
-    from datamodules.amazon_covers import AmazonCoversDataModule
+    from scanpath.datamodules.amazon_covers import AmazonCoversDataModule
 
     good = _amazon(tmp_path / "shared")
     kw = {"annotations": str(good), "filter_sd": None}
@@ -50,7 +50,7 @@ def test_amazon_missing_folders(tmp_path, key):
 
 
 def test_shelf_missing_paths(tmp_path):
-    from datamodules.shelf import ShelfDataModule
+    from scanpath.datamodules.shelf import ShelfDataModule
 
     f = tmp_path / "s.csv"
     f.write_text("ID,Target,Question,Choice,X,Y,T_Package,Sub_ID\n1,T1_1,Q1_1,1,10,300,2,5\n")
@@ -77,8 +77,8 @@ def _coco(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("key", ["image_dir", "target_dir", "gt_dir"])
 def test_coco_and_natural_search_missing_dirs(tmp_path, key):
-    from datamodules.coco_search18 import CocoSearch18DataModule
-    from datamodules.natural_search import NaturalSearchDataModule
+    from scanpath.datamodules.coco_search18 import CocoSearch18DataModule
+    from scanpath.datamodules.natural_search import NaturalSearchDataModule
 
     ann = _coco(tmp_path)
     nope = str(tmp_path / "nope")
@@ -94,7 +94,7 @@ def test_coco_and_natural_search_missing_dirs(tmp_path, key):
 
 
 def test_coco_missing_annotation_file(tmp_path):
-    from datamodules.coco_search18 import CocoSearch18DataModule
+    from scanpath.datamodules.coco_search18 import CocoSearch18DataModule
 
     with pytest.raises(ScanpathDataError, match="not found") as e:
         CocoSearch18DataModule(str(tmp_path / "nope.json")).setup()
@@ -103,7 +103,7 @@ def test_coco_missing_annotation_file(tmp_path):
 
 @pytest.mark.parametrize("key", ["root", "db_path", "mit1003_root"])
 def test_capmit1003_missing_paths(tmp_path, key):
-    from datamodules.capmit1003 import CapMIT1003DataModule
+    from scanpath.datamodules.capmit1003 import CapMIT1003DataModule
     from scanpath.io.capmit1003 import write_synthetic_capmit1003
 
     root = write_synthetic_capmit1003(tmp_path / "cap", n_images=1, captions_per_image=1, clicks=2)
@@ -119,7 +119,7 @@ def test_capmit1003_missing_paths(tmp_path, key):
 
 
 def test_mit1003_missing_paths(tmp_path):
-    from datamodules.mit1003 import MIT1003DataModule
+    from scanpath.datamodules.mit1003 import MIT1003DataModule
     from scanpath.io.mit1003 import write_synthetic_mit1003
 
     with pytest.raises(ScanpathDataError, match="data.root") as e:
@@ -131,7 +131,7 @@ def test_mit1003_missing_paths(tmp_path):
 
 
 def test_hstar_missing_root(tmp_path):
-    from datamodules.hstar import HstarDataModule
+    from scanpath.datamodules.hstar import HstarDataModule
 
     with pytest.raises(ScanpathDataError) as e:
         HstarDataModule(root=str(tmp_path / "nope")).setup()
@@ -139,7 +139,7 @@ def test_hstar_missing_root(tmp_path):
 
 
 def test_split_file_missing(tmp_path):
-    from datamodules.search_arrays import SearchArraysDataModule
+    from scanpath.datamodules.search_arrays import SearchArraysDataModule
 
     dm = SearchArraysDataModule(num_layouts=3, split="split_file", split_file=str(tmp_path / "nope.txt"))
     with pytest.raises(ScanpathDataError) as e:

@@ -116,7 +116,7 @@ def test_family_pages_keep_the_section_numbering(page: str) -> None:
 
 
 def test_pages_never_point_at_internal_specs() -> None:
-    for page in DOCS.glob("*.md"):
+    for page in DOCS.rglob("*.md"):
         text = page.read_text(encoding="utf-8")
         assert not re.search("shared/" + S[:-1] + "|" + r"(?<![\w/.-])" + S + "|shared/DESIGN", text), page.name
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from conftest import compose_config, write_tiny_natural
 
-from datamodules.natural_search import NaturalSearchDataModule
+from scanpath.datamodules.natural_search import NaturalSearchDataModule
 from scanpath.io.coco import read_coco_json, write_coco_json
 from scanpath.errors import ScanpathDataError
 from scanpath.models.eccnet.module import EccNetSearchModel
@@ -376,7 +376,7 @@ def test_objarr_preset_has_the_seven_upstream_positions():
 
 def test_natural_search_runs_on_object_layouts_with_the_target_box_as_oracle(tmp_path):
     """eccNET natural-image search on the search arrays (leaderboard): the oracle mask is the target's box."""
-    from datamodules.search_arrays import SearchArraysDataModule
+    from scanpath.datamodules.search_arrays import SearchArraysDataModule
     from scanpath.batch import collate_samples
     from scanpath.models.eccnet.module import EccNetSearchModel, target_box_mask
 

@@ -92,7 +92,7 @@ def test_evaluate_with_images_runs_the_saliency_baseline(tmp_path):
 
 
 def test_evaluate_amazon_covers_human_row_is_leave_one_subject_out(tmp_path, shared_data):
-    pytest.importorskip("datamodules.amazon_covers")
+    pytest.importorskip("scanpath.datamodules.amazon_covers")
     from scanpath.metrics import score_scanpaths
 
     ann = shared_data / "amazon_covers" / "Amazon.json"

@@ -1,6 +1,6 @@
 """The one evaluation layer: every model config and experiment preset goes through ``evaluate.py`` and
 writes a ``metrics.json`` that validates against the one schema; the checkpoint loader's errors; the
-import structure (``scanpath`` imports without ``datamodules``)."""
+import structure (``scanpath`` imports without ``scanpath.datamodules``)."""
 
 from __future__ import annotations
 
@@ -305,12 +305,12 @@ def test_scanpath_imports_without_datamodules():
         "import sys, importlib.abc\n"
         "class Block(importlib.abc.MetaPathFinder):\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'datamodules' or name.startswith('datamodules.'):\n"
+        "        if name.split('.')[0] == 'datamodules' or name.startswith('scanpath.datamodules'):\n"
         "            raise ImportError('datamodules is blocked')\n"
         "sys.meta_path.insert(0, Block())\n"
         "import scanpath, scanpath.evaluation, scanpath.evaluation.protocols.oat, scanpath.evaluation.protocols.asymmetry\n"
         "import scanpath.evaluation.protocols.success360, scanpath.metrics, scanpath.models.oat.module\n"
-        "assert not any(m == 'datamodules' or m.startswith('datamodules.') for m in sys.modules)\n"
+        "assert not any(m.split('.')[0] == 'datamodules' or m.startswith('scanpath.datamodules') for m in sys.modules)\n"
         "print('ok')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=str(REPO_ROOT), capture_output=True, text=True, timeout=300)
@@ -325,7 +325,7 @@ def test_ground_floor_imports_nothing_above_it():
                "scanpath.batch": {"scanpath.types"}}
     pkg = REPO_ROOT / "scanpath"
     higher = ("scanpath.metrics", "scanpath.models", "scanpath.evaluation", "scanpath.envs", "scanpath.stimuli",
-              "scanpath.analysis", "scanpath.viz", "scanpath.utils", "datamodules")
+              "scanpath.analysis", "scanpath.viz", "scanpath.utils", "scanpath.datamodules", "datamodules")
     files = [pkg / "types.py", pkg / "errors.py", pkg / "batch.py", *(pkg / "io").glob("*.py"), *(pkg / "core").glob("*.py")]
     for f in files:
         mod = "scanpath." + ".".join(f.relative_to(pkg).with_suffix("").parts)

@@ -107,7 +107,7 @@ def test_capmit_db_opened_read_only(tmp_path):
 
 # ----------------------------------------------------------- item 3: image paths stay under their folder
 def test_coco_absolute_name_escaping_image_dir_is_an_error(tmp_path):
-    from datamodules.coco_search18 import CocoSearch18DataModule
+    from scanpath.datamodules.coco_search18 import CocoSearch18DataModule
 
     outside = tmp_path / "secret.jpg"
     outside.write_bytes(b"x")
@@ -124,7 +124,7 @@ def test_coco_absolute_name_escaping_image_dir_is_an_error(tmp_path):
 
 
 def test_coco_dotdot_name_escaping_image_dir_is_an_error(tmp_path):
-    from datamodules.coco_search18 import CocoSearch18DataModule
+    from scanpath.datamodules.coco_search18 import CocoSearch18DataModule
 
     (tmp_path / "secret.jpg").write_bytes(b"x")
     imgs = tmp_path / "images"
@@ -147,7 +147,7 @@ def test_capmit_img_path_escaping_allstimuli_is_an_error(tmp_path):
 
 
 def test_amazon_collage_key_escaping_image_dir_is_an_error(tmp_path):
-    from datamodules.amazon_covers import AmazonCoversDataModule
+    from scanpath.datamodules.amazon_covers import AmazonCoversDataModule
 
     ann = write_json_text(tmp_path / "Amazon.json", json.dumps({"../x.jpg": amazon_entry()}))
     imgs = tmp_path / "images"
@@ -158,7 +158,7 @@ def test_amazon_collage_key_escaping_image_dir_is_an_error(tmp_path):
 
 
 def test_shelf_question_escaping_image_dir_is_an_error(tmp_path):
-    from datamodules.shelf import ShelfDataModule
+    from scanpath.datamodules.shelf import ShelfDataModule
 
     f = tmp_path / "s.csv"
     with open(f, "w", newline="") as fh:

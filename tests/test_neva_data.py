@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from scanpath.batch import collate_samples
-from datamodules.capmit1003 import CapMIT1003DataModule
-from datamodules.mit1003 import MIT1003DataModule
+from scanpath.datamodules.capmit1003 import CapMIT1003DataModule
+from scanpath.datamodules.mit1003 import MIT1003DataModule
 from scanpath.io.capmit1003 import parse_time, read_capmit1003, write_synthetic_capmit1003
 from scanpath.errors import ScanpathDataError
 from scanpath.io.mit1003 import read_fixation_file, read_mit1003, write_synthetic_mit1003

@@ -8,9 +8,9 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from datamodules.base import ScanpathDataModule
+from scanpath.datamodules.base import ScanpathDataModule
 from scanpath.batch import collate_samples
-from datamodules.capmit1003 import CapMIT1003DataModule
+from scanpath.datamodules.capmit1003 import CapMIT1003DataModule
 from scanpath.io.capmit1003 import write_synthetic_capmit1003
 from scanpath.models.neva.module import NevaClipModule, NevaModule
 from scanpath.models.neva.torch_model import SimpleAttentionNet

@@ -136,7 +136,7 @@ def test_documented_config_keys_still_compose_and_instantiate(tmp_path):
 # ----------------------------------------------------------------------------- wrappers add no math
 @pytest.fixture(scope="module")
 def cap_batch(tmp_path_factory):
-    from datamodules.capmit1003 import CapMIT1003DataModule
+    from scanpath.datamodules.capmit1003 import CapMIT1003DataModule
     from scanpath.io.capmit1003 import write_synthetic_capmit1003
 
     root = write_synthetic_capmit1003(tmp_path_factory.mktemp("cap"), n_images=2, captions_per_image=2, seed=3)

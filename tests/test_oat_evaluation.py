@@ -21,7 +21,7 @@ def _cfg(tmp_path: Path, ckpt: str | None = None):
     return OmegaConf.create({
         "seed": 1,
         "ckpt_path": ckpt,
-        "data": {"_target_": "datamodules.amazon_covers.AmazonCoversDataModule", "root": str(DATA.parent),
+        "data": {"_target_": "scanpath.datamodules.amazon_covers.AmazonCoversDataModule", "root": str(DATA.parent),
                  "annotations": str(DATA), "split": "trial", "split_seed": 1234},
         "model": {"_target_": "scanpath.models.oat.module.OATModule", "pe_cache_dir": str(tmp_path / "pe"),
                   "max_len": 12, **SMALL},
@@ -90,7 +90,7 @@ def test_checkpoint_round_trip_rebuilds_the_network(tmp_path):
 def test_only_the_saliency_baseline_gets_the_rendered_image(tmp_path, monkeypatch):
     """Issue 18 item 3: the OAT protocol renders/stacks the 450×837 layout image only for the
     saliency baseline (memory); OAT and the other baselines get batches without it."""
-    from datamodules.search_arrays import SearchArraysDataModule
+    from scanpath.datamodules.search_arrays import SearchArraysDataModule
     from scanpath.evaluation.protocols import OATProtocol
     from scanpath.models.oat.baselines import ObjectBaseline
     from scanpath.models.oat.module import OATModule

@@ -91,7 +91,7 @@ def test_nss_pixel_counts_each_gt_pixel_once():
 def _amazon(tmp_path):
     if not DATA.is_file():
         pytest.skip("shared Amazon data not available (../shared/data/amazon_covers/Amazon.json)")
-    from datamodules.amazon_covers import AmazonCoversDataModule
+    from scanpath.datamodules.amazon_covers import AmazonCoversDataModule
     from scanpath.models.oat.module import OATModule
 
     dm = AmazonCoversDataModule(root=str(DATA.parent), annotations=str(DATA), split="trial", split_seed=1234)

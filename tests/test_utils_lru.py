@@ -4,7 +4,7 @@ import pickle
 
 import pytest
 
-from datamodules.lazy import LazySample
+from scanpath.datamodules.lazy import LazySample
 from scanpath.utils.lru import LruCache
 
 

@@ -184,9 +184,10 @@ def instantiate_leaderboard_models(cfg: DictConfig) -> tuple[list[Any], dict[str
     from hydra.utils import instantiate
 
     from scanpath.evaluation import Entry, load_weights
+    from scanpath.resources import config_dir
 
     lb = cfg.get("leaderboard") or {}
-    conf_dir = Path(str(cfg.paths.root_dir)) / "conf" / "model"
+    conf_dir = config_dir() / "model"  # the shipped model configs (inside the package when installed)
     baseline_names = set((cfg.get("baselines") or {}).keys())
     names = list(lb.get("models") or sorted(p.stem for p in conf_dir.glob("*.yaml") if p.stem not in baseline_names))
     checkpoints = dict(lb.get("checkpoints") or {})

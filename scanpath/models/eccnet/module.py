@@ -15,7 +15,7 @@ Two ways to run:
 
 * asymmetry benchmark: ``python evaluate.py experiment=eccnet_asymmetry`` (the asymmetry protocol over generated trials);
 * natural-image search (§2.6): ``python evaluate.py experiment=eccnet_natural ...``; ``predict_scanpaths``
-  takes batches with ``image`` (display), ``target_crop`` and ``gt_mask`` (datamodules.natural_search)
+  takes batches with ``image`` (display), ``target_crop`` and ``gt_mask`` (scanpath.datamodules.natural_search)
   and returns the searches in the original stimulus frame.
 """
 
@@ -42,7 +42,7 @@ from scanpath.models.eccnet.torch_model import EccNet, EccNetConfig
 from scanpath.stimuli.asymmetry import ExperimentSpec, Trial
 from scanpath.types import Scanpath, ScanpathBatch
 
-#: Per-sample inputs of the natural-image mode (datamodules.natural_search).
+#: Per-sample inputs of the natural-image mode (scanpath.datamodules.natural_search).
 NATURAL_KEYS = ("image", "target_crop", "gt_mask")
 #: Stimulus-level record fields copied onto predictions (never a human's per-observer fields).
 _STIMULUS_KEYS = ("bbox",)
