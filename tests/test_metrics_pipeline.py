@@ -121,22 +121,22 @@ def test_unknown_metric_and_param_are_rejected(data):
         score_scanpaths(preds, humans, {"ss": {"gird": [5, 5]}})
 
 
-def test_empty_and_short_scanpaths():
+def test_empty_and_short_scanpaths(caplog):
     rng = np.random.default_rng(3)
     h = [_sp(rng, 5, "a", 0)]
     empty = Scanpath([], [], duration=[], stimulus="a", subject=1, image_size=(200, 100))
     one = _sp(rng, 1, "a", 2)
     two = _sp(rng, 2, "a", 3)
-    with pytest.warns(UserWarning):
+    with caplog.at_level("INFO", logger="scanpath.metrics.evaluation"):  # NaN pairs: counted and logged once
         res = score_scanpaths([empty, one, two], h, {"ss": {}, "sed": {}, "dtw": {}, "multimatch": {}})
+    assert any("multimatch: 3 of 3 pairs are NaN" in r.getMessage() for r in caplog.records)
     assert res["ss"]["value"] == pytest.approx(np.mean([0.0, _ss1(one, h[0]), _ss1(two, h[0])]))
     assert res["multimatch"]["n_nan"] == 3 and np.isnan(res["multimatch"]["value"])
     assert res["dtw"]["n_nan"] == 1  # empty vs non-empty: DTW undefined
     padded = score_scanpaths([two], h, {"multimatch": {"short_policy": "pad_ones"}})["multimatch"]
     assert np.isfinite(padded["value"]) and padded["n_nan"] == 0
     # both empty -> SS pair NaN, excluded and counted
-    with pytest.warns(UserWarning):
-        r = score_scanpaths([empty], [Scanpath([], [], stimulus="a", subject=0, image_size=(200, 100))], {"ss": {}})
+    r = score_scanpaths([empty], [Scanpath([], [], stimulus="a", subject=0, image_size=(200, 100))], {"ss": {}})
     assert r["ss"]["n_nan"] == 1 and np.isnan(r["ss"]["value"])
 
 
