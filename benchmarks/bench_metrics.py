@@ -3,13 +3,16 @@
 N predicted scanpaths × K human scanpaths each (lengths uniform in [3, 16], 512×320 frame,
 durations in ms). For each metric the script times, in one process on the same pairs,
 
-* ours: the batched functional form ``score_scanpaths`` calls (labels / points already per
-  scanpath as numpy arrays, all pairs in one call; any per-scanpath conversion is inside the
-  timing),
-* a per-pair ``rapidfuzz`` loop for the string metrics (``LCSseq.similarity`` / ``Levenshtein`` /
-  ``DamerauLevenshtein`` / ``OSA``), twice: from the same label arrays ours gets (a character
-  string built once per scanpath, inside the timing — what a user holding the library's input
-  writes), and on strings prepared outside the timing (rapidfuzz's best case, a lower bound),
+* ours: the batched functional form ``score_scanpaths`` calls, on what the labelers hand it (the
+  packed label arrays of ``GridLabeler.label_many``; points per scanpath as numpy arrays), all
+  pairs in one call; any per-scanpath conversion is inside the timing,
+* for the string metrics (``LCSseq.similarity`` / ``Levenshtein`` / ``DamerauLevenshtein`` /
+  ``OSA``), like against like: (1) ours from the label arrays vs a per-pair rapidfuzz loop from
+  the same label arrays (a character string built once per scanpath, then one call per pair, all
+  inside the timing — what a user holding the library's input writes); (2) ours given the
+  per-pair strings vs a rapidfuzz loop over the same strings (both prepared outside the timing,
+  rapidfuzz's best case); plus, for reference, ours from labels against that prepared-strings
+  loop (a cross comparison: ours still has to turn labels into strings),
 * a plain-Python O(nm) double loop per pair (inputs as Python lists, prepared outside the timing),
 * ``multimatch_gaze.docomparison`` (PyPI 0.1.3) looped over pairs for MultiMatch,
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import math
+import os
 import platform
 import sys
 import time
@@ -226,7 +230,8 @@ def main() -> None:
     slow = (np.sort(rng.choice(P, args.slow_subset, replace=False)) if 0 < args.slow_subset < P else np.arange(P))
     print(f"# bench_metrics: {args.n_pred} predictions × {args.n_hum} humans = {P} pairs; lengths U[3,16]; "
           f"{W}×{H}; torch threads {torch.get_num_threads()}; {nb}; rapidfuzz {rapidfuzz.__version__}; "
-          f"{platform.processor() or platform.machine()}; best of {args.repeat}")
+          f"{platform.processor() or platform.machine()}; best of {args.repeat}; "
+          f"load average {os.getloadavg()[0]:.1f}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"# slow references (multimatch-gaze, plain-Python SBTDE) timed on {len(slow)} seeded pairs, "
           f"extrapolated per pair to {P}")
     only = set(filter(None, args.only.split(",")))
@@ -268,20 +273,28 @@ def main() -> None:
             return [rf_fn(a_s[i], b_s[j]) for i, j in zip(li_l, ri_l)]
         return run
 
+    qa_s, qb_s = [a for a, _ in pairs_s], [b for _, b in pairs_s]  # per-pair strings, built outside the timings
+    lpl_arr, lhl_arr = list(lp), list(lh)  # the same labels as a plain list of arrays (not packed)
+
     def string_row(name, ours_fn, rf_fn, py_fn, norm):
         ours, t = best_of(lambda: ours_fn(lp, lh, li, ri), args.repeat)
+        ours_s, t_s = best_of(lambda: ours_fn(qa_s, qb_s), args.repeat)
+        _, t_list = best_of(lambda: ours_fn(lpl_arr, lhl_arr, li, ri), args.repeat)
         if norm:
-            rf, t_rf = best_of(lambda: [rf_fn(a, b) / max(len(a), len(b)) for a, b in pairs_s], args.repeat)
+            rf, t_rf = best_of(lambda: [rf_fn(a, b) / max(len(a), len(b)) for a, b in zip(qa_s, qb_s)], args.repeat)
             py, t_py = best_of(lambda: [py_fn(a, b) / max(len(a), len(b)) for a, b in pairs_l], args.repeat)
         else:
-            rf, t_rf = best_of(lambda: [rf_fn(a, b) for a, b in pairs_s], args.repeat)
+            rf, t_rf = best_of(lambda: [rf_fn(a, b) for a, b in zip(qa_s, qb_s)], args.repeat)
             py, t_py = best_of(lambda: [py_fn(a, b) for a, b in pairs_l], args.repeat)
         rf2, t_rf2 = best_of(rf_from_labels(rf_fn, norm), args.repeat)
+        string_rows.append((name, t, t_s, t_list, t_rf2, t_rf, t_py))
         rows.append((name, t, [("rapidfuzz loop, from labels", t_rf2, _maxdiff(ours, rf2)),
-                               ("rapidfuzz loop, strings given", t_rf, _maxdiff(ours, rf)),
+                               ("ours on strings | rf loop, strings", t_rf, _maxdiff(ours_s, rf), t_s),
+                               ("rapidfuzz loop, strings (cross)", t_rf, _maxdiff(ours, rf)),
                                ("plain-Python loop", t_py, _maxdiff(ours, py))],
                      torch_same(ours_fn, ours, lp, lh, li, ri) if ours_fn is not sequence.damerau_levenshtein else None))
 
+    string_rows = []  # (metric, ours labels, ours strings, ours list of arrays, rf labels, rf strings, python)
     if want("ss"):
         string_row("SS (LCS/max)", sequence.sequence_score, LCSseq.similarity, lcs_py, True)
     if want("lev"):
@@ -342,16 +355,29 @@ def main() -> None:
                 if _accepts(multimatch_batch, "backend") else None)
         rows.append(("MultiMatch", t, [("multimatch-gaze loop (extrap.)", t_ref, _maxdiff(ours[slow], ref))], same))
 
-    print(f"{'metric':<15}{'ours s':>9}  {'reference':<32}{'ref s':>9}{'ratio':>9}{'max|Δ|':>10}  identical  vs torch kernel (CPU)")
+    print(f"{'metric':<15}{'ours s':>9}  {'reference':<36}{'ref s':>9}{'ratio':>9}{'max|Δ|':>10}  identical  vs torch kernel (CPU)")
     ok = True
     for name, t, refs, same in rows:
-        for k, (rname, tr, d) in enumerate(refs):
+        for k, ref in enumerate(refs):
+            rname, tr, d = ref[:3]
+            t_own = ref[3] if len(ref) > 3 else t  # a reference compared with its own "ours" time
             ident = d <= 1e-9
             ok &= ident and (same is None or same <= 1e-9)
             tsame = "" if k else ("n/a" if same is None else ("identical" if same == 0 else f"max|Δ| {same:.1e}"))
-            ours_s = f"{t:>9.4f}" if not k else " " * 9
-            print(f"{name if not k else '':<15}{ours_s}  {rname:<32}{tr:>9.4f}"
-                  f"{tr / t:>8.1f}×{d:>10.1e}  {'yes' if ident else 'NO':<9}  {tsame}")
+            ours_s = f"{t_own:>9.4f}" if (not k or len(ref) > 3) else " " * 9
+            print(f"{name if not k else '':<15}{ours_s}  {rname:<36}{tr:>9.4f}"
+                  f"{tr / t_own:>8.1f}×{d:>10.1e}  {'yes' if ident else 'NO':<9}  {tsame}")
+    if string_rows:
+        print("\n# string metrics, like against like (ratio = rapidfuzz loop / ours on the same input; "
+              "plain-Python loop / ours from labels):")
+        print(f"{'metric':<15}{'ours labels':>12}{'rf labels':>11}{'ratio':>8}{'ours str':>10}{'rf str':>9}{'ratio':>8}"
+              f"{'python':>9}{'ratio':>8}{'cross':>8}{'ours list':>11}")
+        for name, t, t_s, t_list, t_rf2, t_rf, t_py in string_rows:
+            print(f"{name:<15}{t:>12.4f}{t_rf2:>11.4f}{t_rf2 / t:>7.1f}×{t_s:>10.4f}{t_rf:>9.4f}{t_rf / t_s:>7.1f}×"
+                  f"{t_py:>9.4f}{t_py / t:>7.1f}×{t_rf / t:>7.1f}×{t_list:>11.4f}")
+        print("# cross = rapidfuzz loop on prepared strings / ours from labels; ours list = ours from a plain list "
+              "of label arrays (not the labelers' packed form)")
+    print(f"# load average at the end {os.getloadavg()[0]:.1f}")
     if not ok:
         raise SystemExit("results differ from a reference")
 
