@@ -3,13 +3,17 @@
 N predicted scanpaths × K human scanpaths each (lengths uniform in [3, 16], 512×320 frame,
 durations in ms). For each metric the script times, in one process on the same pairs,
 
-* ours: the batched functional form ``score_scanpaths`` calls (labels / points already per
-  scanpath as numpy arrays, all pairs in one call; any per-scanpath conversion is inside the
-  timing),
-* a per-pair ``rapidfuzz`` loop for the string metrics (``LCSseq.similarity`` / ``Levenshtein`` /
-  ``DamerauLevenshtein`` / ``OSA``), twice: from the same label arrays ours gets (a character
-  string built once per scanpath, inside the timing — what a user holding the library's input
-  writes), and on strings prepared outside the timing (rapidfuzz's best case, a lower bound),
+* ours: the batched functional form ``score_scanpaths`` calls, on what the labelers hand it (the
+  packed label arrays of ``GridLabeler.label_many``; points per scanpath as numpy arrays), all
+  pairs in one call; any per-scanpath conversion is inside the timing,
+* for the string metrics (``LCSseq.similarity`` / ``Levenshtein`` / ``DamerauLevenshtein`` /
+  ``OSA``), like against like: (1) ours and a per-pair rapidfuzz loop on the same list of label
+  arrays (the loop builds a character string once per scanpath, then calls once per pair, all
+  inside the timing — what a user holding the library's input writes); (2) ours and a rapidfuzz
+  loop on the same per-pair strings, prepared outside the timing (rapidfuzz's best case). Also
+  shown: ours on the labelers' packed labels (what ``score_scanpaths`` passes), and, as a cross
+  comparison, the prepared-strings loop against ours on packed labels (ours still has to turn the
+  labels into strings),
 * a plain-Python O(nm) double loop per pair (inputs as Python lists, prepared outside the timing),
 * ``multimatch_gaze.docomparison`` (PyPI 0.1.3) looped over pairs for MultiMatch,
 
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import math
+import os
 import platform
 import sys
 import time
@@ -185,6 +190,18 @@ def best_of(fn, repeat: int):
     return out, best
 
 
+def best_of_interleaved(fns, repeat: int):
+    """[(result, best wall time)] of several functions run round-robin ``repeat`` times, so that a
+    burst of load on the shared machine hits ours and the reference alike."""
+    best, outs = [float("inf")] * len(fns), [None] * len(fns)
+    for _ in range(max(repeat, 1)):
+        for k, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            outs[k] = fn()
+            best[k] = min(best[k], time.perf_counter() - t0)
+    return list(zip(outs, best))
+
+
 def _maxdiff(x, y) -> float:
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if not np.array_equal(np.isnan(x), np.isnan(y)):
@@ -201,7 +218,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n-pred", type=int, default=1000)
     ap.add_argument("--n-hum", type=int, default=10)
-    ap.add_argument("--slow-subset", type=int, default=1000,
+    ap.add_argument("--slow-subset", "--ref-subset", type=int, default=1000,
                     help="pairs the slow references (multimatch-gaze, plain-Python SBTDE) run on (0 = all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=5, help="best of R runs (ours and the fast references)")
@@ -226,7 +243,8 @@ def main() -> None:
     slow = (np.sort(rng.choice(P, args.slow_subset, replace=False)) if 0 < args.slow_subset < P else np.arange(P))
     print(f"# bench_metrics: {args.n_pred} predictions × {args.n_hum} humans = {P} pairs; lengths U[3,16]; "
           f"{W}×{H}; torch threads {torch.get_num_threads()}; {nb}; rapidfuzz {rapidfuzz.__version__}; "
-          f"{platform.processor() or platform.machine()}; best of {args.repeat}")
+          f"{platform.processor() or platform.machine()}; best of {args.repeat} (string rows: round-robin); "
+          f"load average {os.getloadavg()[0]:.1f}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"# slow references (multimatch-gaze, plain-Python SBTDE) timed on {len(slow)} seeded pairs, "
           f"extrapolated per pair to {P}")
     only = set(filter(None, args.only.split(",")))
@@ -241,7 +259,8 @@ def main() -> None:
 
     # warm-up: compile / load cached kernels outside the timings
     lab5 = GridLabeler((5, 5))
-    lp, lh = lab5.label_many(preds), lab5.label_many(humans)
+    lp, lh = lab5.label_many(preds), lab5.label_many(humans)  # packed, as score_scanpaths gets them
+    lpl_arr, lhl_arr = list(lp), list(lh)  # the same labels as a plain list of arrays, built outside the timings
     chars = lambda ls: ["".join(map(chr, x.tolist())) for x in ls]  # noqa: E731
     sp_, sh_ = chars(lp), chars(lh)
     lpl, lhl = [x.tolist() for x in lp], [x.tolist() for x in lh]
@@ -250,38 +269,46 @@ def main() -> None:
     pairs_l = [(lpl[i], lhl[j]) for i, j in zip(li, ri)]
     S = sequence.scanmatch_substitution(16, 12, 3.5)
     xp, xh = [s.xy for s in preds], [s.xy for s in humans]
+    w = min(20, len(lp))  # warm-up pairs (aligned: as many on each side)
     for fn in (sequence.sequence_score, sequence.levenshtein, sequence.damerau_levenshtein):
-        fn(lp[:20], lh[:20])
-    sequence.scanmatch_score(lp[:20], lh[:20], sequence.scanmatch_substitution(5, 5, 3.5))
-    geometric.dtw(xp[:20], xh[:20])
-    geometric.frechet(xp[:20], xh[:20])
-    sequence.window_edit_distance(lp[:20], lh[:20])
+        fn(lp[:w], lh[:w])
+    sequence.scanmatch_score(lp[:w], lh[:w], sequence.scanmatch_substitution(5, 5, 3.5))
+    geometric.dtw(xp[:w], xh[:w])
+    geometric.frechet(xp[:w], xh[:w])
+    sequence.window_edit_distance(lp[:w], lh[:w])
 
     # ---------------------------------------------------------------- string metrics (5×5 grid labels)
     def rf_from_labels(rf_fn, norm):
-        """The rapidfuzz loop as written from the library's input (label arrays): strings built
-        once per scanpath, then one call per pair — all inside the timing."""
+        """The rapidfuzz loop as written from the library's input (label arrays, as a plain list):
+        strings built once per scanpath, then one call per pair — all inside the timing."""
         def run():
-            a_s, b_s = chars(lp), chars(lh)
+            a_s, b_s = chars(lpl_arr), chars(lhl_arr)
             if norm:
                 return [rf_fn(a_s[i], b_s[j]) / max(len(a_s[i]), len(b_s[j])) for i, j in zip(li_l, ri_l)]
             return [rf_fn(a_s[i], b_s[j]) for i, j in zip(li_l, ri_l)]
         return run
 
+    qa_s, qb_s = [a for a, _ in pairs_s], [b for _, b in pairs_s]  # per-pair strings, built outside the timings
+
     def string_row(name, ours_fn, rf_fn, py_fn, norm):
-        ours, t = best_of(lambda: ours_fn(lp, lh, li, ri), args.repeat)
         if norm:
-            rf, t_rf = best_of(lambda: [rf_fn(a, b) / max(len(a), len(b)) for a, b in pairs_s], args.repeat)
+            rf_str = lambda: [rf_fn(a, b) / max(len(a), len(b)) for a, b in zip(qa_s, qb_s)]  # noqa: E731
             py, t_py = best_of(lambda: [py_fn(a, b) / max(len(a), len(b)) for a, b in pairs_l], args.repeat)
         else:
-            rf, t_rf = best_of(lambda: [rf_fn(a, b) for a, b in pairs_s], args.repeat)
+            rf_str = lambda: [rf_fn(a, b) for a, b in zip(qa_s, qb_s)]  # noqa: E731
             py, t_py = best_of(lambda: [py_fn(a, b) for a, b in pairs_l], args.repeat)
-        rf2, t_rf2 = best_of(rf_from_labels(rf_fn, norm), args.repeat)
-        rows.append((name, t, [("rapidfuzz loop, from labels", t_rf2, _maxdiff(ours, rf2)),
-                               ("rapidfuzz loop, strings given", t_rf, _maxdiff(ours, rf)),
+        (ours, t), (ours_s, t_s), (ours_l, t_list), (rf, t_rf), (rf2, t_rf2) = best_of_interleaved(
+            [lambda: ours_fn(lp, lh, li, ri), lambda: ours_fn(qa_s, qb_s), lambda: ours_fn(lpl_arr, lhl_arr, li, ri),
+             rf_str, rf_from_labels(rf_fn, norm)], args.repeat)
+        string_rows.append((name, t, t_s, t_list, t_rf2, t_rf, t_py))
+        rows.append((name, t, [("rapidfuzz loop, from label list", t_rf2, _maxdiff(ours, rf2)),
+                               ("ours on label list | rf loop, list", t_rf2, _maxdiff(ours_l, rf2), t_list),
+                               ("ours on strings | rf loop, strings", t_rf, _maxdiff(ours_s, rf), t_s),
+                               ("rapidfuzz loop, strings (cross)", t_rf, _maxdiff(ours, rf)),
                                ("plain-Python loop", t_py, _maxdiff(ours, py))],
                      torch_same(ours_fn, ours, lp, lh, li, ri) if ours_fn is not sequence.damerau_levenshtein else None))
 
+    string_rows = []  # (metric, ours labels, ours strings, ours list of arrays, rf labels, rf strings, python)
     if want("ss"):
         string_row("SS (LCS/max)", sequence.sequence_score, LCSseq.similarity, lcs_py, True)
     if want("lev"):
@@ -342,16 +369,29 @@ def main() -> None:
                 if _accepts(multimatch_batch, "backend") else None)
         rows.append(("MultiMatch", t, [("multimatch-gaze loop (extrap.)", t_ref, _maxdiff(ours[slow], ref))], same))
 
-    print(f"{'metric':<15}{'ours s':>9}  {'reference':<32}{'ref s':>9}{'ratio':>9}{'max|Δ|':>10}  identical  vs torch kernel (CPU)")
+    print(f"{'metric':<15}{'ours s':>9}  {'reference':<36}{'ref s':>9}{'ratio':>9}{'max|Δ|':>10}  identical  vs torch kernel (CPU)")
     ok = True
     for name, t, refs, same in rows:
-        for k, (rname, tr, d) in enumerate(refs):
+        for k, ref in enumerate(refs):
+            rname, tr, d = ref[:3]
+            t_own = ref[3] if len(ref) > 3 else t  # a reference compared with its own "ours" time
             ident = d <= 1e-9
             ok &= ident and (same is None or same <= 1e-9)
             tsame = "" if k else ("n/a" if same is None else ("identical" if same == 0 else f"max|Δ| {same:.1e}"))
-            ours_s = f"{t:>9.4f}" if not k else " " * 9
-            print(f"{name if not k else '':<15}{ours_s}  {rname:<32}{tr:>9.4f}"
-                  f"{tr / t:>8.1f}×{d:>10.1e}  {'yes' if ident else 'NO':<9}  {tsame}")
+            ours_s = f"{t_own:>9.4f}" if (not k or len(ref) > 3) else " " * 9
+            print(f"{name if not k else '':<15}{ours_s}  {rname:<36}{tr:>9.4f}"
+                  f"{tr / t_own:>8.1f}×{d:>10.1e}  {'yes' if ident else 'NO':<9}  {tsame}")
+    if string_rows:
+        print("\n# string metrics, like against like: each ratio = the reference / ours on the same input")
+        print(f"{'metric':<15}{'ours packed':>12}{'ours list':>10}{'rf list':>9}{'ratio':>8}{'ours str':>10}"
+              f"{'rf str':>9}{'ratio':>8}{'python':>9}{'ratio':>8}{'cross':>8}")
+        for name, t, t_s, t_list, t_rf2, t_rf, t_py in string_rows:
+            print(f"{name:<15}{t:>12.4f}{t_list:>10.4f}{t_rf2:>9.4f}{t_rf2 / t_list:>7.1f}×{t_s:>10.4f}{t_rf:>9.4f}"
+                  f"{t_rf / t_s:>7.1f}×{t_py:>9.4f}{t_py / t:>7.1f}×{t_rf / t:>7.1f}×")
+        print("# packed = the labelers' form (what score_scanpaths passes); list = the same labels as a list of arrays "
+              "(rf list: strings built from it inside the timing); str = per-pair strings given to both; python = "
+              "plain-Python loop on label lists vs ours packed; cross = rf loop on given strings / ours packed")
+    print(f"# load average at the end {os.getloadavg()[0]:.1f}")
     if not ok:
         raise SystemExit("results differ from a reference")
 

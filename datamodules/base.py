@@ -15,7 +15,7 @@ scanpath stands in as the "query" record; models must not read its fixations).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -66,6 +66,9 @@ class ScanpathDataModule(pl.LightningDataModule):
     #: Shown in logs and metric tables; synthetic datasets set ``synthetic = True``.
     name: str = "dataset"
     synthetic: bool = False
+    #: The sample keys the run's models read (None = not declared: serve everything); see
+    #: :meth:`require_sample_keys`.
+    required_sample_keys: frozenset[str] | None = None
 
     def __init__(
         self,
@@ -119,6 +122,12 @@ class ScanpathDataModule(pl.LightningDataModule):
         for s in self.samples(split):
             seen.setdefault(scanpath_key(s["scanpath"], self.eval_key), s)
         return list(seen.values())
+
+    def require_sample_keys(self, keys: Iterable[str] | None) -> None:
+        """Which sample keys the models of this run read (``None``: not known, serve all). Datamodules
+        whose samples carry heavy, lazily computed fields (object layouts: ``image``, ``crops``) leave
+        the unread ones out of their loaders; the others serve everything as before."""
+        self.required_sample_keys = None if keys is None else frozenset(str(k) for k in keys)
 
     def make_dataset(self, samples: list[dict[str, Any]]) -> Dataset:
         """Samples -> the dataset a loader serves (subclasses load heavy fields such as images lazily)."""

@@ -226,12 +226,25 @@ class ObjectLayoutDataModule(ScanpathDataModule):
         """(H, W) of the object crops served in image mode (150×93 as published)."""
         return CROP_HW
 
+    def excluded_keys(self) -> tuple[str, ...]:
+        """Keys the loaders leave out: ``loader_exclude`` plus every heavy key (:data:`HEAVY_KEYS`)
+        that no model of the run reads (:meth:`require_sample_keys`)."""
+        unread = () if self.required_sample_keys is None else \
+            tuple(k for k in HEAVY_KEYS if k not in self.required_sample_keys)
+        return tuple(dict.fromkeys((*self.loader_exclude, *unread)))
+
     def make_dataset(self, samples: list[dict[str, Any]]) -> Dataset:
-        """The loaders' dataset; keys in ``loader_exclude`` (e.g. ``image`` that OAT never reads)
-        are left out, so they are neither rendered into the batch nor stacked."""
-        if not self.loader_exclude:
+        """The loaders' dataset; :meth:`excluded_keys` (e.g. ``image`` that OAT and the centre-bias
+        model never read) are left out, so they are neither rendered into the batch nor stacked."""
+        exclude = self.excluded_keys()
+        if not exclude:
             return super().make_dataset(samples)
-        return _WithoutKeys(samples, self.loader_exclude)
+        return _WithoutKeys(samples, exclude)
+
+    def display_samples(self, split: str = "test") -> list[dict[str, Any]]:
+        """One lazy sample per evaluation key, for figures and the report: a stimulus image is
+        rendered only for the stimuli drawn, also when the loaders leave it out."""
+        return self.query_samples(split)
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled training batches; with ``group_layouts`` the trials of a layout stay together

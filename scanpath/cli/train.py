@@ -39,7 +39,7 @@ from scanpath.utils import (  # noqa: E402  (registers the ${wandb_offline:} res
 )
 from scanpath.utils.config_checks import check_config  # noqa: E402
 from scanpath.utils.quiet import quiet_known_warnings  # noqa: E402
-from scanpath.utils.instantiators import run_evaluation, training_outputs  # noqa: E402
+from scanpath.utils.instantiators import run_evaluation, serve_sample_keys, training_outputs  # noqa: E402
 
 quiet_known_warnings()  # known, harmless third-party notices (scanpath/utils/quiet.py)
 
@@ -59,6 +59,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
             f"model {type(model).__name__} is not trainable (zero-shot); evaluate it with "
             f"`python evaluate.py model=...` instead of train.py"
         )
+    serve_sample_keys(datamodule, [model])  # loaders render / load only what the model reads
     if cfg.get("optimized_metric") == "auto":  # the model's own validation metric (callbacks interpolate it)
         with open_dict(cfg):
             cfg.optimized_metric = getattr(model, "monitor", "val/loss")

@@ -55,6 +55,14 @@ def query_dataset(datamodule: Any) -> Any:
         return datamodule.query_samples("test")
 
 
+def display_dataset(datamodule: Any) -> Any:
+    """Samples to draw figures and the report from: the datamodule's lazy ``display_samples`` when it
+    has them (an image left out of the loaders is still rendered for the few stimuli drawn), else
+    the query dataset."""
+    fn = getattr(datamodule, "display_samples", None)
+    return fn("test") if callable(fn) else query_dataset(datamodule)
+
+
 def first_sample(datamodule: Any) -> dict[str, Any]:
     """One fully loaded query sample (what a model will see), for ``skip_reason`` checks."""
     ds = query_dataset(datamodule)
@@ -193,7 +201,7 @@ def save_overlays(out_dir: Path, datamodule: Any, humans: Sequence[Scanpath],
         return []
     by_h = group_by_stimulus(humans)
     by_p = {name: group_by_stimulus(p) for name, p in predictions.items()}
-    ds = query_dataset(datamodule)
+    ds = display_dataset(datamodule)
     seen: set[str] = set()
     paths: list[str] = []
     for i in range(len(ds)):
@@ -398,7 +406,7 @@ def report_stimuli(datamodule: Any, humans: Sequence[Scanpath], predictions: Map
 
     if n_stimuli <= 0:
         return []
-    ds = query_dataset(datamodule)
+    ds = display_dataset(datamodule)
     samples = (ds[i] for i in range(len(ds)))
     return stimulus_records(samples, humans, predictions, n_stimuli=n_stimuli,
                             key=getattr(datamodule, "eval_key", "stimulus"))

@@ -217,10 +217,18 @@ def _score_pairs(
     return res
 
 
+def _all_finite(arrays: list[np.ndarray]) -> bool:
+    """One ``isfinite`` pass over many arrays (the per-scanpath checks run only when it fails)."""
+    return not arrays or bool(np.isfinite(np.concatenate(arrays)).all())
+
+
 def _check_inputs(scanpaths: Sequence[Scanpath], needs_xy: bool) -> None:
-    if needs_xy:
+    if needs_xy and not (_all_finite([s.x for s in scanpaths]) and _all_finite([s.y for s in scanpaths])):
         for s in scanpaths:
             check_finite(s)
+    durations = [s.duration for s in scanpaths if s.duration is not None]
+    if _all_finite(durations):
+        return
     for s in scanpaths:  # an infinite / NaN duration would silently turn duration dimensions into NaN
         if s.duration is not None and not np.isfinite(s.duration).all():
             from scanpath.errors import ScanpathDataError

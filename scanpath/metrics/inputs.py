@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from scanpath.errors import ScanpathDataError
+from scanpath.metrics._packing import Packed, pack
 from scanpath.metrics.labelers import make_labeler
 from scanpath.types import Scanpath
 
@@ -31,21 +32,33 @@ def labels(scanpaths: Sequence[Scanpath], params: dict[str, Any]) -> list[np.nda
     return [lab(s) for s in scanpaths]
 
 
-def timed(labels: list[np.ndarray], scanpaths: Sequence[Scanpath], bin_ms: float, mode: str,
-          default_ms: float | None = None, truncate_ms: bool = False) -> list[np.ndarray]:
-    """Each label repeated by its fixation's duration (:func:`scanpath.metrics.sequence.repeat_by_duration`)."""
+def timed(labels: Sequence[np.ndarray], scanpaths: Sequence[Scanpath], bin_ms: float, mode: str,
+          default_ms: float | None = None, truncate_ms: bool = False) -> Packed:
+    """Each label repeated by its fixation's duration (:func:`scanpath.metrics.sequence.repeat_by_duration`),
+    for all scanpaths in one ``np.repeat`` on the packed labels."""
     from scanpath.metrics.sequence import repeat_by_duration
 
-    out = []
-    for lab, s in zip(labels, scanpaths):
+    flat, offs = pack(labels)
+    durs = []
+    for s in scanpaths:
         dur = s.duration
         if dur is None:
             if default_ms is None:
                 raise ScanpathDataError("duration-binned metric needs fixation durations (or default_duration_ms)",
                                         record=f"{s.stimulus}/subject={s.subject}", field="duration")
             dur = np.full(len(s), float(default_ms))
-        out.append(repeat_by_duration(lab, dur, bin_ms, mode, truncate_ms))
-    return out
+        durs.append(dur)
+    if len(durs) != len(offs) - 1 or not np.array_equal(np.fromiter(map(len, durs), np.int64, len(durs)), np.diff(offs)):
+        # not one duration per label: the per-scanpath form raises numpy's own error
+        return Packed(*pack([repeat_by_duration(lab, d, bin_ms, mode, truncate_ms) for lab, d in zip(labels, durs)]))
+    t = np.concatenate(durs).astype(np.float64) if durs else np.zeros(0)
+    if truncate_ms:
+        t = np.trunc(t)
+    q = t / float(bin_ms)
+    reps = np.maximum(np.floor(q) if mode == "floor" else np.round(q), 0).astype(np.int64)  # np.round: half-to-even
+    ends = np.zeros(len(reps) + 1, dtype=np.int64)
+    np.cumsum(reps, out=ends[1:])
+    return Packed(np.repeat(flat, reps), ends[offs])
 
 
 def pad_ones(s: Scanpath) -> Scanpath:

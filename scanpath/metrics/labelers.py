@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from scanpath.errors import ScanpathDataError
+from scanpath.metrics._packing import Packed
 from scanpath.types import Scanpath
 
 
@@ -84,11 +85,12 @@ class GridLabeler:
         check_finite(s, "grid labels")
         return self.labels_xy(s.x, s.y, self.size or image_size_of(s))
 
-    def label_many(self, scanpaths: Sequence[Scanpath]) -> list[np.ndarray]:
-        """Labels of many scanpaths in one vectorised pass (same result as calling one by one)."""
+    def label_many(self, scanpaths: Sequence[Scanpath]) -> Packed:
+        """Labels of many scanpaths in one vectorised pass (same result as calling one by one),
+        kept packed (:class:`~scanpath.metrics._packing.Packed`: no per-scanpath split)."""
         if not scanpaths:
-            return []
-        lens = np.array([len(s) for s in scanpaths], dtype=np.int64)
+            return Packed(np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64))
+        lens = np.fromiter(map(len, scanpaths), dtype=np.int64, count=len(scanpaths))
         x = np.concatenate([s.x for s in scanpaths])
         y = np.concatenate([s.y for s in scanpaths])
         if not (np.isfinite(x).all() and np.isfinite(y).all()):
@@ -99,7 +101,9 @@ class GridLabeler:
         else:
             wh = np.array([image_size_of(s) for s in scanpaths], dtype=np.float64)
             size = (np.repeat(wh[:, 0], lens), np.repeat(wh[:, 1], lens))
-        return np.split(self.labels_xy(x, y, size), np.cumsum(lens)[:-1])
+        offsets = np.zeros(len(lens) + 1, dtype=np.int64)
+        np.cumsum(lens, out=offsets[1:])
+        return Packed(self.labels_xy(x, y, size), offsets)
 
 
 class EquirectGridLabeler(GridLabeler):

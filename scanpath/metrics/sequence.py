@@ -2,7 +2,9 @@
 
 Every function takes two lists of 1-D integer label arrays (pair ``k`` compares ``a[k]`` with
 ``b[k]``, or ``a[li[k]]`` with ``b[ri[k]]``) and returns a float64 numpy array with one value per
-pair.
+pair. The lists may be :class:`~scanpath.metrics._packing.Packed` (what the labelers return: no
+per-scanpath conversion) or lists of ``str`` (one character per label, e.g. strings a user built
+already: rapidfuzz then scores them as given).
 
 Backends (``backend=``): ``"native"`` runs on the CPU libraries made for the job — rapidfuzz for
 LCS / Levenshtein / Damerau–Levenshtein / OSA (each label string mapped to a character string once,
@@ -15,6 +17,7 @@ values.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -22,7 +25,7 @@ import numpy as np
 import torch
 
 from scanpath.metrics._kernel import pad_sequences, wavefront_final
-from scanpath.metrics._packing import pack, strings
+from scanpath.metrics._packing import _all_str, is_strings, lengths, pack, strings
 from scanpath.metrics.inputs import LABEL_DEFAULTS, MIN_FIXATIONS, pad_ones as _pad_ones
 from scanpath.metrics.inputs import labels as _scanpath_labels, timed as _timed
 from scanpath.metrics.labelers import make_labeler
@@ -89,18 +92,32 @@ def chunked_pairs(
 
 
 def _pair_lengths(a, b, li, ri):
-    la = np.array([len(x) for x in a], dtype=np.int64)
-    lb = np.array([len(x) for x in b], dtype=np.int64)
+    la, lb = lengths(a), lengths(b)
     if li is None:
         return la, lb
     return la[np.asarray(li, dtype=np.int64)], lb[np.asarray(ri, dtype=np.int64)]
 
 
 def _labels(seqs: Sequence) -> list[np.ndarray]:
+    if is_strings(seqs):
+        flat, offs = pack(seqs)
+        return [flat[i:j] for i, j in zip(offs[:-1].tolist(), offs[1:].tolist())]
     return [np.asarray(s, dtype=np.int64).reshape(-1) for s in seqs]
 
 
 # --------------------------------------------------------------------------- rapidfuzz glue
+PARALLEL_MIN_PAIRS = 20_000  # below this a cpdist thread pool costs more than it saves
+
+
+def rapidfuzz_workers(p: int) -> int:
+    """``workers`` for ``cpdist``: 1 below :data:`PARALLEL_MIN_PAIRS` pairs, else torch's thread count
+    (``OMP_NUM_THREADS``) capped by the CPUs this process may use."""
+    if p < PARALLEL_MIN_PAIRS:
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(torch.get_num_threads(), cpus))
+
+
 def _packed_pairs(a: Sequence, b: Sequence, li, ri):
     """Packed sides, pair indices and per-pair lengths (one conversion per scanpath)."""
     va, oa = pack(a)
@@ -109,22 +126,50 @@ def _packed_pairs(a: Sequence, b: Sequence, li, ri):
     return va, oa, vb, ob, li, ri, np.diff(oa)[li], np.diff(ob)[ri]
 
 
-def rapidfuzz_pairs(a: Sequence, b: Sequence, scorer, li=None, ri=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``scorer(a[li[k]], b[ri[k]])`` for every pair in one ``rapidfuzz.process.cpdist`` call on
-    character strings (float64; integer distances / similarities are exact), and the pair lengths."""
-    from rapidfuzz.process import cpdist
-
-    va, oa, vb, ob, li, ri, la, lb = _packed_pairs(a, b, li, ri)
-    if len(li) == 0:
-        return np.zeros(0), la, lb
-    if vb is va:
-        (sa,) = strings((va, oa))
-        sb = sa
+def _string_pairs(a: Sequence, b: Sequence, li, ri, with_lengths: bool = True):
+    """Per-pair left and right strings and lengths (``None`` unless ``with_lengths``): ``str``
+    inputs used as they are, label arrays encoded once per scanpath
+    (:func:`~scanpath.metrics._packing.strings`)."""
+    if _all_str(a) and (b is a or _all_str(b)):
+        sa, sb = a, b
+        na = nb = None
+        if with_lengths:
+            na = np.fromiter(map(len, a), dtype=np.int64, count=len(a))
+            nb = na if b is a else np.fromiter(map(len, b), dtype=np.int64, count=len(b))
     else:
-        sa, sb = strings((va, oa), (vb, ob))
+        va, oa = pack(a)
+        vb, ob = (va, oa) if b is a else pack(b)
+        sa, sb = strings((va, oa)) * 2 if b is a else strings((va, oa), (vb, ob))
+        na, nb = np.diff(oa), np.diff(ob)
+    if li is None or ri is None:
+        if len(sa) != len(sb):
+            raise ValueError(f"need as many left as right sequences, got {len(sa)} and {len(sb)}")
+        return sa, sb, na, nb
+    li, ri = pair_index(a, b, li, ri)
     qa = np.array(sa, dtype=object)[li]
     qb = qa if (sb is sa and li is ri) else np.array(sb, dtype=object)[ri]
-    return cpdist(qa, qb, scorer=scorer, dtype=np.int64, workers=1).astype(np.float64), la, lb
+    return qa, qb, None if na is None else na[li], None if nb is None else nb[ri]
+
+
+def rapidfuzz_pairs(a: Sequence, b: Sequence, scorer, li=None, ri=None, with_lengths: bool = True,
+                    nan_both_empty: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """``scorer(a[li[k]], b[ri[k]])`` for every pair in one ``rapidfuzz.process.cpdist`` call on
+    character strings (float64; integer distances / similarities are exact), and the pair lengths
+    (may be ``None`` without ``with_lengths``). ``nan_both_empty`` (distances only): NaN where both
+    sides are empty, found among the zero-distance pairs when the lengths were not computed."""
+    from rapidfuzz.process import cpdist
+
+    qa, qb, la, lb = _string_pairs(a, b, li, ri, with_lengths)
+    if len(qa) == 0:
+        return np.zeros(0), la, lb
+    v = cpdist(qa, qb, scorer=scorer, dtype=np.int64, workers=rapidfuzz_workers(len(qa))).astype(np.float64)
+    if nan_both_empty:
+        if la is not None:
+            _nan_both_empty(v, la, lb)
+        else:  # distance 0 = equal strings: both empty where the left one is
+            zero = np.flatnonzero(v == 0)
+            v[[k for k in zero.tolist() if not qa[k]]] = np.nan
+    return v, la, lb
 
 
 def _normalised(v: np.ndarray, la: np.ndarray, lb: np.ndarray) -> np.ndarray:
@@ -157,7 +202,7 @@ def lcs_length(a: Sequence, b: Sequence, li=None, ri=None, backend: Backend = "a
         return chunked_pairs(_labels(a), _labels(b), _lcs, fill=-1, dtype=torch.long, li=li, ri=ri, device=device)
     from rapidfuzz.distance import LCSseq
 
-    return rapidfuzz_pairs(a, b, LCSseq.similarity, li, ri)[0]
+    return rapidfuzz_pairs(a, b, LCSseq.similarity, li, ri, with_lengths=False)[0]
 
 
 def levenshtein(a: Sequence, b: Sequence, li=None, ri=None, backend: Backend = "auto", device=None) -> np.ndarray:
@@ -166,7 +211,7 @@ def levenshtein(a: Sequence, b: Sequence, li=None, ri=None, backend: Backend = "
         return chunked_pairs(_labels(a), _labels(b), _lev, fill=-1, dtype=torch.long, li=li, ri=ri, device=device)
     from rapidfuzz.distance import Levenshtein
 
-    return rapidfuzz_pairs(a, b, Levenshtein.distance, li, ri)[0]
+    return rapidfuzz_pairs(a, b, Levenshtein.distance, li, ri, with_lengths=False)[0]
 
 
 def sequence_score(a: Sequence, b: Sequence, li=None, ri=None, backend: Backend = "auto", device=None) -> np.ndarray:
@@ -192,7 +237,7 @@ def edit_distance(a: Sequence, b: Sequence, li=None, ri=None, backend: Backend =
         return _nan_both_empty(levenshtein(a, b, li, ri, backend, device), *_pair_lengths(a, b, li, ri))
     from rapidfuzz.distance import Levenshtein
 
-    return _nan_both_empty(*rapidfuzz_pairs(a, b, Levenshtein.distance, li, ri))
+    return rapidfuzz_pairs(a, b, Levenshtein.distance, li, ri, with_lengths=False, nan_both_empty=True)[0]
 
 
 def repeat_by_duration(labels: np.ndarray, durations_ms: np.ndarray | None, bin_ms: float, mode: str = "floor",
@@ -349,7 +394,7 @@ def damerau_levenshtein(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarra
     NaN (library rule)."""
     from rapidfuzz.distance import DamerauLevenshtein
 
-    return _nan_both_empty(*rapidfuzz_pairs(a, b, DamerauLevenshtein.distance, li, ri))
+    return rapidfuzz_pairs(a, b, DamerauLevenshtein.distance, li, ri, with_lengths=False, nan_both_empty=True)[0]
 
 
 def damerau_levenshtein_numpy(a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
@@ -367,12 +412,12 @@ def optimal_string_alignment(a: Sequence, b: Sequence, li=None, ri=None) -> np.n
     between transposed symbols; rapidfuzz ``OSA``) of each pair. Both empty → NaN."""
     from rapidfuzz.distance import OSA
 
-    return _nan_both_empty(*rapidfuzz_pairs(a, b, OSA.distance, li, ri))
+    return rapidfuzz_pairs(a, b, OSA.distance, li, ri, with_lengths=False, nan_both_empty=True)[0]
 
 
 def edit_similarity(d: np.ndarray, a: Sequence, b: Sequence, li=None, ri=None) -> np.ndarray:
     """1 − d / max(|a|, |b|) per pair (NaN when both are empty)."""
-    pa, pb = _pair_lengths(_labels(a), _labels(b), li, ri)
+    pa, pb = _pair_lengths(a, b, li, ri)
     mx = np.maximum(pa, pb).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(mx > 0, 1.0 - np.asarray(d, dtype=np.float64) / np.where(mx > 0, mx, 1), np.nan)

@@ -10,6 +10,7 @@ Models that produce several samples per stimulus return them as consecutive rows
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pytorch_lightning as pl
@@ -28,6 +29,10 @@ class ScanpathModel(pl.LightningModule):
     samples_per_stimulus: int = 1
     #: Validation metric that checkpointing and early stopping follow when ``optimized_metric`` is null.
     monitor: str = "val/loss"
+    #: Sample keys the model reads (training and prediction), so a datamodule can leave out the heavy
+    #: fields nobody needs (e.g. the rendered ``image`` for a centre-bias model); ``None`` = not
+    #: declared: every key is served. See :func:`sample_keys_union`.
+    required_sample_keys: tuple[str, ...] | None = None
 
     def predict_scanpaths(self, batch: dict[str, Any]) -> ScanpathBatch:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -49,3 +54,15 @@ class ScanpathModel(pl.LightningModule):
 
     def configure_optimizers(self) -> Any:  # zero-shot models have nothing to optimise
         return None
+
+
+def sample_keys_union(models: Iterable[Any]) -> frozenset[str] | None:
+    """The union of the models' ``required_sample_keys``: what a datamodule must serve to all of
+    them; ``None`` (serve everything) when any model does not declare its keys."""
+    keys: set[str] = set()
+    for m in models:
+        own = getattr(m, "required_sample_keys", None)
+        if own is None:
+            return None
+        keys.update(str(k) for k in own)
+    return frozenset(keys)

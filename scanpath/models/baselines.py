@@ -170,6 +170,9 @@ class BaselineModel(ScanpathModel):
     """Shared machinery: sizes, seeding, fixation count, packing rows into a :class:`ScanpathBatch`."""
 
     display_name = "baseline"
+    #: sizes, the query's stimulus fields and object boxes (``image`` only stands in for a missing
+    #: ``image_size``; the map baselines add what their maps read)
+    required_sample_keys: tuple[str, ...] = ("scanpath", "stimulus", "image_size", "boxes", "target_index")
 
     def __init__(
         self,
@@ -379,6 +382,10 @@ class _MapBaseline(BaselineModel):
     """WTA + disc IOR over a per-image priority map (subclasses build the map)."""
 
     needs: tuple[str, ...] = ("image",)
+
+    @property
+    def required_sample_keys(self) -> tuple[str, ...]:  # type: ignore[override]
+        return (*BaselineModel.required_sample_keys, *self.needs)
 
     def __init__(self, map_width: int = 64, ior_radius_frac: float = 0.1, noise: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)

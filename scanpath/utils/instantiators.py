@@ -72,6 +72,20 @@ def evaluation_loggers(cfg: DictConfig) -> list[Any]:
     return instantiate_loggers(node)
 
 
+def serve_sample_keys(datamodule: Any, models: list[Any]) -> frozenset[str] | None:
+    """Tell ``datamodule`` the union of the sample keys ``models`` read
+    (:func:`scanpath.models.base.sample_keys_union`), so it renders and loads nothing else; returns it."""
+    from scanpath.models.base import sample_keys_union
+
+    keys = sample_keys_union(models)
+    if callable(getattr(datamodule, "require_sample_keys", None)):
+        datamodule.require_sample_keys(keys)
+        left_out = getattr(datamodule, "excluded_keys", lambda: ())()
+        if left_out:
+            log.info("data loaders leave out %s: no model of this run reads them", ", ".join(left_out))
+    return keys
+
+
 def run_evaluation(cfg: DictConfig, model: Any, datamodule: Any, out_dir: str | Path,
                    checkpoint: str | None = None, loggers: list[Any] | None = None,
                    untrained: bool | None = None) -> dict[str, Any]:
@@ -96,6 +110,7 @@ def run_evaluation(cfg: DictConfig, model: Any, datamodule: Any, out_dir: str | 
         for b in baselines:  # a listed model and a baseline of the same name both keep their row
             if b.name in taken:
                 b.name = f"{b.name} [{b.config_key}]"
+    serve_sample_keys(datamodule, [model, *(e.model for e in baselines), *(e.model for e in models)])
     log.info("evaluation protocol: %s (conf/protocol/; protocol=plain for predict-then-score) → %s", protocol.name, out)
     if untrained is None:
         untrained = getattr(model, "baseline", None) is None and is_untrained_config(cfg.model, checkpoint)

@@ -125,6 +125,7 @@ def skip_background_trunk(layers: Sequence[nn.Module], x: torch.Tensor, boxes: S
     profiles = True  # border strips are 1-D profiles until a position-dependent pool
     const = background.to(x.dtype).expand(1, x.shape[1], 3, 3).contiguous()  # a constant 3x3 patch
     taps = []
+    owned = False  # x (and const) were produced here, not handed in by the caller
     for i, layer in enumerate(layers):
         h, w = x.shape[-2:]
         if isinstance(layer, nn.Conv2d):  # outputs within 1 px of a dirty input, or of the zero padding
@@ -144,13 +145,16 @@ def skip_background_trunk(layers: Sequence[nn.Module], x: torch.Tensor, boxes: S
                     _conv_sample(out[b:b + 1], x[b:b + 1], layer, rects, probe, band)
                 x = out
             const = const_out
+            owned = True
         elif isinstance(layer, (nn.ReLU, nn.Identity)):
-            x = F.relu(x) if isinstance(layer, nn.ReLU) else x
-            const = F.relu(const) if isinstance(layer, nn.ReLU) else const
+            if isinstance(layer, nn.ReLU):  # in place on this trunk's own outputs (no copy of a 1 GB map)
+                x = x.relu_() if owned else F.relu(x)
+                const = const.relu_() if owned else F.relu(const)
         else:  # a stride-2 pool: computed densely; dirty rectangles map to the output grid
             k = _pool_extent(layer, max(h, w))
             profiles = profiles and k <= 2  # a larger kernel somewhere: EccPool rings vary along the border
             x = layer(x)
+            owned = True
             oh, ow = x.shape[-2:]
             live = [None if r is None else _clip(((r[0] - k) // 2, (r[1] + k) // 2 + 1, (r[2] - k) // 2,
                                                   (r[3] + k) // 2 + 1), oh, ow) for r in live]

@@ -62,6 +62,8 @@ class EccNetSearchModel(ScanpathModel):
     """Zero-shot target-search model (eccNET family or a search baseline): asymmetry trials or natural images."""
 
     trainable = False
+    #: natural-image mode (the asymmetry benchmark generates its own trials and reads no samples)
+    required_sample_keys = ("scanpath", "stimulus", *NATURAL_KEYS, "boxes", "target_index", "image_size")
 
     def __init__(
         self,

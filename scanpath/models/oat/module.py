@@ -118,6 +118,15 @@ class OATModule(ScanpathModel):
     display_name = "OAT"
     trainable = True
     monitor = "val/delta"  # early stopping and checkpoint choice on validation Δ, as upstream
+    #: every object-layout key OAT can read; ``skip_batch_keys`` takes some out (:attr:`required_sample_keys`)
+    SAMPLE_KEYS = ("scanpath", "stimulus", "task", "grid", "boxes", "target_index", "layout_id", "trial_id",
+                   "image_size", "crops", "target_crop")
+
+    @property
+    def required_sample_keys(self) -> tuple[str, ...]:  # type: ignore[override]
+        """:attr:`SAMPLE_KEYS` less ``skip_batch_keys`` (the rendered ``image`` is never read)."""
+        skip = set(self.hparams.get("skip_batch_keys") or ())
+        return tuple(k for k in self.SAMPLE_KEYS if k not in skip)
 
     def __init__(
         self,
