@@ -93,3 +93,27 @@ def test_nss_object_and_pixel():
     bad = [sp([3], [35], "h")]
     assert nss_object(preds, good, 4, "task") > 0 > nss_object(preds, bad, 4, "task")
     assert nss_pixel(preds, good, "task") > 0 > nss_pixel(preds, bad, "task")
+
+
+def test_saliency_distribution_is_computed_once_per_layout_and_equals_the_direct_map():
+    """Issue 18 item 3: the saliency baseline's per-layout distribution is remembered (queries and
+    trials of a layout share image and boxes) and equals the map computed for each trial directly."""
+    import torch
+
+    from scanpath.batch import collate_samples
+    from scanpath.datamodules.search_arrays import SearchArraysDataModule
+    from scanpath.models.baselines import spectral_residual_saliency
+    from scanpath.models.oat.baselines import ObjectBaseline, box_means
+
+    dm = SearchArraysDataModule(num_layouts=10, crop_hw=[40, 30], batch_size=6)
+    dm.setup("test")
+    batch = collate_samples([dict(s) for s in dm.samples("test")])
+    base = ObjectBaseline(kind="saliency")
+    got = base.distribution(batch)
+    b = len(batch["target_index"])
+    maps = torch.stack([spectral_residual_saliency(im[None].float(), width=base.saliency_width)[0] for im in batch["image"]])
+    sizes = torch.as_tensor(batch["image_size"], dtype=torch.float64).reshape(b, 2)
+    want = box_means(maps, batch["boxes"], sizes).clamp_min(0) + 1e-12
+    want = want / want.sum(1, keepdim=True)
+    assert torch.allclose(got, want, rtol=0, atol=1e-12)
+    assert len(base._saliency_memo) == len(set(batch["layout_id"])) < b  # once per layout

@@ -29,6 +29,7 @@ from scanpath.models.base import ScanpathModel
 from scanpath.models.oat.decoding import Rollouts, trial_seed
 from scanpath.models.oat.module import rollouts_to_batch
 from scanpath.types import ScanpathBatch
+from scanpath.utils.lru import LruCache
 
 log = logging.getLogger(__name__)
 
@@ -155,16 +156,7 @@ class ObjectBaseline(ScanpathModel):
         if self.kind == "center":
             return center_distribution(grids[0], self.center_sigma).expand(b, n).clone()
         if self.kind == "saliency":
-            from scanpath.models.baselines import spectral_residual_saliency
-
-            images = batch.get("image")
-            if images is None:
-                raise ValueError("saliency baseline needs 'image' in the batch")
-            maps = torch.stack([spectral_residual_saliency(im[None].float().cpu(), width=self.saliency_width)[0]
-                                for im in images])
-            sizes = torch.as_tensor(batch["image_size"], dtype=torch.float64).reshape(b, 2)
-            sal = box_means(maps, _boxes(batch), sizes).clamp_min(0) + 1e-12
-            return sal / sal.sum(1, keepdim=True)
+            return self._saliency_distribution(batch, b)
         crops = batch.get("crops")
         if crops is None:
             raise ValueError("rgb-similarity baseline needs 'crops' in the batch")
@@ -174,6 +166,28 @@ class ObjectBaseline(ScanpathModel):
         tcrop = tgt.double().cpu() if isinstance(tgt, Tensor) else crops[torch.arange(b), idx]
         d = (crops - tcrop[:, None]).abs().mean(dim=(2, 3, 4))
         return torch.softmax(-d / self.tau, dim=1)
+
+    def _saliency_distribution(self, batch: Mapping[str, Any], b: int) -> Tensor:
+        """Spectral-residual saliency averaged in each object box, normalised; computed once per layout
+        (``layout_id``: the trials and queries of a layout share image and boxes) and remembered."""
+        from scanpath.models.baselines import spectral_residual_saliency
+
+        images = batch.get("image")
+        if images is None:
+            raise ValueError("saliency baseline needs 'image' in the batch")
+        lids = batch.get("layout_id")
+        lids = list(lids) if isinstance(lids, (list, tuple)) and len(lids) == b else [None] * b
+        memo = self.__dict__.setdefault("_saliency_memo", LruCache(512))
+        boxes = _boxes(batch)
+        sizes = torch.as_tensor(batch["image_size"], dtype=torch.float64).reshape(b, 2)
+
+        def one(i: int) -> Tensor:
+            sal_map = spectral_residual_saliency(images[i][None].float().cpu(), width=self.saliency_width)
+            sal = box_means(sal_map, boxes[i : i + 1], sizes[i : i + 1]).clamp_min(0)[0] + 1e-12
+            return sal / sal.sum()
+
+        rows = [one(i) if lid is None else memo.get_or_compute(lid, lambda i=i: one(i)) for i, lid in enumerate(lids)]
+        return torch.stack(rows)
 
     # ------------------------------------------------------------------ rollouts
     def rollouts(self, batch: Mapping[str, Any]) -> Rollouts:
