@@ -25,8 +25,14 @@ from torch.utils.data import DataLoader, Dataset
 
 from scanpath.batch import collate_samples
 from scanpath.types import Scanpath, scanpath_key
+from scanpath.utils.resume import EpochShuffle, ResumableLoader
 
 SPLITS = ("train", "val", "test")
+
+
+def _distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized() \
+        and torch.distributed.get_world_size() > 1
 
 
 class SampleDataset(Dataset):
@@ -134,10 +140,20 @@ class ScanpathDataModule(pl.LightningDataModule):
         return SampleDataset(samples)
 
     def _loader(self, samples: list[dict[str, Any]], shuffle: bool) -> DataLoader:
+        """Evaluation loaders keep the split order; the training loader is a :class:`ResumableLoader`
+        over an :class:`EpochShuffle` (epoch *e*'s order from ``(seed, e)``, so resuming reproduces
+        it). Under DDP Lightning swaps ``shuffle=True`` for its ``DistributedSampler`` (also seeded
+        per epoch)."""
+        dataset = self.make_dataset(samples)
+        if shuffle and not _distributed():
+            return ResumableLoader(dataset, batch_size=self.batch_size, sampler=EpochShuffle(len(dataset)),
+                                   num_workers=self.num_workers, pin_memory=self.pin_memory,
+                                   collate_fn=collate_samples, persistent_workers=self.num_workers > 0)
         return DataLoader(
-            self.make_dataset(samples),
+            dataset,
             batch_size=self.batch_size,
             shuffle=shuffle,
+            generator=torch.Generator(),  # iterating draws no number from the global RNG
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             collate_fn=collate_samples,

@@ -40,12 +40,13 @@ import torch
 
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from scanpath.datamodules.base import ScanpathDataModule, split_by_stimulus
+from scanpath.datamodules.base import ScanpathDataModule, _distributed, split_by_stimulus
 from scanpath.batch import collate_samples
 from scanpath.datamodules.lazy import LazySample
 from scanpath.errors import ScanpathDataError
 from scanpath.io.object_trial import CROP_HW, ObjectTrial
 from scanpath.utils.lru import LruCache
+from scanpath.utils.resume import EpochShuffle, ResumableLoader
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +96,6 @@ class ObjectSample(LazySample):
         return self._store.fetch(self._data["layout_id"], key)
 
 
-def _distributed() -> bool:
-    return torch.distributed.is_available() and torch.distributed.is_initialized() \
-        and torch.distributed.get_world_size() > 1
-
-
 class _WithoutKeys(Dataset):
     def __init__(self, samples: Sequence[Any], exclude: Sequence[str]) -> None:
         self.samples, self.exclude = samples, frozenset(exclude)
@@ -113,27 +109,36 @@ class _WithoutKeys(Dataset):
 
 
 class LayoutGroupedBatches(Sampler[list[int]]):
-    """Training batches that keep the trials of one layout together: layouts are shuffled (torch's
-    global RNG, so ``seed_everything`` fixes the order), their trials concatenated and cut into
-    batches of ``batch_size``. The observers of a layout share crops and encoder input, so OAT's CNN
-    and encoder then run on ≈ batch_size / observers layouts per step instead of batch_size."""
+    """Training batches that keep the trials of one layout together: layouts are shuffled, their trials
+    concatenated and cut into batches of ``batch_size``. The observers of a layout share crops and
+    encoder input, so OAT's CNN and encoder then run on ≈ batch_size / observers layouts per step
+    instead of batch_size.
 
-    def __init__(self, layout_ids: Sequence[str], batch_size: int, shuffle: bool = True) -> None:
+    The layout order of epoch *e* comes from ``sampler`` (an :class:`~scanpath.utils.resume.EpochShuffle`
+    over the layouts, seeded by ``(seed, e)``; Lightning calls its ``set_epoch``), so a resumed run sees
+    the same batches as an uninterrupted one; ``skip`` leading batches are dropped from the next
+    iteration only (mid-epoch resume, :class:`~scanpath.utils.resume.ResumableLoader`)."""
+
+    def __init__(self, layout_ids: Sequence[str], batch_size: int, shuffle: bool = True,
+                 seed: int | None = None) -> None:
         groups: dict[str, list[int]] = {}
         for i, lid in enumerate(layout_ids):
             groups.setdefault(lid, []).append(i)
         self.groups = list(groups.values())
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
+        self.sampler = EpochShuffle(len(self.groups), seed) if shuffle else None
+        self.skip = 0
         self.n = len(layout_ids)
 
     def __len__(self) -> int:
         return -(-self.n // self.batch_size)
 
     def __iter__(self):
-        order = torch.randperm(len(self.groups)).tolist() if self.shuffle else range(len(self.groups))
+        order = self.sampler.permutation() if self.sampler is not None else range(len(self.groups))
         flat = [i for g in order for i in self.groups[g]]
-        for a in range(0, len(flat), self.batch_size):
+        start, self.skip = self.skip * self.batch_size, 0
+        for a in range(start, len(flat), self.batch_size):
             yield flat[a : a + self.batch_size]
 
 
@@ -249,11 +254,11 @@ class ObjectLayoutDataModule(ScanpathDataModule):
     def train_dataloader(self) -> DataLoader:
         """Shuffled training batches; with ``group_layouts`` the trials of a layout stay together
         (:class:`LayoutGroupedBatches`; single process only — under DDP Lightning's distributed
-        sampler shards plain shuffled batches)."""
+        sampler shards plain shuffled batches). Resumable mid-epoch (:class:`ResumableLoader`)."""
         if not self.group_layouts or _distributed():
             return super().train_dataloader()
         samples = self.samples("train")
-        return DataLoader(
+        return ResumableLoader(
             self.make_dataset(samples),
             batch_sampler=LayoutGroupedBatches([s["layout_id"] for s in samples], self.batch_size),
             num_workers=self.num_workers,
