@@ -49,6 +49,13 @@ class ScanpathModel(pl.LightningModule):
         """Record the model class, so loading a checkpoint into another model fails by name."""
         checkpoint["scanpath_model_class"] = f"{type(self).__module__}.{type(self).__qualname__}"
 
+    def configure_callbacks(self) -> list[pl.Callback]:
+        """Exact resume whatever the callbacks preset: every checkpoint also holds the RNG states and the
+        training loader's position (:class:`scanpath.utils.resume.ResumeState`)."""
+        from scanpath.utils.resume import ResumeState
+
+        return [ResumeState()]
+
     def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> ScanpathBatch:
         return self.predict_scanpaths(batch)
 
