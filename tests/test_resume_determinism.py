@@ -25,7 +25,7 @@ from scanpath.utils.atomic_checkpoint import AtomicModelCheckpoint
 from scanpath.utils.resume import EpochShuffle, ResumableLoader, ResumeState, collect_rng_states, set_rng_states
 
 sys.path.insert(0, str(REPO_ROOT))
-import train as train_script  # noqa: E402
+import scanpath.cli.train as train_script  # noqa: E402  (the flow train.py runs)
 
 
 # ------------------------------------------------------------------------------ pieces
