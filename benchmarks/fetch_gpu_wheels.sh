@@ -11,7 +11,8 @@
 #   --skip     distributions to leave out (e.g. ones the target image already has)
 #   --skip-file  the same, one name per line (gpu_image_h200.txt: this workplace's H200 image)
 #
-# One `pip download --no-deps --only-binary=:all:` per line, for CPython 3.12 on manylinux x86_64
+# One `pip download --no-deps --only-binary=:all:` per line (a pure-Python sdist-only line is built
+# into a py3-none-any wheel here instead), for CPython 3.12 on manylinux x86_64
 # (every manylinux_2_N tag from 17 to 39, manylinux2014 and manylinux1: pip matches N exactly, so all
 # are named); pure-Python wheels match any platform. Older versions of the same distribution are
 # removed from DEST (two versions stop gpu_suite.sh's install). Exit code 1 if any line failed.
@@ -54,8 +55,16 @@ while IFS= read -r line; do
     fi
   done
   if ! "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version "$PYV" --implementation cp \
-      "${PLAT[@]}" -d "$DEST" "$req"; then
-    FAIL+=("$req")
+      "${PLAT[@]}" -d "$DEST" "$req" 2>/dev/null; then
+    # no wheel on the index (antlr4-python3-runtime 4.9.3 ships an sdist only): build it here, and keep
+    # it only if it is pure Python (py3-none-any), which installs on any CPython 3
+    tmp="$(mktemp -d)"
+    if "$PY" -m pip wheel -q --no-deps -w "$tmp" "$req" && ls "$tmp"/*-py3-none-any.whl > /dev/null 2>&1; then
+      echo "built pure-Python wheel for $req (sdist only on the index)"; mv "$tmp"/*.whl "$DEST"/
+    else
+      FAIL+=("$req")
+    fi
+    rm -rf "$tmp"
   fi
 done < "$LIST"
 total=$(du -cm "$DEST"/*.whl 2>/dev/null | tail -n 1 | cut -f1)

@@ -16,6 +16,8 @@ import importlib.metadata as md
 import re
 import sys
 
+from packaging.requirements import Requirement
+
 PREINSTALLED = ["torch", "triton", "lightning", "pytorch-lightning", "timm", "torchmetrics", "opencv-python",
                 "opencv-python-headless", "torchvision", "numpy"]
 # never shipped as wheels: the interpreter's own tooling and the scanpath checkout itself
@@ -72,8 +74,12 @@ def main() -> None:
     a = ap.parse_args()
     mods = {m.strip() for m in open(a.modules) if m.strip()}
     pkg = md.packages_distributions()
-    optional = closure(OPTIONAL, a.python_version)  # what only the loggers/launchers pull in is dropped;
-    # a needed root that requires something of it brings it back through the closure below
+    # what only the loggers/launchers pull in is dropped, but never the project's own core requirements
+    # (hydra-core is required by the hydra launchers too and must stay); a needed root that requires
+    # something of the dropped set brings it back through the closure below
+    core_reqs = [norm(Requirement(r).name) for r in md.requires("scanpath") or [] if Requirement(r).marker is None]
+    core = closure([r for r in core_reqs if r not in {norm(o) for o in OPTIONAL}], a.python_version)
+    optional = closure(OPTIONAL, a.python_version) - core
     roots = sorted({norm(d) for m in mods for d in pkg.get(m, [])} - optional - NEVER)
     need = closure(roots, a.python_version) - closure(PREINSTALLED, a.python_version)
     need = {d for d in need if d not in NEVER and not d.startswith("nvidia-")}
