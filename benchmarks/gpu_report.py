@@ -2,7 +2,7 @@
 
 The folder holds ``steps.tsv`` (one line per step: name, status, exit code, seconds, command),
 ``<step>.log`` (each step's output), ``env.txt`` (device, driver and versions) and ``kernels.json``
-(from bench_gpu_kernels.py). The section lists every step with its status, the kernel bandwidth
+(from bench_gpu_kernels.py), optionally ``notes.md`` (inserted under the step table). The section lists every step with its status, the kernel bandwidth
 table (achieved bytes/s as a fraction of the measured device-to-device copy bandwidth) and the
 markdown tables each benchmark printed (OAT 100-rollout evaluation, NevaClip batch 32 RN50, eccNET
 s/trial, 360 env steps/s, core ops, metrics), copied verbatim.
@@ -74,6 +74,9 @@ def section(d: Path) -> str:
              "| step | status | exit code | seconds | command |", "|---|---|---|---|---|"]
     for s in steps:
         head.append(f"| {s['name']} | {s['status']} | {s['rc']} | {s['seconds']} | `{s['command']}` |")
+    notes = d / "notes.md"  # optional, written by whoever ran the suite (e.g. steps re-run after a fix)
+    if notes.exists():
+        head += ["", notes.read_text().strip()]
     body = []
     kj = d / "kernels.json"
     if kj.exists():
@@ -98,6 +101,9 @@ def section(d: Path) -> str:
             continue
         text = log.read_text(errors="replace")
         extract = _pytest_summary(text) if s["name"] == "pytest_gpu" else _tables(text)
+        if s["name"] != "pytest_gpu" and s["status"] == "passed" and "\n|" not in "\n" + extract:
+            # a plain-text table (bench_nevaclip, bench_metrics): the whole output but library warnings
+            extract = "\n".join(ln for ln in text.splitlines() if not ln.startswith("WARNING"))[-6000:]
         if not extract:
             extract = "\n".join(text.splitlines()[-15:])
         title = TITLES.get(s["name"], s["name"])

@@ -317,16 +317,24 @@ def multimatch_pairs(
     order = order[np.lexsort((nr[ri[order]], nl[li[order]]))]
     TL = {k: torch.from_numpy(np.ascontiguousarray(left[k])) for k in KEYS}
     TR = {k: torch.from_numpy(np.ascontiguousarray(right[k])) for k in KEYS}
-    for s in range(0, len(order), chunk):
-        idx = order[s : s + chunk]
-        a_i, b_i = li[idx], ri[idx]
-        n = torch.from_numpy(nl[a_i])
-        m = torch.from_numpy(nr[b_i])
-        N, Mx = int(n.max()), int(m.max())
-        ta, tb = torch.from_numpy(a_i), torch.from_numpy(b_i)
-        f = {k: (TL[k][ta, :N], TR[k][tb, :Mx]) for k in KEYS}
-        out[idx] = _mm_chunk(f, n, m, ss[idx], tie_break, backend)
+    # the representations are CPU tensors: keep every allocation there even when the caller set
+    # another default device (torch.set_default_device("cuda") would otherwise mix devices)
+    with torch.device("cpu"):
+        for s in range(0, len(order), chunk):
+            idx = order[s : s + chunk]
+            out[idx] = _mm_pairs_chunk(TL, TR, nl, nr, li[idx], ri[idx], ss[idx], tie_break, backend)
     return out
+
+
+def _mm_pairs_chunk(TL: dict, TR: dict, nl: np.ndarray, nr: np.ndarray, a_i: np.ndarray, b_i: np.ndarray,
+                    ss: np.ndarray, tie_break: str, backend: str) -> np.ndarray:
+    """One chunk of pairs: gather the padded representations, then :func:`_mm_chunk`."""
+    n = torch.from_numpy(nl[a_i])
+    m = torch.from_numpy(nr[b_i])
+    N, Mx = int(n.max()), int(m.max())
+    ta, tb = torch.from_numpy(a_i), torch.from_numpy(b_i)
+    f = {k: (TL[k][ta, :N], TR[k][tb, :Mx]) for k in KEYS}
+    return _mm_chunk(f, n, m, ss, tie_break, backend)
 
 
 def _torch_paths(M, n, m, N, Mx, P):

@@ -78,7 +78,7 @@ def select_tokens(logits: Tensor, step: int, n_objects: int, u: Tensor | None) -
         return masked.argmax(-1)
     p = torch.softmax(masked.double(), dim=-1)
     cdf = p.cumsum(-1)
-    idx = (cdf <= (u.to(cdf.dtype) * cdf[:, -1])[:, None]).sum(-1)
+    idx = (cdf <= (u.to(device=cdf.device, dtype=cdf.dtype) * cdf[:, -1])[:, None]).sum(-1)
     last_allowed = int(torch.nonzero(allowed)[-1])
     idx = idx.clamp(max=last_allowed)
     # p == 0 tokens (masked) can only be hit through rounding at the very top: step back.
