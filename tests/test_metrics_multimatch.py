@@ -170,3 +170,23 @@ def test_collinear_grouping_defined_where_reference_crashes():
     b = np.array([[5, 0, 0.1], [50, 60, 0.2], [100, 100, 0.3], [300, 30, 0.2]], dtype=float)
     out = multimatch(a, b, (512, 320), True, 30.0, 0.1, 20.0)
     assert np.isfinite(out).all()
+
+
+def test_batch_ignores_a_non_cpu_default_device():
+    """MultiMatch's numba path is CPU-only: a caller's ``torch.set_default_device`` (the GPU suite sets
+    CUDA) must not move its index tensors elsewhere. ``meta`` stands in for CUDA on a CPU machine."""
+    import torch
+
+    rng = np.random.default_rng(3)
+    left = [np.column_stack([rng.uniform(0, 800, n), rng.uniform(0, 600, n), rng.uniform(0.1, 0.4, n)])
+            for n in (4, 6, 9)]
+    right = [np.column_stack([rng.uniform(0, 800, n), rng.uniform(0, 600, n), rng.uniform(0.1, 0.4, n)])
+             for n in (5, 7, 3)]
+    li, ri = np.array([0, 1, 2, 2]), np.array([1, 0, 2, 1])
+    expected = multimatch_batch(left, right, li, ri, screen_size=(800, 600))
+    torch.set_default_device("meta")
+    try:
+        got = multimatch_batch(left, right, li, ri, screen_size=(800, 600))
+    finally:
+        torch.set_default_device("cpu")
+    np.testing.assert_array_equal(got, expected)

@@ -224,6 +224,23 @@ def test_batched_sampling_equals_sequential_sampling_for_same_stream():
     assert len({tuple(t.tolist()) for t in batched.tokens[0]}) > 1  # genuinely stochastic
 
 
+@pytest.mark.gpu
+def test_sampling_on_cuda_with_cpu_uniforms_equals_cpu():
+    """The uniforms come from a CPU generator; decoding on CUDA must move them (found by the GPU suite)."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    m = _small_model(seed=2)
+    x = OATInputs(grid=(3, 4), target=torch.tensor([3, 10]))
+    u = rollout_uniforms([11, 12], k=6, max_len=8)
+    cpu = decode_sequential(m, x, k=6, max_len=8, greedy=False, uniforms=u)
+    mc = m.to("cuda")
+    xc = OATInputs(grid=(3, 4), target=x.target.cuda())
+    seq = decode_sequential(mc, xc, k=6, max_len=8, greedy=False, uniforms=u)
+    batched = decode(mc, xc, k=6, max_len=8, greedy=False, uniforms=u)
+    assert torch.equal(seq.tokens.cpu(), cpu.tokens)
+    assert torch.equal(batched.tokens.cpu(), cpu.tokens)
+
+
 def test_sampling_deterministic_per_seed_and_independent_of_batching():
     m = _small_model(seed=3)
     x = OATInputs(grid=(3, 4), target=torch.tensor([1, 6, 8]))
