@@ -32,6 +32,7 @@ from scanpath.models.oat.torch_model import (
     CROP_W,
     OATArch,
     OATInputs,
+    TARGET_CUES,
     OATModel,
     resolve_arch,
     teacher_forcing_tokens,
@@ -164,6 +165,7 @@ class OATModule(ScanpathModel):
         val_sampling: str = "greedy",
         val_samples: int = 1,
         val_average: str = "trial",
+        target_cue: str = "token",
     ) -> None:
         super().__init__()
         # plain containers only: checkpoints must load with torch.load(weights_only=True)
@@ -174,6 +176,8 @@ class OATModule(ScanpathModel):
             raise ValueError(f"val_average must be 'trial' (upstream) or 'key', got {val_average!r}")
         if val_sampling not in ("greedy", "sample"):
             raise ValueError(f"val_sampling must be 'greedy' or 'sample', got {val_sampling!r}")
+        if target_cue not in TARGET_CUES:
+            raise ValueError(f"target_cue must be one of {TARGET_CUES}, got {target_cue!r}")
         if lr_schedule not in ("constant", "cosine"):
             raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
         train_budget = None if not train_budget else {str(k): v for k, v in dict(train_budget).items()}
@@ -206,7 +210,7 @@ class OATModule(ScanpathModel):
         hp = self.hparams
         return {"d_model": int(hp.d_model), "n_heads": int(hp.n_heads), "n_encoder_layers": int(hp.n_encoder_layers),
                 "n_decoder_layers": int(hp.n_decoder_layers), "dim_feedforward": int(hp.dim_feedforward),
-                "dropout": float(hp.dropout)}
+                "dropout": float(hp.dropout), "target_cue": str(hp.get("target_cue") or "token")}
 
     def resolve(self, source: Any = None) -> OATArch | None:
         """The architecture from the config, completed from ``source`` (datamodule or batch)."""
@@ -262,7 +266,8 @@ class OATModule(ScanpathModel):
             self.max_len = int(info["max_len"])
         if info.get("grid") is not None:
             # sizes as trained (a checkpoint of the published width loads into a quick-start config)
-            saved = checkpoint.get("hyper_parameters") or {}
+            saved = dict(checkpoint.get("hyper_parameters") or {})
+            saved.setdefault("target_cue", "token")  # checkpoints from before the option: as specified
             sizes = {k: type(v)(saved.get(k, v)) for k, v in self.arch_sizes().items()}
             for k, v in sizes.items():
                 self.hparams[k] = v

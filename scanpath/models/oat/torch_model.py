@@ -10,7 +10,11 @@ logits are ``(T, B, N+2)``.
 
 Layout-only variant (``appearance="embedding"``, a documented deviation for data without images):
 the appearance CNN is replaced by a learned table ``E`` of shape ``(N+1, 256)``; row ``i`` is cell
-``i`` and row ``N`` the blank token (BOS/EOS/PAD).
+``i`` and row ``N`` the blank token (BOS/EOS/PAD). How the layout-only encoder learns which cell is the
+target is ``target_cue`` (docs/oat.md §3.1): ``"token"`` (as specified) — only the target token says it,
+as E[target] ‖ PE(r_t, c_t, 1); ``"flag"`` — the target's own object token carries the target flag
+f = 1 and the target token's appearance half is the blank row, so "point at the flagged object" holds
+for target cells never seen as targets in training.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ D_MODEL = 512
 D_HALF = 256
 CROP_H, CROP_W = 150, 93
 PE_COLS = 86  # 3 × 86 = 258 → truncated to 256
+TARGET_CUES = ("token", "flag")
 
 
 @dataclass
@@ -117,12 +122,13 @@ class OATArch:
     dim_feedforward: int = 512
     dropout: float = 0.1
     n_pointer_heads: int = 2
+    target_cue: str = "token"  # token (as specified) | flag (layout-only: the target's object token is flagged)
 
     def net_kwargs(self) -> dict:
         return {"appearance": self.appearance, "grid": self.grid, "crop_hw": self.crop_hw, "d_model": self.d_model,
                 "n_heads": self.n_heads, "n_encoder_layers": self.n_encoder_layers,
                 "n_decoder_layers": self.n_decoder_layers, "dim_feedforward": self.dim_feedforward,
-                "dropout": self.dropout, "n_pointer_heads": self.n_pointer_heads}
+                "dropout": self.dropout, "n_pointer_heads": self.n_pointer_heads, "target_cue": self.target_cue}
 
     @property
     def label(self) -> str:
@@ -135,6 +141,8 @@ class OATArch:
             diff.append(f"{self.n_encoder_layers}+{self.n_decoder_layers} layers")
         if self.appearance == "cnn" and tuple(self.crop_hw) != (CROP_H, CROP_W):
             diff.append(f"crops {self.crop_hw[0]}×{self.crop_hw[1]}")
+        if self.target_cue != "token":
+            diff.append("target cell flagged")
         return "quick: " + ", ".join(diff) if diff else "published"
 
 
@@ -262,10 +270,17 @@ class OATModel(nn.Module):
         n_pointer_heads: int = 2,
         max_positions: int = 512,
         crop_hw: tuple[int, int] = (CROP_H, CROP_W),
+        target_cue: str = "token",
     ) -> None:
         super().__init__()
         if appearance not in ("cnn", "embedding"):
             raise ValueError(f"appearance must be 'cnn' or 'embedding', got {appearance!r}")
+        if target_cue not in TARGET_CUES:
+            raise ValueError(f"target_cue must be one of {TARGET_CUES}, got {target_cue!r}")
+        if target_cue == "flag" and appearance != "embedding":
+            raise ValueError("target_cue='flag' is for the layout-only (embedding) variant; the CNN variant "
+                             "identifies the target by its crop (target_cue='token')")
+        self.target_cue = target_cue
         if pe_table.ndim != 2 or pe_table.shape[1] * 3 < d_model // 2:
             raise ValueError(f"pe_table must be (R_pe, ≥{math.ceil(d_model / 6)}), got {tuple(pe_table.shape)}")
         self.appearance = appearance
@@ -364,13 +379,19 @@ class OATModel(nn.Module):
         rows, cols = idx // c, idx % c
         pe_obj0 = self.position_encoding(rows, cols, torch.zeros_like(idx))  # (N, 256) f = 0
         pe_obj1 = self.position_encoding(rows, cols, torch.ones_like(idx))  # (N, 256) f = 1
-        enc_obj = torch.cat([obj_app, pe_obj0.unsqueeze(0).expand(b, n, -1)], dim=-1)
+        is_tgt = (idx[None, :] == x.target[:, None]).unsqueeze(-1)  # (B, N, 1)
+        dec_pe = torch.where(is_tgt, pe_obj1, pe_obj0)  # f = [object is the target]
+        if self.target_cue == "flag":
+            # the target's object token is flagged; the target token (= EOS) keeps the target's position
+            # but the blank appearance, so it never equals the target's object token
+            enc_obj = torch.cat([obj_app, dec_pe], dim=-1)
+            tgt_app = blank.expand(b, -1)
+        else:
+            enc_obj = torch.cat([obj_app, pe_obj0.unsqueeze(0).expand(b, n, -1)], dim=-1)
         pe_tgt = self.position_encoding(x.target // c, x.target % c, torch.ones_like(x.target))
         enc_tgt = torch.cat([tgt_app, pe_tgt], dim=-1)
         src = torch.cat([enc_obj, enc_tgt.unsqueeze(1)], dim=1).transpose(0, 1)  # (N+1, B, 512)
 
-        is_tgt = (idx[None, :] == x.target[:, None]).unsqueeze(-1)  # (B, N, 1)
-        dec_pe = torch.where(is_tgt, pe_obj1, pe_obj0)
         dec_obj = torch.cat([obj_app, dec_pe], dim=-1)
         centre = torch.tensor([r // 2], device=dev), torch.tensor([c // 2], device=dev)
         pe_centre = self.position_encoding(centre[0], centre[1], torch.zeros(1, dtype=torch.long, device=dev))[0]
