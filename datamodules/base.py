@@ -75,6 +75,8 @@ class ScanpathDataModule(pl.LightningDataModule):
     #: The sample keys the run's models read (None = not declared: serve everything); see
     #: :meth:`require_sample_keys`.
     required_sample_keys: frozenset[str] | None = None
+    #: Keep only the first n evaluation keys of the test split (:meth:`limit_test_queries`; None = all).
+    test_query_limit: int | None = None
 
     def __init__(
         self,
@@ -117,7 +119,32 @@ class ScanpathDataModule(pl.LightningDataModule):
         assert self._splits is not None
         if split == "all":
             return [s for name in SPLITS for s in self._splits[name]]
+        if split == "test" and self.test_query_limit is not None:
+            return self._limited_test()
         return self._splits[split]
+
+    def limit_test_queries(self, n: int | None) -> int:
+        """Restrict the test split to its first ``n`` evaluation keys in split order (every sample of a
+        kept key stays: its humans are the reference), so every model, baseline and the human row of a
+        run see the same smaller set (``leaderboard.max_queries``). ``None`` restores the full split.
+        Returns the number of test keys before the limit."""
+        if n is not None and int(n) < 1:
+            raise ValueError(f"the query limit must be >= 1 (or null for all), got {n}")
+        self.test_query_limit = None
+        total = len(dict.fromkeys(scanpath_key(s["scanpath"], self.eval_key) for s in self.samples("test")))
+        self.test_query_limit = None if n is None else int(n)
+        self._limited: list[dict[str, Any]] | None = None
+        return total
+
+    def _limited_test(self) -> list[dict[str, Any]]:
+        cached = getattr(self, "_limited", None)
+        if cached is None:
+            assert self._splits is not None and self.test_query_limit is not None
+            keys = dict.fromkeys(scanpath_key(s["scanpath"], self.eval_key) for s in self._splits["test"])
+            keep = set(list(keys)[:self.test_query_limit])
+            cached = self._limited = [s for s in self._splits["test"]
+                                      if scanpath_key(s["scanpath"], self.eval_key) in keep]
+        return cached
 
     def human_scanpaths(self, split: str = "test") -> list[Scanpath]:
         return [s["scanpath"] for s in self.samples(split)]

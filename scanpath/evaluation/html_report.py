@@ -29,6 +29,7 @@ from scanpath.evaluation.report import (
     json_clean,
     length_notes,
     result_labels,
+    settings_notes,
     skipped_metrics,
     stimulus_notes,
     table_columns,
@@ -173,7 +174,8 @@ def page_data(result: EvaluationResult, stimuli: Sequence[Mapping[str, Any]], ru
     return json_clean({"title": title, "synthetic": bool(result.settings.get("synthetic")),
                        "column_notes": dropped_columns(result.rows),
                        "metric_notes": skipped_metrics(result.rows),
-                       "notes": [x[2:] for x in stimulus_notes(result.rows) + length_notes(result.rows)],
+                       "notes": [x[2:] for x in settings_notes(result.rows) + stimulus_notes(result.rows)
+                                 + length_notes(result.rows)],
                        "labels": [x for x in result_labels(result) if x != SYNTHETIC_BANNER],
                        "banner": SYNTHETIC_BANNER, "columns": columns, "higher": higher, "rows": rows,
                        "settings": result.settings, "skipped": result.skipped, "sections": result.sections,

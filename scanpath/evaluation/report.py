@@ -29,6 +29,8 @@ HUMAN_ROW = "Human"
 PER_STIMULUS = "per_stimulus.json"
 #: mark after the row label of a row scored on another stimulus set than the others
 DIFFERENT_SET_MARK = " †"
+#: mark after the row label of a row run with settings changed from its model config (``settings_note``)
+CHANGED_SETTINGS_MARK = " ‡"
 
 
 @dataclasses.dataclass
@@ -186,7 +188,16 @@ def row_label(name: str, row: Mapping[str, Any]) -> str:
     label = f"{name} ({row.get('role', '')})" if row.get("role") else name
     if row.get("untrained") and "untrained" not in name:
         label += " (untrained)"
+    if row.get("settings_note"):
+        label += CHANGED_SETTINGS_MARK
     return label + (DIFFERENT_SET_MARK if row.get("stimuli_differ") else "")
+
+
+def settings_notes(rows: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One note line per row run with changed settings (``settings_note``, e.g. a leaderboard's
+    reduced CPU budget for a model)."""
+    return [f"- {CHANGED_SETTINGS_MARK.strip()} {name}: {row['settings_note']}"
+            for name, row in rows.items() if row.get("settings_note")]
 
 
 def format_rows(rows: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], dict[str, dict[str, str]]]:
@@ -339,7 +350,7 @@ def column_notes(rows: Mapping[str, Mapping[str, Any]]) -> str:
             if entry in shown and res.get("uncertainty_note") and not res.get("skipped_reason"):
                 no_sem.setdefault(entry, str(res["uncertainty_note"]))
     lines += [f"- {e}: no ± (SEM not estimable: {why})" for e, why in no_sem.items()]
-    lines += stimulus_notes(rows) + length_notes(rows)
+    lines += settings_notes(rows) + stimulus_notes(rows) + length_notes(rows)
     return "\n".join(lines)
 
 

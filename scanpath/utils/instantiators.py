@@ -215,7 +215,8 @@ def instantiate_leaderboard_models(cfg: DictConfig) -> tuple[list[Any], dict[str
         path = conf_dir / f"{name}.yaml"
         if not path.is_file():
             raise FileNotFoundError(f"leaderboard.models: no model config {path}")
-        node = OmegaConf.merge(OmegaConf.load(path), (lb.get("overrides") or {}).get(name) or {})
+        over = (lb.get("overrides") or {}).get(name) or {}
+        node = OmegaConf.merge(OmegaConf.load(path), over)
         ckpt = checkpoints.get(name)
         untrained = False
         if not ckpt and not lb.get("pretrained", False):
@@ -230,9 +231,24 @@ def instantiate_leaderboard_models(cfg: DictConfig) -> tuple[list[Any], dict[str
             log.warning("leaderboard: skipping %s: %s", name, skipped[name])
             continue
         label = display_name(model, name) + (" (untrained)" if untrained else "")
+        extra: dict[str, Any] = {"untrained": untrained, "model_config": name}
+        changed = _flat_items(OmegaConf.to_container(over, resolve=True) if OmegaConf.is_config(over) else over)
+        if changed:  # never silent: the row is marked and lists what differs from conf/model/<name>.yaml
+            extra["settings_note"] = (f"run with leaderboard.overrides.{name} (conf/model/{name}.yaml changed): "
+                                      + ", ".join(f"{k}={v}" for k, v in changed))
         entries.append(Entry(label, model, "model", str(ckpt) if ckpt else None, f"leaderboard.models.{name}",
-                             extra={"untrained": untrained, "model_config": name}))
+                             extra=extra))
     return entries, skipped
+
+
+def _flat_items(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """``{"a": {"b": 1}}`` -> ``[("a.b", 1)]`` (dotted keys, as on the command line)."""
+    if not isinstance(node, dict):
+        return [(prefix, node)] if prefix else []
+    out: list[tuple[str, Any]] = []
+    for k, v in node.items():
+        out += _flat_items(v, f"{prefix}.{k}" if prefix else str(k))
+    return out
 
 
 def _target_class(node: Any) -> Any:

@@ -3,7 +3,8 @@
 Every listed model (built by the entry point), the baselines and the human row are predicted and
 scored by the plain pipeline on the **same** test queries with the same metrics; models that cannot
 run on the data are listed under ``skipped`` with the reason; rows are ranked by the data's primary
-metric (``rank_by``), the human / observer row last.
+metric (``rank_by``), the human / observer row last. ``max_queries`` keeps the first n test queries
+(split order) for every row alike; the table says so under it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from scanpath.evaluation.pipeline import Entry, evaluate_models
+from scanpath.evaluation.pipeline import Entry, evaluate_models, first_sample, skip_reason
 from scanpath.evaluation.report import EvaluationResult
 
 
@@ -44,7 +45,22 @@ class LeaderboardProtocol:
     """Rank ``models`` (entries built by the entry point) and the baselines on one test split."""
 
     rank_by: str | None = None
+    #: score every row on the first n test queries (None = all) ...
+    max_queries: int | None = None
+    #: ... when one of these model configs runs here (None: always)
+    budget_models: Sequence[str] | None = None
     name: str = "leaderboard"
+
+    def limit_applies(self, datamodule: Any, models: Sequence[Entry]) -> list[str] | None:
+        """The model configs that make ``max_queries`` apply (runnable on this data), or None when it does not."""
+        if self.max_queries is None:
+            return None
+        if self.budget_models is None:
+            return []
+        sample = first_sample(datamodule)
+        heavy = [str(e.extra.get("model_config")) for e in models
+                 if e.extra.get("model_config") in set(self.budget_models) and not skip_reason(e.model, sample)]
+        return heavy or None
 
     def run(self, *, datamodule: Any, out_dir: str | Path, metrics: Mapping[str, Any] | None = None,
             models: Sequence[Entry] = (), baselines: Sequence[Entry] = (), skipped: Mapping[str, str] | None = None,
@@ -54,10 +70,29 @@ class LeaderboardProtocol:
         rank_by = self.rank_by or getattr(datamodule, "primary_metric", None) or next(iter(metrics), None)
         if rank_by not in metrics:
             raise ValueError(f"leaderboard: rank_by={rank_by!r} is not one of the configured metrics {sorted(metrics)}")
+        settings: dict[str, Any] = {"seed": seed, "protocol": self.name, "rank_by": rank_by, "n_models": len(models)}
+        sections: dict[str, str] = {}
+        datamodule.prepare_data()
+        datamodule.setup("predict")
+        heavy = self.limit_applies(datamodule, models)
+        if heavy is not None:
+            limit = getattr(datamodule, "limit_test_queries", None)
+            if not callable(limit):
+                raise ValueError(f"leaderboard.max_queries: {type(datamodule).__name__} cannot limit its test queries")
+            total = int(limit(int(self.max_queries)))
+            used = min(int(self.max_queries), total)
+            why = f", because {', '.join(heavy)} run here (leaderboard.budget_models)" if heavy else ""
+            settings["queries"] = {"max_queries": int(self.max_queries), "used": used, "of": total,
+                                   "rule": "the first test queries in split order, the same for every row",
+                                   "because": heavy or None}
+            sections["Test queries"] = (
+                f"Every row is scored on the same {used} test queries: the first {used} of the {total} of the test "
+                f"split, in split order (leaderboard.max_queries={self.max_queries}{why}; null = all)."
+                if used < total else f"Every row is scored on all {total} test queries (leaderboard.max_queries="
+                                     f"{self.max_queries} ≥ {total}).")
         result = evaluate_models(datamodule, [*models, *baselines], metrics, out_dir,
                                  human_consistency=human_consistency, n_figures=n_figures, device=device,
-                                 skipped=skipped, settings={"seed": seed, "protocol": self.name, "rank_by": rank_by,
-                                                            "n_models": len(models)}, n_stimuli=n_stimuli,
-                                 skip_models=True)
+                                 skipped=skipped, settings=settings, n_stimuli=n_stimuli, skip_models=True)
         result.rows = rank_rows(result.rows, rank_by)
+        result.sections.update(sections)
         return result

@@ -84,6 +84,7 @@ class EccNetSearchModel(ScanpathModel):
         display_name: str | None = None,
         natural: dict[str, Any] | None = None,
         skip_background: bool = True,
+        search_workers: int | None = None,
     ) -> None:
         super().__init__()
         if variant not in VARIANTS:
@@ -100,6 +101,7 @@ class EccNetSearchModel(ScanpathModel):
         self.jpeg_quality = (95 if upstream else None) if jpeg_quality is None else (int(jpeg_quality) or None)
         self.batch_size = int(batch_size)
         self.skip_background = bool(skip_background)
+        self.search_workers = None if search_workers is None else max(int(search_workers), 1)
         self.seed = int(seed)
         self._net: EccNet | None = None
         self.net_config = None if self.baseline else EccNetConfig(
@@ -117,8 +119,16 @@ class EccNetSearchModel(ScanpathModel):
         self.output_points = nat.pop("output_points", None) or "num_fix"
         if self.output_points not in ("num_fix", "all"):
             raise ValueError(f"natural.output_points must be 'num_fix' or 'all', got {self.output_points!r}")
+        self.display_scale = float(nat.pop("display_scale", None) or 1.0)
+        if not 0.0 < self.display_scale <= 4.0:
+            raise ValueError(f"natural.display_scale must be in (0, 4], got {self.display_scale}")
+        self.object_target = nat.pop("object_target", None) or "display"
+        if self.object_target not in ("display", "crop"):
+            raise ValueError(f"natural.object_target must be 'display' or 'crop', got {self.object_target!r}")
         self.natural = NaturalSearchParams.from_config(
             nat, layer_mask=self.layer_mask, check_last=False if upstream else None)
+        if self.display_scale != 1.0 and self.natural.ior == "cells":
+            raise ValueError("natural.display_scale needs natural.ior=square (the cells are display pixels)")
 
     @property
     def net(self) -> EccNet:
@@ -175,17 +185,22 @@ class EccNetSearchModel(ScanpathModel):
         if missing:
             raise KeyError(f"natural-image eccNET needs batch keys {NATURAL_KEYS}; missing {missing} "
                            "(use data=natural_search)")
-        displays = [_to_uint8_hwc(x) for x in batch["image"]]
-        targets = [_to_uint8_hwc(x) for x in batch["target_crop"]]
-        if "gt_mask" in batch:
-            gts = [np.asarray(torch.as_tensor(g).cpu(), bool) for g in batch["gt_mask"]]
-        else:  # object layouts: the target's box is the oracle mask
-            gts = [target_box_mask(batch["boxes"][i], int(batch["target_index"][i]), d.shape[:2],
-                                   batch["image_size"][i] if batch.get("image_size") is not None else None)
-                   for i, d in enumerate(displays)]
-        results = natural_search(self.net, displays, targets, gts, self.natural, batch_size=self.batch_size,
-                                 skip_background=self.skip_background)
         sizes = batch.get("image_size")
+        displays = [scale_image(_to_uint8_hwc(x), self.display_scale) for x in batch["image"]]
+        if "gt_mask" in batch:
+            targets = [scale_image(_to_uint8_hwc(x), self.display_scale) for x in batch["target_crop"]]
+            gts = [scale_mask(np.asarray(torch.as_tensor(g).cpu(), bool), d.shape[:2])
+                   for g, d in zip(batch["gt_mask"], displays)]
+        else:  # object layouts: the target's box is the oracle mask; the target is cut from the display there
+            gts = [target_box_mask(batch["boxes"][i], int(batch["target_index"][i]), d.shape[:2],
+                                   sizes[i] if sizes is not None else None)
+                   for i, d in enumerate(displays)]
+            if self.object_target == "display":
+                targets = [target_from_display(d, g) for d, g in zip(displays, gts)]
+            else:
+                targets = [scale_image(_to_uint8_hwc(x), self.display_scale) for x in batch["target_crop"]]
+        results = parallel_natural_search(self.net, displays, targets, gts, self.natural, batch_size=self.batch_size,
+                                          skip_background=self.skip_background, workers=self.search_workers)
         out = []
         for i, (res, disp, meta) in enumerate(zip(results, displays, batch["scanpaths"].meta)):
             H, W = disp.shape[:2]
@@ -234,6 +249,66 @@ def target_box_mask(boxes: Any, target: int, display_hw: tuple[int, int], image_
     c1, r1 = int(np.ceil(x1 * W / W0)), int(np.ceil(y1 * H / H0))
     mask[max(r0, 0):min(r1, H), max(c0, 0):min(c1, W)] = True
     return mask
+
+
+def parallel_natural_search(net: EccNet, displays: list[np.ndarray], targets: list[np.ndarray],
+                            gts: list[np.ndarray], params: NaturalSearchParams, batch_size: int = 4,
+                            skip_background: bool = True, workers: int | None = None) -> list[Any]:
+    """:func:`natural_search` on CPU with one trial at a time per thread, ``workers`` threads (None:
+    torch's intra-op thread count) and torch single-threaded meanwhile: every core is busy on small
+    convolutions without intra-op barriers (which cost up to 2.5x CPU time on a loaded machine), and the
+    results do not depend on the worker count (each trial sees the same single-threaded kernels, never
+    a batch). On other devices: one batched serial search (``batch_size`` trials per pass)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if next(net.parameters()).device.type != "cpu":
+        return natural_search(net, displays, targets, gts, params, batch_size=batch_size,
+                              skip_background=skip_background)
+    n = len(displays)
+    workers = max(min(torch.get_num_threads() if workers is None else int(workers), n), 1)
+
+    def run(i: int) -> Any:
+        return natural_search(net, [displays[i]], [targets[i]], [gts[i]], params, batch_size=1,
+                              skip_background=skip_background)[0]
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        if workers == 1:
+            return [run(i) for i in range(n)]
+        with ThreadPoolExecutor(max_workers=workers) as ex:
+            return list(ex.map(run, range(n)))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def scale_image(img: np.ndarray, scale: float) -> np.ndarray:
+    """uint8 ``[H, W, 3]`` resized by ``scale`` (cv2 INTER_AREA; unchanged at 1)."""
+    if scale == 1.0:
+        return img
+    import cv2
+
+    h, w = img.shape[:2]
+    size = (max(int(round(w * scale)), 1), max(int(round(h * scale)), 1))
+    return np.ascontiguousarray(cv2.resize(img, size, interpolation=cv2.INTER_AREA))
+
+
+def scale_mask(mask: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """A bool mask resized to ``hw``: a pixel is set where any part of it was (small targets survive)."""
+    if mask.shape == tuple(hw):
+        return mask
+    import cv2
+
+    return cv2.resize(mask.astype(np.uint8) * 255, (int(hw[1]), int(hw[0])), interpolation=cv2.INTER_AREA) > 0
+
+
+def target_from_display(display: np.ndarray, box_mask: np.ndarray) -> np.ndarray:
+    """The target image of an object layout: the display inside the target's box (as seen in the display,
+    like the asymmetry mode's target canvas)."""
+    rows, cols = np.flatnonzero(box_mask.any(1)), np.flatnonzero(box_mask.any(0))
+    if not len(rows) or not len(cols):
+        raise ValueError("the target's box lies outside the display")
+    return np.ascontiguousarray(display[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
 
 
 def _to_uint8_hwc(x: Any) -> np.ndarray:

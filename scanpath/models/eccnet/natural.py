@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from scanpath.errors import ScanpathDataError
+from scanpath.models.eccnet.feature_cache import TrialFeatures, window_taps
 from scanpath.models.eccnet.search import DogParams, GazeCrop, SearchResult, fixation_from_maps, window_hit
 from scanpath.models.eccnet.torch_model import EccNet
 
@@ -58,6 +59,7 @@ class NaturalSearchParams:
     margin: int = 64
     check_last: bool = True
     allowed_window: Literal["eye", "crop"] = "eye"
+    cache_features: bool = True
 
     def __post_init__(self) -> None:
         if self.ior not in ("square", "cells"):
@@ -183,16 +185,19 @@ class _NaturalState(GazeCrop):
         self.found = False
         self.done = False
 
-    def allowed_crop(self) -> np.ndarray:
+    def allowed_crop(self, top_left: tuple[int, int] | None = None) -> np.ndarray:
         """The allowed map seen from the gaze, 2m x 2m like the search crop. ``allowed_window="eye"``
         (upstream): cut at +-H around the gaze and zero-padded by ``margin``, so only targets within H
-        of the gaze are reachable; ``"crop"``: the full +-m crop."""
-        a = self.crop(self.allowed)
+        of the gaze are reachable; ``"crop"``: the full +-m crop. ``top_left``: the crop's corner in
+        canvas px instead of g - m (cached features, zeros outside the canvas)."""
+        a = self.crop(self.allowed) if top_left is None else crop_at(self.allowed, *top_left, 2 * self.m)
         if self.params.allowed_window == "crop" or self.params.margin == 0:
             return a
-        b = self.params.margin
+        half = self.m - self.params.margin  # = H: the window is [g - H, g + H) around the true gaze
+        r0, c0 = (int(v) - half - int(t) for v, t in zip(self.g, top_left or self.g - self.m))
         out = np.zeros_like(a)
-        out[b:-b, b:-b] = a[b:-b, b:-b]
+        rs, cs = slice(max(r0, 0), max(r0 + 2 * half, 0)), slice(max(c0, 0), max(c0 + 2 * half, 0))
+        out[rs, cs] = a[rs, cs]
         return out
 
     def judge(self, k: int) -> bool:
@@ -218,6 +223,35 @@ class _NaturalState(GazeCrop):
             disp_allowed = self.allowed[m:m + self.H, m:m + self.W]
             disp_allowed[inside] = 0.0
             self.canvas[m:m + self.H, m:m + self.W][inside] = p.bg
+
+
+def crop_at(arr: np.ndarray, top: int, left: int, side: int) -> np.ndarray:
+    """``arr[top:top+side, left:left+side]`` with zeros where the window leaves ``arr``."""
+    out = np.zeros((side, side, *arr.shape[2:]), arr.dtype)
+    r0, r1 = max(top, 0), min(top + side, arr.shape[0])
+    c0, c1 = max(left, 0), min(left + side, arr.shape[1])
+    if r0 < r1 and c0 < c1:
+        out[r0 - top:r1 - top, c0 - left:c1 - left] = arr[r0:r1, c0:c1]
+    return out
+
+
+def _step(st: _NaturalState, k: int, params: NaturalSearchParams) -> None:
+    """The oracle / IOR bookkeeping before the forward pass of step k (§2.4 vs §2.6 order)."""
+    if params.ior == "cells" and k > 0:  # §2.4 order: fixate -> IOR -> oracle
+        st.inhibit()
+        st.done = st.judge(k)
+    elif params.ior == "square":  # §2.6: oracle (start included) -> IOR -> forward
+        st.done = st.judge(k)
+        if not st.done:
+            st.inhibit()
+
+
+def _fixate(st: _NaturalState, maps: np.ndarray, top_left: tuple[int, int] | None, params: NaturalSearchParams) -> None:
+    """§2.4 steps 3-6 on one trial's maps; the crop's corner is g - m unless ``top_left`` (canvas px)."""
+    r, c = fixation_from_maps(maps, st.allowed_crop(top_left), params.layer_mask, params.weight_pattern, params.dog)
+    corner = st.g - st.m if top_left is None else np.asarray(top_left)
+    st.g = np.clip(corner + np.array([r, c]), st.m, [st.m + st.H, st.m + st.W])
+    st.fix.append((int(st.g[0] - st.m), int(st.g[1] - st.m)))
 
 
 @torch.inference_mode()
@@ -253,39 +287,40 @@ def natural_search(
     for i, (d, t) in enumerate(zip(displays, targets)):
         groups.setdefault((d.shape, t.shape), []).append(i)
     results: list[SearchResult | None] = [None] * len(displays)
+    cached = params.cache_features and params.ior == "square" and on_crop is None
     for members in groups.values():
         for b0 in range(0, len(members), max(int(batch_size), 1)):
             ids = members[b0:b0 + batch_size]
             states = [_NaturalState(displays[i], np.asarray(gt_masks[i], bool), params) for i in ids]
             tgt = net.target_taps(net.preprocess(np.stack([targets[i] for i in ids])))
+            feats = [TrialFeatures(net, displays[i], params.bg) for i in ids] if cached else None
             for k in range(params.num_fix + 1):
                 for st in states:
-                    if st.done:
-                        continue
-                    if params.ior == "cells" and k > 0:  # §2.4 order: fixate -> IOR -> oracle
-                        st.inhibit()
-                        st.done = st.judge(k)
-                    elif params.ior == "square":  # §2.6: oracle (start included) -> IOR -> forward
-                        st.done = st.judge(k)
-                        if not st.done:
-                            st.inhibit()
+                    if not st.done:
+                        _step(st, k, params)
                 live = [j for j, st in enumerate(states) if not st.done]
                 if not live:
                     break
-                crops = np.stack([states[j].crop(states[j].canvas) for j in live])
-                if on_crop is not None:
-                    for j, crop in zip(live, crops):
-                        on_crop(ids[j], k + 1, crop)
-                boxes = [states[j].display_box() for j in live] if skip_background else None
-                taps = net.search_taps(net.preprocess(crops), boxes, params.bg)
                 sel = torch.as_tensor(live, device=tgt[0].device)
+                corners: list[tuple[int, int] | None] = [None] * len(live)
+                if feats is not None:  # crop windows of the cached features (corner on the feature grid)
+                    for a, j in enumerate(live):
+                        st, grid = states[j], feats[j].grid
+                        top, left = (int(v) - 2 * st.m for v in st.g)  # crop corner in display px
+                        corners[a] = (grid.origin(grid.cell(top)) + st.m, grid.origin(grid.cell(left)) + st.m)
+                    taps = window_taps([feats[j] for j in live],
+                                       [(r - states[j].m, c - states[j].m) for j, (r, c) in zip(live, corners)],
+                                       2 * states[live[0]].m)
+                else:
+                    crops = np.stack([states[j].crop(states[j].canvas) for j in live])
+                    if on_crop is not None:
+                        for j, crop in zip(live, crops):
+                            on_crop(ids[j], k + 1, crop)
+                    boxes = [states[j].display_box() for j in live] if skip_background else None
+                    taps = net.search_taps(net.preprocess(crops), boxes, params.bg)
                 maps = net.attention(taps, [t.index_select(0, sel) for t in tgt]).float().cpu().numpy()
                 for a, j in enumerate(live):
-                    st = states[j]
-                    r, c = fixation_from_maps(maps[a], st.allowed_crop(), params.layer_mask, params.weight_pattern,
-                                              params.dog)
-                    st.g = np.clip(st.g - st.m + np.array([r, c]), st.m, [st.m + st.H, st.m + st.W])
-                    st.fix.append((int(st.g[0] - st.m), int(st.g[1] - st.m)))
+                    _fixate(states[j], maps[a], corners[a], params)
             for j, st in zip(ids, states):
                 results[j] = SearchResult(np.array(st.fix, np.int64), len(st.fix) - 1, st.found)
                 if on_trial_done is not None:
