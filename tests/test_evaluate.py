@@ -209,3 +209,20 @@ def test_duplicate_and_empty_columns_are_dropped_with_a_note():
     assert titles == ["sed ↓", "sed.similarity ↑", "multimatch ↑", "multimatch.shape ↑"]
     md = render_markdown(EvaluationResult(settings={"dataset": "x"}, rows=rows))
     assert "column multimatch.duration ↑ not shown: no finite value" in md and "equal to sed in every row" in md
+
+
+def test_console_prints_the_settings_once_under_the_table(capsys):
+    from scanpath.evaluation.report import EvaluationResult, print_console
+
+    rows = {"Model (model)": {"kind": "model", "metrics": {"ss": {"value": 0.2, "higher_is_better": True}}},
+            "Human (observer)": {"kind": "human", "metrics": {"ss": {"value": 0.3, "higher_is_better": True}}}}
+    settings = {"frame": "original stimulus pixels", "truncation": {"pred": None, "gt": None},
+                "samples_per_image": 1, "cluster_source": "not used", "test_set_sha256": "8a4bd83f429fe72fbccd3e53a5dc",
+                "dataset": "toy", "protocol": "plain"}
+    print_console(EvaluationResult(settings=settings, rows=rows))
+    out = capsys.readouterr().out
+    assert out.count("settings (all of them") == 1
+    for piece in ("frame: original stimulus pixels", "samples_per_image: 1", "cluster_source: not used",
+                  "test_set_sha256: 8a4bd83f429f\n", 'truncation: {"pred": null, "gt": null}'):
+        assert piece in out, piece
+    assert out.index("Human (observer)") < out.index("settings (all of them")

@@ -392,6 +392,22 @@ def render_markdown(result: EvaluationResult) -> str:
     return "\n".join(parts)
 
 
+CONSOLE_SETTINGS = ("frame", "truncation", "samples_per_image", "cluster_source", "padding",
+                    "human_consistency", "test_set_sha256")
+
+
+def console_settings(settings: dict[str, Any]) -> str:
+    """The settings a reader needs to compare tables, once under the console table (all of them are in
+    metrics.md / metrics.json)."""
+    def short(key: str, value: Any) -> str:
+        if key == "test_set_sha256" and isinstance(value, str):
+            return value[:12]
+        return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
+
+    items = [f"  {k}: {short(k, settings[k])}" for k in CONSOLE_SETTINGS if k in settings]
+    return "\n".join(["settings (all of them: metrics.md / metrics.json):", *items])
+
+
 def print_console(result: EvaluationResult) -> None:
     """The table with rich (240 columns when not a terminal, so log files keep every column)."""
     from rich.console import Console
@@ -413,13 +429,14 @@ def print_console(result: EvaluationResult) -> None:
         console.print(label, style="bold white on red", markup=False, highlight=False)
     for k, cols in enumerate(groups):
         title = _title(result.settings) + (f" ({k + 1}/{len(groups)})" if len(groups) > 1 else "")
-        table = Table(title=title, caption="settings: see metrics.md / metrics.json" if k == len(groups) - 1 else None)
+        table = Table(title=title)
         table.add_column("row", style="bold", no_wrap=True)
         for c in cols:
             table.add_column(c, justify="right")
         for label, c in cells.items():
             table.add_row(label, *[c[col] for col in cols])
         console.print(table)
+    console.print(console_settings(result.settings), markup=False, highlight=False, soft_wrap=True)
     notes = column_notes(result.rows)
     if notes:
         console.print(notes, markup=False, highlight=False)
