@@ -117,3 +117,38 @@ def test_saliency_distribution_is_computed_once_per_layout_and_equals_the_direct
     want = want / want.sum(1, keepdim=True)
     assert torch.allclose(got, want, rtol=0, atol=1e-12)
     assert len(base._saliency_memo) == len(set(batch["layout_id"])) < b  # once per layout
+
+
+def test_prepared_saliency_layouts_need_no_image_and_give_the_same_distribution():
+    """Issue 18 item 3: ``prepare_layouts`` reads one image per layout, sample by sample; batches
+    without ``image`` then give exactly the distribution computed from batches with it."""
+    import pytest
+    import torch
+
+    from scanpath.batch import collate_samples
+    from scanpath.datamodules.search_arrays import SearchArraysDataModule
+    from scanpath.models.oat.baselines import ObjectBaseline
+
+    dm = SearchArraysDataModule(num_layouts=10, crop_hw=[40, 30], batch_size=6)
+    dm.setup("test")
+    samples = dm.samples("test")
+    with_image = collate_samples([dict(s) for s in samples])
+    without = collate_samples([{k: s[k] for k in s if k != "image"} for s in samples])
+    want = ObjectBaseline(kind="saliency").distribution(with_image)
+    fresh = ObjectBaseline(kind="saliency")
+    with pytest.raises(ValueError, match="needs 'image'"):
+        fresh.distribution(without)  # not prepared: the image must come in the batch
+    assert fresh.prepare_layouts(samples) is True
+    assert len(fresh._saliency_layouts) == len({s["layout_id"] for s in samples})
+    assert torch.equal(fresh.distribution(without), want)
+    assert ObjectBaseline(kind="random").prepare_layouts([{"no": "layout id"}]) is True  # nothing to prepare
+    assert ObjectBaseline(kind="saliency").prepare_layouts([{"image": None}]) is False  # no layout id
+
+
+def test_baselines_declare_the_heavy_keys_they_read():
+    from scanpath.models.oat.baselines import ObjectBaseline
+
+    heavy = {"image", "crops", "target_crop"}
+    reads = {k: heavy & set(ObjectBaseline(kind=k).required_sample_keys)
+             for k in ("random", "center", "saliency", "rgb_similarity")}
+    assert reads == {"random": set(), "center": set(), "saliency": {"image"}, "rgb_similarity": {"crops"}}

@@ -87,33 +87,46 @@ def test_checkpoint_round_trip_rebuilds_the_network(tmp_path):
         assert k == k2 and torch.equal(v, v2)
 
 
-def test_only_the_saliency_baseline_gets_the_rendered_image(tmp_path, monkeypatch):
-    """Issue 18 item 3: the OAT protocol renders/stacks the 450×837 layout image only for the
-    saliency baseline (memory); OAT and the other baselines get batches without it."""
+def test_batches_carry_only_the_heavy_keys_each_reader_reads(tmp_path, monkeypatch):
+    """Issue 18 item 3 (memory): no OAT-protocol batch carries the rendered 450×837 image — the
+    saliency baseline reads one image per layout, sample by sample — and only the readers of crops
+    (OAT, rgb_similarity) get crops; target_crop (taken from the crops) goes to nobody."""
+    import scanpath.datamodules.search_arrays as sa_mod
     from scanpath.datamodules.search_arrays import SearchArraysDataModule
     from scanpath.evaluation.protocols import OATProtocol
     from scanpath.models.oat.baselines import ObjectBaseline
     from scanpath.models.oat.module import OATModule
 
-    seen: dict[str, set[bool]] = {}
-    orig_dist, orig_roll = ObjectBaseline.distribution, OATModule.rollouts
+    heavy = ("image", "crops", "target_crop")
+    seen: dict[str, set[tuple[str, ...]]] = {}
+    orig_dist, orig_roll, orig_tensors = ObjectBaseline.distribution, OATModule.rollouts, sa_mod.layout_tensors
+    image_renders: list[str] = []
 
     def dist(self, batch):
-        seen.setdefault(self.kind, set()).add("image" in batch)
+        seen.setdefault(self.kind, set()).add(tuple(k for k in heavy if k in batch))
         return orig_dist(self, batch)
 
     def roll(self, batch, *a, **k):
-        seen.setdefault("oat", set()).add("image" in batch)
+        seen.setdefault("oat", set()).add(tuple(k for k in heavy if k in batch))
         return orig_roll(self, batch, *a, **k)
+
+    def tensors(layout, with_image=True, **kw):
+        if with_image:
+            image_renders.append(layout.layout_id)
+        return orig_tensors(layout, with_image=with_image, **kw)
 
     monkeypatch.setattr(ObjectBaseline, "distribution", dist)
     monkeypatch.setattr(OATModule, "rollouts", roll)
+    monkeypatch.setattr(sa_mod, "layout_tensors", tensors)
     dm = SearchArraysDataModule(num_layouts=20, keep_crops=True, crop_hw=[40, 30], batch_size=4)
-    model = OATModule(pe_cache_dir=str(tmp_path / "pe"), max_len=8, **SMALL)
+    model = OATModule(pe_cache_dir=str(tmp_path / "pe"), max_len=8, skip_batch_keys=["image", "target_crop"],
+                      **SMALL)  # as conf/model/oat.yaml
     OATProtocol(metrics={"oat_delta": None}, samples=2, baseline_rollouts=2, teacher_forced=False).run(
-        model=model, datamodule=dm, out_dir=tmp_path / "out", seed=1)
-    assert seen["saliency"] == {True}
-    assert seen["oat"] == seen["random"] == seen["center"] == seen["rgb_similarity"] == {False}
+        model=model, datamodule=dm, out_dir=tmp_path / "out", seed=1, n_figures=0, n_stimuli=0)
+    assert seen["oat"] == seen["rgb_similarity"] == {("crops",)}
+    assert seen["random"] == seen["center"] == seen["saliency"] == {()}
+    test_layouts = {s["layout_id"] for s in dm.samples("test")}
+    assert sorted(image_renders) == sorted(test_layouts)  # each test layout's image drawn once, for saliency
     store = dm.make_store([])  # the LRU cache keeps the image as uint8 (lossless), fetch returns float
     lid = dm.layouts[0].layout_id
     assert store.get(lid)["image"].dtype == torch.uint8

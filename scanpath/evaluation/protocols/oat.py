@@ -190,8 +190,18 @@ class _Batches:
             yield collate_samples(rows)
 
 
-def _collate(samples: Sequence[Mapping[str, Any]], batch_size: int, drop: Sequence[str] = ()) -> _Batches:
-    return _Batches(samples, batch_size, drop)
+#: sample keys that are rendered / converted when read (a float image, every crop of a layout)
+HEAVY_KEYS = ("image", "crops", "target_crop")
+
+
+def batches_for(reader: Any, samples: Sequence[Mapping[str, Any]], batch_size: int,
+                drop: Sequence[str] = ()) -> _Batches:
+    """Batches of ``samples`` that leave out every heavy key (:data:`HEAVY_KEYS`) ``reader`` does not
+    read (its ``required_sample_keys``; ``None`` = it may read all) and the keys in ``drop``: e.g. the
+    random baseline gets no crops, so no layout's crops are converted to float for it."""
+    keys = getattr(reader, "required_sample_keys", None)
+    unread = () if keys is None else tuple(k for k in HEAVY_KEYS if k not in keys)
+    return _Batches(samples, batch_size, tuple(dict.fromkeys((*unread, *drop))))
 
 
 def prepare_module(module: OATModule, datamodule: Any) -> OATModule:
@@ -271,14 +281,12 @@ class OATProtocol:
         key = getattr(dm, "eval_key", "task")
         humans = dm.human_scanpaths(self.split)
         query_samples = dm.query_samples(self.split)
-        # only the saliency baseline reads the rendered image: every other consumer's batches leave it
-        # out, so it is neither rendered nor stacked for them (one float 450×837 image per trial)
-        queries = _collate(query_samples, self.batch_size, ("image",))
-        trials = _collate(dm.samples(self.split), self.batch_size, ("image",))
-        with_image = {"queries": _collate(query_samples, self.batch_size), "trials": _collate(dm.samples(self.split),
-                                                                                            self.batch_size)}
+        trial_samples = dm.samples(self.split)
         n_objects = int(np.prod(dm.grid))
         module = prepare_module(model, dm)
+        # every consumer's batches carry only the heavy keys it reads (OAT: crops, never the image)
+        queries = batches_for(module, query_samples, self.batch_size)
+        trials = batches_for(module, trial_samples, self.batch_size)
         skipped: dict[str, str] = {}
         predictions: dict[str, list[Scanpath]] = {}
 
@@ -318,7 +326,12 @@ class OATProtocol:
                 continue
             bm.fit_lengths(dm.human_scanpaths("train"))
             base_models[bm.display_name] = bm
-            base_batches[bm.display_name] = with_image if bm.needs_image else {"queries": queries, "trials": trials}
+            # the saliency baseline reads one image per layout here, sample by sample, so no batch
+            # carries the rendered image (a float 450×837 image per trial); only samples without a
+            # layout id would need it in the batch
+            drop = ("image",) if bm.needs_image and bm.prepare_layouts([*query_samples, *trial_samples]) else ()
+            base_batches[bm.display_name] = {"queries": batches_for(bm, query_samples, self.batch_size, drop),
+                                             "trials": batches_for(bm, trial_samples, self.batch_size, drop)}
             preds: list[Scanpath] = []
             for b in track(base_batches[bm.display_name]["queries"], description=f"{bm.display_name} rollouts"):
                 preds.extend(bm.predict_scanpaths(b).to_list())

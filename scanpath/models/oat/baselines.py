@@ -18,7 +18,7 @@ Layout-only data (no images/crops) skips saliency and rgb_similarity with a logg
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,8 @@ from scanpath.utils.lru import LruCache
 log = logging.getLogger(__name__)
 
 KINDS = ("random", "center", "saliency", "rgb_similarity")
+#: the light sample keys every object baseline reads
+LAYOUT_KEYS = ("scanpath", "stimulus", "task", "grid", "boxes", "target_index", "layout_id", "trial_id", "image_size")
 
 
 def center_distribution(grid: tuple[int, int], sigma: float | None = None) -> Tensor:
@@ -132,6 +134,13 @@ class ObjectBaseline(ScanpathModel):
             self.lengths = np.asarray(lengths, dtype=np.int64)
 
     @property
+    def required_sample_keys(self) -> tuple[str, ...]:  # type: ignore[override]
+        """The sample keys this kind reads: the layout fields, plus ``image`` (saliency) or ``crops``
+        (rgb_similarity; the target's crop is taken from them)."""
+        heavy = {"saliency": ("image",), "rgb_similarity": ("crops",)}.get(self.kind, ())
+        return (*LAYOUT_KEYS, *heavy)
+
+    @property
     def needs_image(self) -> bool:
         """Only the saliency baseline reads the rendered layout image."""
         return self.kind == "saliency"
@@ -167,26 +176,49 @@ class ObjectBaseline(ScanpathModel):
         d = (crops - tcrop[:, None]).abs().mean(dim=(2, 3, 4))
         return torch.softmax(-d / self.tau, dim=1)
 
-    def _saliency_distribution(self, batch: Mapping[str, Any], b: int) -> Tensor:
-        """Spectral-residual saliency averaged in each object box, normalised; computed once per layout
-        (``layout_id``: the trials and queries of a layout share image and boxes) and remembered."""
+    def _saliency_of(self, image: Tensor, boxes: Tensor, size: Any) -> Tensor:
+        """``(N,)`` saliency distribution of one layout: ``image`` ``(3, H, W)``, ``boxes`` ``(N, 4)``."""
         from scanpath.models.baselines import spectral_residual_saliency
 
-        images = batch.get("image")
-        if images is None:
-            raise ValueError("saliency baseline needs 'image' in the batch")
+        sal_map = spectral_residual_saliency(image[None].float().cpu(), width=self.saliency_width)
+        sizes = torch.as_tensor(size, dtype=torch.float64).reshape(1, 2)
+        sal = box_means(sal_map, torch.as_tensor(boxes)[None], sizes).clamp_min(0)[0] + 1e-12
+        return sal / sal.sum()
+
+    def prepare_layouts(self, samples: Iterable[Mapping[str, Any]]) -> bool:
+        """Compute the saliency distribution of every layout in ``samples`` from the first sample of
+        each layout, one rendered image at a time, and keep it (a few floats per layout), so that the
+        batches this baseline then reads need no ``image``. True when every sample had a
+        ``layout_id`` (its batches may then leave the image out); other kinds need nothing."""
+        if self.kind != "saliency":
+            return True
+        known = self.__dict__.setdefault("_saliency_layouts", {})
+        for s in samples:
+            lid = s.get("layout_id")
+            if lid is None:
+                return False
+            if lid not in known:
+                known[lid] = self._saliency_of(s["image"], s["boxes"], s["image_size"])
+        return True
+
+    def _saliency_distribution(self, batch: Mapping[str, Any], b: int) -> Tensor:
+        """Spectral-residual saliency averaged in each object box, normalised; computed once per layout
+        (``layout_id``: the trials and queries of a layout share image and boxes) and remembered.
+        Layouts prepared by :meth:`prepare_layouts` need no ``image`` in the batch."""
         lids = batch.get("layout_id")
         lids = list(lids) if isinstance(lids, (list, tuple)) and len(lids) == b else [None] * b
+        known: dict[Any, Tensor] = self.__dict__.get("_saliency_layouts", {})
+        images = batch.get("image")
+        if images is None and not all(lid in known for lid in lids):
+            raise ValueError("saliency baseline needs 'image' in the batch")
         memo = self.__dict__.setdefault("_saliency_memo", LruCache(512))
         boxes = _boxes(batch)
-        sizes = torch.as_tensor(batch["image_size"], dtype=torch.float64).reshape(b, 2)
 
         def one(i: int) -> Tensor:
-            sal_map = spectral_residual_saliency(images[i][None].float().cpu(), width=self.saliency_width)
-            sal = box_means(sal_map, boxes[i : i + 1], sizes[i : i + 1]).clamp_min(0)[0] + 1e-12
-            return sal / sal.sum()
+            return self._saliency_of(images[i], boxes[i], batch["image_size"][i])
 
-        rows = [one(i) if lid is None else memo.get_or_compute(lid, lambda i=i: one(i)) for i, lid in enumerate(lids)]
+        rows = [known[lid] if lid in known else one(i) if lid is None else memo.get_or_compute(lid, lambda i=i: one(i))
+                for i, lid in enumerate(lids)]
         return torch.stack(rows)
 
     # ------------------------------------------------------------------ rollouts
