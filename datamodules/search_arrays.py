@@ -49,6 +49,11 @@ class SearchArrayStore(LayoutStore):
             return value.to(torch.float32).mul_(1.0 / 255.0)
         return value
 
+    def release(self) -> None:
+        """Forget the LRU cache and the all-layout uint8 crops (re-rendered when read again)."""
+        super().release()
+        self._crops_u8.clear()
+
     @staticmethod
     def _to_u8(crops: torch.Tensor) -> torch.Tensor:
         return crops.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)

@@ -283,3 +283,19 @@ def test_amazon_sti_folder_layout(tmp_path):
     assert not dm.layout_only and Path(dm.annotations) == path
     assert Path(dm.image_dir) == path.parent / "images"
     assert AmazonCoversDataModule(root=str(sti), mode="layout_only").layout_only
+
+
+def test_teardown_after_fit_releases_the_cached_layouts():
+    """Issue 18 item 3: after ``fit`` the training layouts' cached crops (kept as uint8 for the whole
+    run with ``keep_crops``) are dropped before the test run / end-of-run evaluation; reading a
+    layout again re-renders exactly the same tensors."""
+    dm = SearchArraysDataModule(num_layouts=10, keep_crops=True, crop_hw=[40, 30], batch_size=4)
+    dm.setup("fit")
+    s = dm.samples("train")[0]
+    crops, image = s["crops"], s["image"]
+    assert len(dm.store._crops_u8) == 1 and len(dm.store._cache) == 1
+    dm.teardown("test")  # other stages keep the caches
+    assert len(dm.store._crops_u8) == 1
+    dm.teardown("fit")
+    assert len(dm.store._crops_u8) == 0 and len(dm.store._cache) == 0
+    assert torch.equal(s["crops"], crops) and torch.equal(s["image"], image)
