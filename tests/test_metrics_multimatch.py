@@ -190,3 +190,26 @@ def test_batch_ignores_a_non_cpu_default_device():
     finally:
         torch.set_default_device("cpu")
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("backend", ["native", "torch"])
+def test_chunking_by_cells_changes_no_value(backend):
+    """Issue 18 item 3: pairs are scored in chunks bounded by the padded [P, N, M] size (memory); the
+    values must not depend on how the pairs are chunked (tie-heavy grid pairs and random pairs)."""
+    from scanpath.metrics.multimatch_scoring import _chunks, multimatch_pairs, padded_representations
+
+    rng = np.random.default_rng(11)
+    L = [_gen(rng, int(rng.integers(3, 31)), (4, 3) if i % 2 else None) for i in range(40)]
+    R = [_gen(rng, int(rng.integers(3, 31)), (4, 3) if i % 3 else None) for i in range(25)]
+    li, ri = np.repeat(np.arange(40), 25), np.tile(np.arange(25), 40)
+    Lr, Rr = padded_representations(L), padded_representations(R)
+    one = multimatch_pairs(Lr, Rr, li, ri, (512, 320), backend=backend, chunk=10**6, max_cells=10**12)
+    for chunk, cells in ((7, 10**12), (4096, 5000), (4096, 1)):
+        got = multimatch_pairs(Lr, Rr, li, ri, (512, 320), backend=backend, chunk=chunk, max_cells=cells)
+        assert np.array_equal(got, one, equal_nan=True)
+    n, m = np.sort(rng.integers(1, 30, 500)), rng.integers(1, 30, 500)
+    spans = _chunks(n, m, 64, 20_000)
+    assert spans[0][0] == 0 and spans[-1][1] == 500 and all(a < b for a, b in spans)
+    assert all(b == c for (_, b), (c, _) in zip(spans, spans[1:]))
+    assert all(b - a == 1 or (b - a) * n[a:b].max() * m[a:b].max() <= 20_000 for a, b in spans)
+    assert all(b - a <= 64 for a, b in spans)

@@ -304,3 +304,28 @@ def test_dss_scandiff_compat_uses_t_lists():
     ss_hm = (1.0 + 0.5) / 2  # pred 0 equals the humans; pred 1 shares one label
     assert fixed == pytest.approx(ss_hm / (1 + abs(0.5 - 1.0)))
     assert compat == pytest.approx(ss_hm / (1 + abs(1.0 - 1.0)))
+
+
+def test_reduce_pairs_equals_one_reduction_per_prediction():
+    """Issue 18 item 3: the per-prediction reduction over its humans runs once per group size; it
+    must stay bit-identical to reducing each prediction's pairs on its own (NaN pairs, 1 or 5
+    dimensions, groups of 1–30 humans incl. > 8 where numpy's pairwise summation starts)."""
+    import warnings
+
+    from scanpath.metrics.evaluation import _reduce_pairs
+
+    rng = np.random.default_rng(3)
+    fns = {"mean": np.nanmean, "max": np.nanmax, "min": np.nanmin}
+    for _ in range(60):
+        n_left, k = int(rng.integers(1, 60)), int(rng.choice([1, 5]))
+        li = np.repeat(np.arange(n_left), rng.integers(0, 30, n_left))
+        rng.shuffle(li)
+        vals = rng.normal(size=(len(li), k)) * 10.0 ** rng.uniform(-3, 3, size=(len(li), k))
+        vals[rng.random(vals.shape) < 0.2] = np.nan
+        for how, fn in fns.items():
+            want = np.full((n_left, k), np.nan)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                for i in np.unique(li):
+                    want[i] = fn(vals[li == i], axis=0)
+            assert np.array_equal(_reduce_pairs(vals, li, n_left, how), want, equal_nan=True)

@@ -115,12 +115,15 @@ def _reduce_pairs(vals: np.ndarray, li: np.ndarray, n_left: int, how: str) -> np
     order = np.argsort(li, kind="stable")
     li_s, v_s = li[order], vals[order]
     starts = np.flatnonzero(np.r_[True, li_s[1:] != li_s[:-1]])
-    ends = np.r_[starts[1:], len(li_s)]
+    sizes = np.diff(np.r_[starts, len(li_s)])
     fn = {"mean": np.nanmean, "max": np.nanmax, "min": np.nanmin}[how]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        for a, b in zip(starts, ends):
-            out[li_s[a]] = fn(v_s[a:b], axis=0)
+        # one call per group size (not one per left scanpath): the groups of size g are stacked to
+        # [G, g, k] and reduced over axis 1 — the same reduction, in the same order, per group
+        for g in np.unique(sizes):
+            first = starts[sizes == g]
+            out[li_s[first]] = fn(v_s[first[:, None] + np.arange(g)], axis=1)
     return out
 
 

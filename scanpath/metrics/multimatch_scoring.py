@@ -294,6 +294,7 @@ def multimatch_pairs(
     tie_break: str = "reference",
     chunk: int = 4096,
     backend: str = "auto",
+    max_cells: int = 1 << 20,
 ) -> np.ndarray:
     """Batched MultiMatch on padded representations (:func:`padded_representations`) of the
     left and right scanpaths; pairs ``(li[p], ri[p])``; returns ``[P, 5]``.
@@ -301,6 +302,9 @@ def multimatch_pairs(
     ``screen_size``: ``(2,)`` or ``[P, 2]`` (W, H) per pair. Pairs where either side has no
     saccade are NaN (the caller applies the < 3 fixation rule before). ``backend``: ``"native"``
     (= ``"auto"``: the numba path kernel) or ``"torch"`` (the anti-diagonal kernel); identical values.
+    Pairs are processed in chunks of at most ``chunk`` pairs and ``max_cells`` cells of the padded
+    ``[P, N, M]`` distance matrix (8 MB of float64 at the default; the chunk's temporaries scale with
+    it), so memory does not grow with the number of pairs; chunking does not change any value.
     """
     if backend not in ("auto", "native", "torch"):
         raise ValueError(f"unknown backend {backend!r}; use 'auto', 'native' or 'torch'")
@@ -320,9 +324,22 @@ def multimatch_pairs(
     # the representations are CPU tensors: keep every allocation there even when the caller set
     # another default device (torch.set_default_device("cuda") would otherwise mix devices)
     with torch.device("cpu"):
-        for s in range(0, len(order), chunk):
-            idx = order[s : s + chunk]
+        for s, e in _chunks(nl[li[order]], nr[ri[order]], chunk, max_cells):
+            idx = order[s:e]
             out[idx] = _mm_pairs_chunk(TL, TR, nl, nr, li[idx], ri[idx], ss[idx], tie_break, backend)
+    return out
+
+
+def _chunks(n: np.ndarray, m: np.ndarray, chunk: int, max_cells: int) -> list[tuple[int, int]]:
+    """``[start, end)`` ranges over pairs sorted by (n, m): at most ``chunk`` pairs each, and at most
+    ``max_cells`` cells of the padded ``[P, max n, max m]`` matrix (always at least one pair)."""
+    out, s, total = [], 0, len(n)
+    while s < total:
+        e_max = min(s + max(int(chunk), 1), total)
+        cells = np.arange(1, e_max - s + 1) * np.maximum.accumulate(n[s:e_max]) * np.maximum.accumulate(m[s:e_max])
+        e = s + max(int(np.searchsorted(cells, max_cells, side="right")), 1)
+        out.append((s, e))
+        s = e
     return out
 
 
