@@ -44,3 +44,16 @@ def test_save_figure(tmp_path):
     atomic_save_figure(fig, tmp_path / "f.png", dpi=50)
     plt.close(fig)
     assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_write_json_records_one_per_line(tmp_path):
+    from scanpath.io.atomic import atomic_write_json_records
+
+    recs = [{"name": "a", "X": [1.0, float("nan")], "n": 1}, {"name": "b", "X": [], "n": None}]
+    atomic_write_json_records(tmp_path / "r.json", recs)
+    text = (tmp_path / "r.json").read_text()
+    assert text.count("\n") == len(recs) + 2  # "[", one line per record, "]"
+    back = json.loads(text)
+    assert back[1] == recs[1] and back[0]["X"][0] == 1.0 and back[0]["X"][1] != back[0]["X"][1]  # NaN kept
+    atomic_write_json_records(tmp_path / "e.json", [])
+    assert json.loads((tmp_path / "e.json").read_text()) == []

@@ -224,20 +224,26 @@ def test_atomic_write_leaves_no_partial_file_when_interrupted(tmp_path, make_sca
     write_coco_json(path, [make_scanpath(3)])
     before = path.read_bytes()
 
-    real_dump = json.dump
+    real_dump, real_dumps = json.dump, json.dumps
 
     def dump_then_fail(obj, fh, **kw):
         fh.write("[{\"name\": \"half")  # part of the payload reaches the temp file …
         raise _Boom("disk full")  # … then the write dies
 
+    def dumps_fail(obj, **kw):  # the records are encoded one by one: "[" is already in the temp file
+        raise _Boom("disk full")
+
     monkeypatch.setattr(json, "dump", dump_then_fail)
+    monkeypatch.setattr(json, "dumps", dumps_fail)
     with pytest.raises(_Boom):
         write_coco_json(path, [make_scanpath(5, seed=3)])
     monkeypatch.setattr(json, "dump", real_dump)
+    monkeypatch.setattr(json, "dumps", real_dumps)
     assert path.read_bytes() == before  # old content intact
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, sidecar_path(path).name])
     fresh = tmp_path / "new.json"
     monkeypatch.setattr(json, "dump", dump_then_fail)
+    monkeypatch.setattr(json, "dumps", dumps_fail)
     with pytest.raises(_Boom):
         write_coco_json(fresh, [make_scanpath(2)])
     assert not fresh.exists() and not any(".tmp" in p.name for p in tmp_path.iterdir())

@@ -78,6 +78,22 @@ def atomic_write_json(path: str | Path, obj: Any, indent: int | None = 2) -> Non
         fh.write("\n")
 
 
+def atomic_write_json_records(path: str | Path, records: list[Any]) -> None:
+    """A JSON array written one record per line: compact, still readable and diff-able, and encoded
+    by the C encoder (``json.dump`` with an ``indent`` runs the pure-Python one, ≈ 10× slower on
+    tens of thousands of prediction records)."""
+    with atomic_open(path, "w") as fh:
+        if not records:
+            fh.write("[]\n")
+            return
+        fh.write("[\n")
+        last = len(records) - 1
+        for i, rec in enumerate(records):
+            fh.write(json.dumps(rec, allow_nan=True))
+            fh.write(",\n" if i < last else "\n")
+        fh.write("]\n")
+
+
 def atomic_save_figure(fig: Any, path: str | Path, **kwargs: Any) -> None:
     """Save a matplotlib figure atomically (format taken from the target's suffix)."""
     path = Path(path)

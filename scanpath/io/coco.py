@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from scanpath.io.atomic import atomic_write_json
+from scanpath.io.atomic import atomic_write_json, atomic_write_json_records
 from scanpath.io.text import read_json
 from scanpath.errors import ScanpathDataError
 from scanpath.types import INVALID_POLICIES, Scanpath, scanpath_key
@@ -375,7 +375,7 @@ def write_coco_json(
     if source_frames is not None:
         side["source_frames"] = [list(f) for f in source_frames]
     side.update(_jsonable(dict(meta or {})))
-    atomic_write_json(path, records)
+    atomic_write_json_records(path, records)
     atomic_write_json(sidecar_path(path), side)
     return path
 
