@@ -5,6 +5,8 @@ composed config and run the evaluation layer on built objects (the lightning-hyd
 from __future__ import annotations
 
 import logging
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +97,7 @@ def run_evaluation(cfg: DictConfig, model: Any, datamodule: Any, out_dir: str | 
     from scanpath.evaluation import write_report
     from scanpath.evaluation.manifest import prepare_run_dir, write_manifest
 
+    started = (time.perf_counter(), time.process_time())
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     prepare_run_dir(out)
@@ -137,7 +140,19 @@ def run_evaluation(cfg: DictConfig, model: Any, datamodule: Any, out_dir: str | 
                 lg.finalize("success")
             close_loggers()
     write_manifest(out, {"protocol": protocol.name})
+    log.info("evaluation took %.1f s wall, %.1f s CPU%s", time.perf_counter() - started[0],
+             time.process_time() - started[1], _peak_rss_note())
     return payload
+
+
+def _peak_rss_note() -> str:
+    """``"; process peak RSS 1.23 GB"`` where the platform reports it (Linux), else ``""``."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return ""
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
+    return f"; process peak RSS {kb / 2**20:.2f} GB" if sys.platform.startswith("linux") else ""
 
 
 #: weight switches set to their offline value for untrained leaderboard entries
