@@ -397,3 +397,27 @@ def test_mistyped_config_values_fail_up_front_naming_key_and_value(entry, overri
     with pytest.raises(ConfigValueError, match=rf"{key}=.*expected"):
         fn(cfg)
     assert built == []  # nothing was built before the check
+
+
+def test_oat_evaluation_path_imports_no_other_model_family(tmp_path):
+    """Issue 18 item 3: ``evaluate.py model=oat`` (the whole run, in a fresh interpreter) loads no
+    other model family and none of their heavy optional libraries (CLIP, gym, timm, wandb …): each
+    is imported where it is used. torch + Lightning (+ the torchmetrics it imports) are the floor."""
+    code = (
+        "import sys\n"
+        "sys.path.insert(0, 'tests')\n"
+        "from conftest import compose_config\n"
+        "from scanpath.cli.evaluate import evaluate\n"
+        f"cfg = compose_config('evaluate', ['model=oat', 'data.num_layouts=20', 'model.d_model=32', 'model.n_heads=2',"
+        " 'model.n_encoder_layers=1', 'model.n_decoder_layers=1', 'model.dim_feedforward=32', 'model.pe_steps=20',"
+        f" 'protocol.samples=2', 'protocol.baseline_rollouts=2', 'n_figures=1', 'report.n_stimuli=1'], {str(tmp_path)!r})\n"
+        "evaluate(cfg)\n"
+        "heavy = ['open_clip', 'wandb', 'gymnasium', 'timm', 'tensorboard', 'sklearn', 'pandas', 'optuna', 'submitit']\n"
+        "families = ['scanpath.models.neva', 'scanpath.models.eccnet', 'scanpath.models.humanoid360', 'scanpath.envs']\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in heavy or any(m.startswith(f) for f in families))\n"
+        "print('loaded:', bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=str(REPO_ROOT), capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "loaded: []"
+    assert (tmp_path / "metrics.json").is_file()
