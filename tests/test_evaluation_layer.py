@@ -117,6 +117,7 @@ EXPERIMENT_CASES: dict[str, tuple[Callable[[Path], list[str]], list[str]]] = {
     "humanoid360_hps": (hstar, ["model.model_name=scanpath-tiny-clip", "data.task=HOS"]),
     "oat_paper": (search_arrays, TINY_OAT),
     "oat_amazon": (lambda tmp: [f"data.root={AMAZON.parent}", f"data.annotations={AMAZON}"], TINY_OAT),
+    "oat_amazon_layout": (lambda tmp: [f"data.root={AMAZON.parent}", f"data.annotations={AMAZON}"], TINY_OAT),
     "leaderboard": (search_arrays, ["leaderboard.models=[oat,eccnet,humanoid360_baseline]", "data.include_image=false",
                                     *[o.replace("model.", "+leaderboard.overrides.oat.") for o in TINY_OAT
                                       if o.startswith("model.")],
@@ -184,7 +185,7 @@ def test_evaluate_writes_the_schema_for_every_experiment(name, tmp_path):
     data, extra = EXPERIMENT_CASES[name]
     if name == "eccnet_asymmetry" and not HUMAN_CSV.is_file():
         pytest.skip(f"the digitised human RT CSV is not available at {HUMAN_CSV}")
-    if name == "oat_amazon" and not AMAZON.is_file():
+    if name.startswith("oat_amazon") and not AMAZON.is_file():
         pytest.skip(f"the shared Amazon data is not available at {AMAZON}")
     written = _run(f"experiment={name}", data(tmp_path), extra, tmp_path, name)
     if name == "leaderboard":
