@@ -72,13 +72,8 @@ def constant_chain(layers: Sequence[nn.Module], value: torch.Tensor) -> list[tor
 def constant_features(layers: Sequence[nn.Module], value: torch.Tensor) -> torch.Tensor:
     """The output ``[1, C, 1, 1]`` of ``layers`` on a uniform input ``value`` ``[1, C_in, 1, 1]`` away
     from any border (a 3x3 conv of a constant is a constant; ReLU and every pool keep it)."""
-    x = value.expand(1, value.shape[1], 3, 3).contiguous()
-    for layer in layers:
-        if isinstance(layer, nn.Conv2d):
-            x = layer(F.pad(x, (1, 1, 1, 1), mode="replicate"))[:, :, 1:4, 1:4]
-        elif isinstance(layer, nn.ReLU):
-            x = F.relu(x)
-    return x[:, :, :1, :1].contiguous()
+    chain = constant_chain(layers, value)
+    return chain[-1] if chain else value[:, :, :1, :1].contiguous()
 
 
 @dataclasses.dataclass
@@ -158,7 +153,8 @@ class TrialFeatures:
         xp = bg_in.expand(1, 3, H + 2 * pad, W + 2 * pad).contiguous(memory_format=torch.channels_last)
         xp[:, :, pad:pad + H, pad:pad + W] = x
         taps, rects = sparse_forward(head, xp, [(pad, pad + H, pad, pad + W)], bg_in, keep, return_rects=True)
-        consts = [constant_features(layers[:t + 1], bg_in) for t in keep]
+        chain = constant_chain(layers[:max(keep) + 1], bg_in)  # one pass for every tapped layer
+        consts = [chain[t] for t in keep]
         outs, boxes = [], []
         for t, per_sample, q in zip(taps, rects, q_after):
             r = per_sample[0]
