@@ -139,7 +139,7 @@ def test_prepared_saliency_layouts_need_no_image_and_give_the_same_distribution(
     with pytest.raises(ValueError, match="needs 'image'"):
         fresh.distribution(without)  # not prepared: the image must come in the batch
     assert fresh.prepare_layouts(samples) is True
-    assert len(fresh._saliency_layouts) == len({s["layout_id"] for s in samples})
+    assert len(fresh._saliency_memo) == len({s["layout_id"] for s in samples})
     assert torch.equal(fresh.distribution(without), want)
     assert ObjectBaseline(kind="random").prepare_layouts([{"no": "layout id"}]) is True  # nothing to prepare
     assert ObjectBaseline(kind="saliency").prepare_layouts([{"image": None}]) is False  # no layout id

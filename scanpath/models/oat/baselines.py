@@ -29,7 +29,6 @@ from scanpath.models.base import ScanpathModel
 from scanpath.models.oat.decoding import Rollouts, trial_seed
 from scanpath.models.oat.module import rollouts_to_batch
 from scanpath.types import ScanpathBatch
-from scanpath.utils.lru import LruCache
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +191,7 @@ class ObjectBaseline(ScanpathModel):
         ``layout_id`` (its batches may then leave the image out); other kinds need nothing."""
         if self.kind != "saliency":
             return True
-        known = self.__dict__.setdefault("_saliency_layouts", {})
+        known = self._saliency_known()
         for s in samples:
             lid = s.get("layout_id")
             if lid is None:
@@ -201,24 +200,34 @@ class ObjectBaseline(ScanpathModel):
                 known[lid] = self._saliency_of(s["image"], s["boxes"], s["image_size"])
         return True
 
+    def _saliency_known(self) -> dict[Any, Tensor]:
+        """``layout_id`` → saliency distribution, filled by :meth:`prepare_layouts` and on first use (a
+        few floats per layout: kept for the run, so a prepared layout never needs its image again)."""
+        return self.__dict__.setdefault("_saliency_memo", {})
+
     def _saliency_distribution(self, batch: Mapping[str, Any], b: int) -> Tensor:
         """Spectral-residual saliency averaged in each object box, normalised; computed once per layout
         (``layout_id``: the trials and queries of a layout share image and boxes) and remembered.
         Layouts prepared by :meth:`prepare_layouts` need no ``image`` in the batch."""
         lids = batch.get("layout_id")
         lids = list(lids) if isinstance(lids, (list, tuple)) and len(lids) == b else [None] * b
-        known: dict[Any, Tensor] = self.__dict__.get("_saliency_layouts", {})
+        known = self._saliency_known()
         images = batch.get("image")
         if images is None and not all(lid in known for lid in lids):
             raise ValueError("saliency baseline needs 'image' in the batch")
-        memo = self.__dict__.setdefault("_saliency_memo", LruCache(512))
         boxes = _boxes(batch)
 
         def one(i: int) -> Tensor:
             return self._saliency_of(images[i], boxes[i], batch["image_size"][i])
 
-        rows = [known[lid] if lid in known else one(i) if lid is None else memo.get_or_compute(lid, lambda i=i: one(i))
-                for i, lid in enumerate(lids)]
+        rows = []
+        for i, lid in enumerate(lids):
+            if lid is None:
+                rows.append(one(i))
+            else:
+                if lid not in known:
+                    known[lid] = one(i)
+                rows.append(known[lid])
         return torch.stack(rows)
 
     # ------------------------------------------------------------------ rollouts
